@@ -1,0 +1,133 @@
+"""Cases (pure): tags, the state machine, and a new case built from a report."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from mailbot.models import Case, CaseState, InboundMessage
+from mailbot.workdays import Calendar
+
+S = CaseState
+
+#: Allowed state changes, the one table the rest of the code consults.
+TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
+    S.NEW: frozenset(
+        {S.ACKNOWLEDGED, S.INVESTIGATING, S.CONFIRMED, S.REJECTED, S.DUPLICATE, S.SPAM}
+    ),
+    S.ACKNOWLEDGED: frozenset({S.INVESTIGATING, S.CONFIRMED, S.RESOLVED, S.REJECTED, S.DUPLICATE}),
+    S.INVESTIGATING: frozenset({S.CONFIRMED, S.RESOLVED, S.REJECTED, S.DUPLICATE}),
+    S.CONFIRMED: frozenset({S.INVESTIGATING, S.RESOLVED, S.REJECTED, S.DUPLICATE}),
+    S.RESOLVED: frozenset({S.CLOSED, S.INVESTIGATING}),
+    S.CLOSED: frozenset({S.INVESTIGATING}),
+    S.REJECTED: frozenset({S.INVESTIGATING}),
+    S.DUPLICATE: frozenset({S.INVESTIGATING}),
+    S.SPAM: frozenset({S.INVESTIGATING}),
+}
+
+MAX_AFFECTED = 50
+
+
+def can_transition(current: CaseState, target: CaseState) -> bool:
+    """True when the state machine allows `current` → `target`."""
+    return target in TRANSITIONS[current]
+
+
+def format_tag(prefix: str, year: int, sequence: int) -> str:
+    """The case id, e.g. "MK-2026-0042" (shown in subjects as "[MK-2026-0042]")."""
+    return f"{prefix}-{year:04d}-{sequence:04d}"
+
+
+@lru_cache(maxsize=16)
+def _tag_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-(\d{{4}})-(\d{{4,6}})(?![A-Za-z0-9])", re.I
+    )
+
+
+def find_tags(text: str, prefix: str) -> tuple[str, ...]:
+    """Every case id named in `text` (anywhere, any Re:/Fwd: prefix), in order, no repeats."""
+    found: list[str] = []
+    for match in _tag_pattern(prefix).finditer(text):
+        tag = format_tag(prefix, int(match.group(1)), int(match.group(2)))
+        if tag not in found:
+            found.append(tag)
+    return tuple(found)
+
+
+def subject_with_tag(subject: str, case_id: str) -> str:
+    """`subject` carrying "[case_id]" exactly once."""
+    clean = " ".join(subject.split())
+    if re.search(rf"(?<![A-Za-z0-9]){re.escape(case_id)}(?![A-Za-z0-9])", clean, re.I):
+        return clean
+    return f"[{case_id}] {clean}".strip()
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Who reported, as far as the message tells."""
+
+    email: str | None
+    name: str
+    phone: str | None
+    source: str
+    relay_sender: str | None
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def find_reporter(msg: InboundMessage, relay_senders: frozenset[str], own_domain: str) -> Reporter:
+    """The reporter of a direct or relayed report (DESIGN.md §3: never the relay itself)."""
+    phone = msg.contacts.phones[0] if msg.contacts.phones else None
+    sender = msg.from_address
+    if sender is None or sender not in relay_senders:
+        return Reporter(sender, msg.from_name, phone, "direct", None)
+    excluded = {_domain(r) for r in relay_senders} | {own_domain.lower()}
+    for candidate in (*msg.reply_to, *msg.contacts.emails):
+        if _domain(candidate) not in excluded:
+            return Reporter(candidate, "", phone, "relay", sender)
+    return Reporter(None, "", phone, "relay", sender)
+
+
+def affected_systems(msg: InboundMessage) -> tuple[str, ...]:
+    """URLs, IP addresses and host names the report mentions (deduplicated, capped)."""
+    seen: dict[str, None] = {}
+    for item in (*msg.contacts.urls, *msg.contacts.ips, *msg.contacts.hostnames):
+        seen.setdefault(item, None)
+    return tuple(seen)[:MAX_AFFECTED]
+
+
+def open_case(
+    case_id: str,
+    msg: InboundMessage,
+    reporter: Reporter,
+    calendar: Calendar,
+    acknowledge_days: int,
+    respond_days: int,
+) -> Case:
+    """A new case for report `msg` with its first two clocks."""
+    ack = calendar.due(msg.received_at, acknowledge_days)
+    response = calendar.due(msg.received_at, respond_days)
+    flags = ("no_contact",) if reporter.email is None else ()
+    return Case(
+        id=case_id,
+        state=CaseState.NEW,
+        subject=" ".join(msg.subject.split())[:500],
+        received_at=msg.received_at,
+        reporter_email=reporter.email,
+        reporter_name=reporter.name,
+        reporter_phone=reporter.phone,
+        source=reporter.source,
+        relay_sender=reporter.relay_sender,
+        language=msg.language,
+        ontvangstdag=calendar.ontvangstdag(msg.received_at),
+        ack_due=ack.due,
+        ack_explanation=ack.explanation,
+        response_due=response.due,
+        response_explanation=response.explanation,
+        flags=flags,
+        affected=affected_systems(msg),
+    )

@@ -1,0 +1,119 @@
+"""The `mailbot` command line (DESIGN.md §8). Logs go to stderr; --json output to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mailbot import config, logs, views
+from mailbot.clock import SystemClock
+from mailbot.errors import MailbotError, NotFoundError, UserError
+from mailbot.store import Store
+from mailbot.wiring import build_service
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailbot",
+        description="Runs a responsible-disclosure mailbox: every report a case, "
+        "acknowledged at once, deadlines kept.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"config file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_PATH})",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the daemon in the foreground")
+    run.add_argument("--once", action="store_true", help="one intake pass, flush the outbox, exit")
+    sub.add_parser("demo", help="run the whole pipeline on sample reports; no config, no network")
+    cases = sub.add_parser("cases", help="list open cases")
+    cases.add_argument("--all", action="store_true", help="include closed cases")
+    cases.add_argument("--json", action="store_true", help="JSON on stdout")
+    case = sub.add_parser("case", help="one case")
+    case_sub = case.add_subparsers(dest="case_command", required=True, metavar="ACTION")
+    show = case_sub.add_parser("show", help="a case with its messages and events")
+    show.add_argument("id", metavar="ID", help="case id, e.g. MK-2026-0042")
+    show.add_argument("--json", action="store_true", help="JSON on stdout")
+    messages = sub.add_parser("messages", help="every inbound message with its disposition")
+    messages.add_argument("--json", action="store_true", help="JSON on stdout")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 2
+    except MailbotError as exc:
+        print(f"mailbot: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from mailbot.demo import run_demo  # noqa: PLC0415 - only the demo needs its samples
+
+        logs.configure("console", "warning")
+        return run_demo(sys.stdout)
+    settings = config.load(config.config_path(args.config, os.environ))
+    level = settings.logging.level if args.command == "run" else "warning"
+    logs.configure(settings.logging.format, level)
+    if args.command == "run":
+        return _run(settings, once=args.once)
+    store = Store(settings.database.path)
+    try:
+        return _inspect(args, store)
+    finally:
+        store.close()
+
+
+def _run(settings: config.Settings, once: bool) -> int:
+    if once:
+        service = build_service(settings, SystemClock())
+        try:
+            asyncio.run(service.run_once())
+        finally:
+            service.close()
+        return 0
+    from mailbot.daemon import run_daemon  # noqa: PLC0415
+
+    return run_daemon(settings)
+
+
+def _inspect(args: argparse.Namespace, store: Store) -> int:
+    data: Any
+    if args.command == "cases":
+        data = [views.case_summary(c) for c in store.cases(include_closed=args.all)]
+        text = views.cases_table(data)
+    elif args.command == "case":
+        case = store.case(args.id.strip("[]").upper())
+        if case is None:
+            raise NotFoundError(f"no case {args.id!r}")
+        data = views.case_detail(store, case)
+        text = views.case_text(data)
+    else:
+        data = views.message_list(store)
+        text = views.messages_table(data)
+    if args.json:
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def run_path(path: Path) -> int:  # pragma: no cover - convenience for `python -m`
+    """Run `mailbot run --once` with the config at `path`."""
+    return main(["--config", str(path), "run", "--once"])

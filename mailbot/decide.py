@@ -1,0 +1,312 @@
+"""Decide (pure): what one classified message changes and which mails it causes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from mailbot.cases import find_reporter, open_case, subject_with_tag
+from mailbot.classify import Verdict
+from mailbot.config import Settings
+from mailbot.models import Case, Disposition, InboundMessage, OutgoingMail
+from mailbot.rendering import Identity, Renderer, build_mail, format_moment, make_message_id
+from mailbot.workdays import Calendar
+
+D = Disposition
+MAX_QUOTED_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audit event to append."""
+
+    case_id: str | None
+    kind: str
+    detail: str
+    actor: str = "mailbot"
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One outgoing mail for the outbox; status "suppressed" is recorded, not sent."""
+
+    mail: OutgoingMail
+    status: str = "queued"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the shell writes in the message's one transaction."""
+
+    verdict: Verdict
+    new_case: Case | None = None
+    updated_case: Case | None = None
+    events: tuple[Event, ...] = ()
+    mails: tuple[Queued, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What every decision may consult besides the message itself."""
+
+    settings: Settings
+    calendar: Calendar
+    renderer: Renderer
+    now: datetime
+    sent_today: Mapping[str, int] = field(default_factory=dict)
+    """Automatic mails to each address in the last 24 hours (for the daily cap)."""
+
+    @property
+    def identity(self) -> Identity:
+        """The meldpunt identity mails are sent as."""
+        ident = self.settings.identity
+        return Identity(address=ident.address, name=ident.name, organisation=ident.organisation)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The calendar's timezone."""
+        return self.calendar.timezone
+
+    @property
+    def staff_recipients(self) -> tuple[str, ...]:
+        """Who gets notices and alerts."""
+        return self.settings.staff.notify or self.settings.staff.addresses
+
+
+def decide(
+    msg: InboundMessage, verdict: Verdict, case: Case | None, new_id: str | None, inp: Inputs
+) -> Plan:
+    """The plan for `msg` classified as `verdict` (`case`: the case it names, if any)."""
+    if verdict.disposition is D.NEW_CASE:
+        if new_id is None:
+            raise ValueError("a new case needs an id")
+        return _new_case(msg, verdict, new_id, inp)
+    if verdict.disposition is D.FOLLOWUP and case is not None:
+        return _followup(msg, verdict, case, inp)
+    if verdict.disposition is D.STAFF_REPLY and case is not None:
+        event = Event(case.id, "staff_reply_received", f"from {msg.from_address}", "staff")
+        return Plan(verdict, events=(event,))
+    if verdict.disposition is D.UNVERIFIED and case is not None:
+        return _unverified(msg, verdict, case, inp)
+    if verdict.disposition is D.QUARANTINED:
+        return _quarantined(msg, verdict, inp)
+    return Plan(verdict)
+
+
+def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) -> Plan:
+    reporter = find_reporter(
+        msg, frozenset(a.lower() for a in inp.settings.relays.senders), inp.identity.domain
+    )
+    d = inp.settings.deadlines
+    case = open_case(case_id, msg, reporter, inp.calendar, d.acknowledge, d.respond)
+    verdict = replace(verdict, case_id=case_id)
+    events = [
+        Event(
+            case_id,
+            "case_created",
+            f"{case.source} report from {case.reporter_email or 'no address'}",
+        ),
+        Event(case_id, "deadline_set", f"ack_due: {case.ack_explanation}"),
+        Event(case_id, "deadline_set", f"response_due: {case.response_explanation}"),
+    ]
+    if "no_contact" in case.flags:
+        events.append(Event(case_id, "flag_set", "no_contact: no usable reporter address"))
+    mails: list[Queued] = []
+    if case.reporter_email is not None:
+        mails.append(_rate_limited(_acknowledgement(msg, case, inp), inp))
+    mails.append(Queued(_staff_notice(msg, case, inp)))
+    for queued in mails:
+        kind = queued.mail.kind
+        events.append(Event(case_id, f"{kind}_{queued.status}", queued.reason or _to(queued.mail)))
+    return Plan(verdict, new_case=case, events=tuple(events), mails=tuple(mails))
+
+
+def _followup(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) -> Plan:
+    events = [Event(case.id, "followup_received", f"from {msg.from_address}", "reporter")]
+    updated = None
+    if not case.is_open:
+        if "followup_after_close" not in case.flags:
+            updated = replace(case, flags=(*case.flags, "followup_after_close"))
+        events.append(Event(case.id, "flag_set", f"followup_after_close: case is {case.state}"))
+    context = {
+        "case": _case_context(case, inp),
+        "message_text": msg.text[:MAX_QUOTED_TEXT],
+        "from_address": msg.from_address or "",
+        "identity": _identity_context(inp),
+    }
+    notice = _render(inp, "followup_notice", inp.settings.identity.language, context, msg, case)
+    events.append(Event(case.id, "followup_notice_queued", _to(notice)))
+    return Plan(verdict, updated_case=updated, events=tuple(events), mails=(Queued(notice),))
+
+
+def _unverified(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) -> Plan:
+    context = {
+        "case": {"id": case.id, "subject": case.subject},
+        "from_address": msg.from_address or "(none)",
+        "reason": verdict.reason,
+        "message_text": msg.text[:MAX_QUOTED_TEXT],
+        "identity": _identity_context(inp),
+    }
+    alert = _render(inp, "unverified_notice", inp.settings.identity.language, context, msg, case)
+    event = Event(case.id, "unverified_mail", f"from {msg.from_address}: {verdict.reason}")
+    return Plan(verdict, events=(event,), mails=(Queued(alert),))
+
+
+def _quarantined(msg: InboundMessage, verdict: Verdict, inp: Inputs) -> Plan:
+    details = [
+        f"From: {msg.from_address or '(none)'}",
+        f"Subject: {msg.subject[:200]}",
+        f"Message-ID: {msg.message_id or '(none)'}",
+        f"Received: {format_moment(msg.received_at, inp.tz, inp.settings.identity.language)}",
+        f"Size: {msg.size} bytes, sha256 {msg.raw_sha256}",
+    ]
+    title = {"nl": "Bericht in quarantaine", "en": "Message quarantined"}
+    alert = staff_alert(inp, title, verdict.reason, details, seed=msg.raw_sha256)
+    return Plan(verdict, mails=(Queued(alert),))
+
+
+def staff_alert(
+    inp: Inputs,
+    title: Mapping[str, str],
+    reason: str,
+    details: list[str],
+    seed: str,
+    case_id: str | None = None,
+) -> OutgoingMail:
+    """A machine alert to staff; `title` per language ("nl", "en")."""
+    language = inp.settings.identity.language
+    alert = {"title": title.get(language, title["en"]), "reason": reason, "details": details}
+    context = {"alert": alert, "identity": _identity_context(inp), "case": None}
+    text = inp.renderer.render("alert", language, context)
+    ident = inp.identity
+    subject = subject_with_tag(text.subject, case_id) if case_id else text.subject
+    return build_mail(
+        kind="alert",
+        identity=ident,
+        to=inp.staff_recipients,
+        subject=subject,
+        body=text.body,
+        message_id=make_message_id("alert", case_id, seed, ident.domain),
+        date=inp.now,
+        case_id=case_id,
+        automatic=True,
+        auto_submitted="auto-generated",
+    )
+
+
+def _acknowledgement(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMail:
+    context = {"case": _case_context(case, inp, case.language), "identity": _identity_context(inp)}
+    if case.reporter_email is None:
+        raise ValueError(f"case {case.id} has no reporter address to acknowledge")
+    return _render(
+        inp,
+        "acknowledgement",
+        case.language,
+        context,
+        msg,
+        case,
+        to=(case.reporter_email,),
+        reply_to_msg=True,
+    )
+
+
+def _staff_notice(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMail:
+    context = {
+        "case": _case_context(case, inp),
+        "report_text": msg.text[:MAX_QUOTED_TEXT],
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in msg.attachments
+        ],
+        "identity": _identity_context(inp),
+    }
+    return _render(inp, "staff_notice", inp.settings.identity.language, context, msg, case)
+
+
+def _render(
+    inp: Inputs,
+    template: str,
+    language: str,
+    context: Mapping[str, object],
+    msg: InboundMessage,
+    case: Case | None,
+    *,
+    to: tuple[str, ...] | None = None,
+    reply_to_msg: bool = False,
+    kind: str | None = None,
+) -> OutgoingMail:
+    text = inp.renderer.render(template, language, context)
+    case_id = case.id if case else None
+    kind = kind or template
+    subject = subject_with_tag(text.subject, case_id) if case_id else text.subject
+    ident = inp.identity
+    references: tuple[str, ...] = ()
+    in_reply_to = None
+    if reply_to_msg and msg.message_id:
+        in_reply_to = msg.message_id
+        references = (*msg.references[-10:], msg.message_id)
+    return build_mail(
+        kind=kind,
+        identity=ident,
+        to=to if to is not None else inp.staff_recipients,
+        subject=subject,
+        body=text.body,
+        message_id=make_message_id(kind, case_id, msg.raw_sha256, ident.domain),
+        date=inp.now,
+        case_id=case_id,
+        in_reply_to=in_reply_to,
+        references=references,
+        automatic=True,
+        auto_submitted="auto-replied" if reply_to_msg else "auto-generated",
+    )
+
+
+def _rate_limited(mail: OutgoingMail, inp: Inputs) -> Queued:
+    cap = inp.settings.limits.auto_mails_per_address_per_day
+    staff = {a.lower() for a in inp.settings.staff.addresses}
+    for address in mail.recipients:
+        if address.lower() in staff:
+            continue
+        if inp.sent_today.get(address, 0) >= cap:
+            return Queued(
+                mail, "suppressed", f"daily cap of {cap} automatic mails to {address} reached"
+            )
+    return Queued(mail)
+
+
+def _to(mail: OutgoingMail) -> str:
+    return "to " + ", ".join(mail.recipients)
+
+
+def _identity_context(inp: Inputs) -> dict[str, str]:
+    ident = inp.identity
+    return {"name": ident.name, "organisation": ident.organisation, "address": ident.address}
+
+
+def _case_context(case: Case, inp: Inputs, language: str | None = None) -> dict[str, object]:
+    """The case as templates see it; moments written in `language` (default: staff's)."""
+    lang = language or inp.settings.identity.language
+
+    def moment(value: datetime | None) -> str:
+        return format_moment(value, inp.tz, lang) if value else ""
+
+    return {
+        "id": case.id,
+        "subject": case.subject,
+        "state": case.state.value,
+        "reporter_email": case.reporter_email or "",
+        "reporter_name": case.reporter_name,
+        "reporter_phone": case.reporter_phone or "",
+        "source": case.source,
+        "relay_sender": case.relay_sender or "",
+        "flags": list(case.flags),
+        "affected": list(case.affected),
+        "received": moment(case.received_at),
+        "ack_due": moment(case.ack_due),
+        "ack_explanation": case.ack_explanation,
+        "response_due": moment(case.response_due),
+        "response_explanation": case.response_explanation,
+    }

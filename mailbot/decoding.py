@@ -1,0 +1,289 @@
+"""Decoding of hostile header and body bytes, and reading of the header block.
+
+Used by `mailbot.parsing`: charsets with safe fallbacks, RFC 2047 encoded words,
+8-bit header bytes, and the fields of a header block (addresses, message ids), each
+value ending up as one harmless line. Nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import getaddresses
+
+from mailbot.contacts import normalize_address
+
+MAX_ADDRESS_CHARS = 64 * 1024
+MAX_IDS = 1000
+
+_CONTROL_CHARS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+_TO_SPACE = dict.fromkeys(_CONTROL_CHARS, " ")
+_UNFOLD = dict.fromkeys([0x0D, 0x0A])
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([qQbB])\?([^?\s]*)\?=")
+_BRACKETED = re.compile(r"<([^<>]*)>")
+_EMPTY_PATH = re.compile(r"<\s*>")
+_BANNED_CODECS = frozenset(
+    {"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"}
+)
+
+
+def normalize_msgid(value: str) -> str | None:
+    """`value` without surrounding whitespace and angle brackets; None when unusable.
+
+    Unusable: empty, longer than 998 characters, or containing whitespace, control
+    characters or further angle brackets.
+    """
+    msgid = value.strip().removeprefix("<").removesuffix(">")
+    if not msgid or len(msgid) > 998 or "<" in msgid or ">" in msgid:
+        return None
+    if any(ch.isspace() for ch in msgid) or _CONTROL_RE.search(msgid):
+        return None
+    return msgid
+
+
+# --- decoding ----------------------------------------------------------------------
+
+
+def _codec(charset: str | None, defects: list[str]) -> str | None:
+    """Python's name for a declared charset; None (with a defect) when unknown or unsafe."""
+    if not charset:
+        return None
+    name = charset.strip().strip("\"'").split("*", 1)[0].lower()
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError, TypeError):
+        info = None
+    if info is None or not info._is_text_encoding or info.name in _BANNED_CODECS:
+        defects.append(f"unknown_charset:{safe_token(name)}")
+        return None
+    return info.name
+
+
+def decode_bytes(data: bytes, charset: str | None, defects: list[str]) -> str:
+    """`data` as text: the declared charset, else UTF-8, else Latin-1 (never fails)."""
+    codec = _codec(charset, defects)
+    if codec is not None and codec != "ascii":
+        try:
+            return data.decode(codec)
+        except (UnicodeError, ValueError, LookupError):
+            defects.append(f"charset_mismatch:{codec}")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode(codec, "replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def recover(value: object) -> str:
+    """A header value as read by BytesParser, its 8-bit bytes decoded as UTF-8 or Latin-1."""
+    text = str(value)
+    if text.isascii():
+        return text
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def decode_words(value: str, defects: list[str]) -> str:
+    """`value` with RFC 2047 encoded words decoded; space between adjacent words dropped."""
+    if "=?" not in value:
+        return value
+    out: list[str] = []
+    run: list[bytes] = []
+    run_charset = ""
+    done = 0
+    for match in _ENCODED_WORD.finditer(value):
+        gap = value[done : match.start()]
+        data = _word_bytes(match.group(2), match.group(3))
+        charset = match.group(1).split("*", 1)[0].lower()
+        adjacent = bool(run) and not gap.strip()
+        if data is not None and adjacent and charset == run_charset:
+            run.append(data)
+        else:
+            if run:
+                out.append(decode_bytes(b"".join(run), run_charset, defects))
+                run = []
+            if not adjacent or data is None:
+                out.append(gap)
+            if data is None:
+                out.append(match.group())
+            else:
+                run, run_charset = [data], charset
+        done = match.end()
+    if run:
+        out.append(decode_bytes(b"".join(run), run_charset, defects))
+    out.append(value[done:])
+    return "".join(out)
+
+
+def _word_bytes(encoding: str, payload: str) -> bytes | None:
+    """The bytes of one encoded word's payload, or None when it does not decode."""
+    data = payload.encode("utf-8", "surrogateescape")
+    try:
+        if encoding in "bB":
+            return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+        return binascii.a2b_qp(data, header=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def one_line(value: str) -> str:
+    """`value` with every control character (CR, LF, NUL, ...) turned into a space, trimmed."""
+    return value.translate(_TO_SPACE).strip()
+
+
+def safe_token(value: str) -> str:
+    """A short printable form of attacker-chosen text for defect names."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "?", value[:40])
+
+
+# --- headers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Head:
+    """What the header block says, decoded."""
+
+    headers: tuple[tuple[str, str], ...]
+    message_id: str | None
+    subject: str
+    from_address: str | None
+    from_name: str
+    reply_to: tuple[str, ...]
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    return_path: str | None
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    content_type: str
+
+
+def read_head(msg: Message, defects: list[str]) -> Head:
+    """Every header as one decoded line, plus the fields the rest of mailbot needs."""
+    raw: dict[str, list[str]] = {}
+    headers: list[tuple[str, str]] = []
+    for name, value in msg.raw_items():
+        key = one_line(str(name)).lower()
+        text = unfold(value)
+        raw.setdefault(key, []).append(text)
+        headers.append((key, one_line(decode_words(text, defects))))
+    message_id = first_id(raw.get("message-id", []))
+    if message_id is None:
+        defects.append("no_message_id")
+    from_address, from_name = _sender(raw.get("from", []), defects)
+    return Head(
+        headers=tuple(headers),
+        message_id=message_id,
+        subject=next((value for key, value in headers if key == "subject"), ""),
+        from_address=from_address,
+        from_name=from_name,
+        reply_to=_address_list(raw.get("reply-to", []), defects),
+        to=_address_list(raw.get("to", []), defects),
+        cc=_address_list(raw.get("cc", []), defects),
+        return_path=_return_path(raw.get("return-path", []), defects),
+        in_reply_to=_ids(raw.get("in-reply-to", [])),
+        references=_ids(raw.get("references", [])),
+        content_type=content_type(msg),
+    )
+
+
+def unfold(value: object) -> str:
+    """A raw header value on one line: 8-bit decoded, folding undone, controls to spaces."""
+    return recover(value).translate(_UNFOLD).translate(_TO_SPACE).strip()
+
+
+def _pairs(value: str, defects: list[str]) -> list[tuple[str, str]]:
+    """(display name, address) pairs of an address header, bounded in length."""
+    if len(value) > MAX_ADDRESS_CHARS:
+        value = value[: max(value.rfind(",", 0, MAX_ADDRESS_CHARS), 0)]
+        defects.append("address_header_truncated")
+    try:
+        return getaddresses([value])
+    except Exception:
+        defects.append("bad_address_header")
+        return []
+
+
+def _sender(values: list[str], defects: list[str]) -> tuple[str | None, str]:
+    """From address and display name; None with a defect when absent or unusable."""
+    if not values:
+        defects.append("no_from")
+        return None, ""
+    pairs = _pairs(values[0], defects)
+    valid = [(name, address) for name, raw in pairs if (address := normalize_address(raw))]
+    if len(values) > 1 or len(valid) > 1:
+        defects.append("multiple_from")
+    if not valid:
+        defects.append("bad_from")
+        return None, _display_name(pairs[0][0] if pairs else "", defects)
+    return valid[0][1], _display_name(valid[0][0], defects)
+
+
+def _display_name(name: str, defects: list[str]) -> str:
+    """A display name decoded, on one line, runs of whitespace collapsed."""
+    return " ".join(one_line(decode_words(name, defects)).split())
+
+
+def _address_list(values: list[str], defects: list[str]) -> tuple[str, ...]:
+    """Every usable address of every header given, normalised, without repeats."""
+    found: dict[str, None] = {}
+    for value in values:
+        for _, raw in _pairs(value, defects):
+            address = normalize_address(raw)
+            if address is not None:
+                found.setdefault(address)
+    return tuple(found)
+
+
+def _return_path(values: list[str], defects: list[str]) -> str | None:
+    """None without the header, "" for the null path `<>`, else the address."""
+    if not values:
+        return None
+    if _EMPTY_PATH.fullmatch(values[0]):
+        return ""
+    for _, raw in _pairs(values[0], defects):
+        address = normalize_address(raw)
+        if address is not None:
+            return address
+    defects.append("bad_return_path")
+    return None
+
+
+def _ids(values: Iterable[str]) -> tuple[str, ...]:
+    """Every `<...>` message id in `values`, normalised, in order, without repeats."""
+    found: dict[str, None] = {}
+    for value in values:
+        for candidate in _BRACKETED.findall(value) if "<" in value else [value]:
+            msgid = normalize_msgid(candidate)
+            if msgid is not None:
+                found.setdefault(msgid)
+                if len(found) >= MAX_IDS:
+                    return tuple(found)
+    return tuple(found)
+
+
+def first_id(values: list[str]) -> str | None:
+    """The first usable message id of the first value, or None."""
+    ids = _ids(values[:1])
+    return ids[0] if ids else None
+
+
+def content_type(part: Message) -> str:
+    """The lower-cased type/subtype of `part` ("text/plain" when unreadable)."""
+    try:
+        return one_line(str(part.get_content_type())).lower()
+    except Exception:
+        return "text/plain"

@@ -1,0 +1,47 @@
+"""The one exception tree of mailbot, grouped by what the caller must do.
+
+- `RetryableError`: a temporary fault (network, server 4xx); try again later.
+- `QuarantineError`: this one message cannot be processed; park it, carry on.
+- `UserError`: the admin or operator must fix something (config, arguments).
+Messages name the bad value.
+"""
+
+
+class MailbotError(Exception):
+    """Root of every error mailbot raises on purpose."""
+
+
+class RetryableError(MailbotError):
+    """A temporary failure: the same action may succeed later."""
+
+
+class MailboxUnavailable(RetryableError):
+    """The mailbox (IMAP server, Maildir) cannot be reached right now."""
+
+
+class TransportTemporaryError(RetryableError):
+    """The outbound transport refused for now (SMTP 4xx, connection lost)."""
+
+
+class PermanentError(MailbotError):
+    """A failure that will not go away by retrying."""
+
+
+class TransportPermanentError(PermanentError):
+    """The outbound transport refused for good (SMTP 5xx, bad recipient)."""
+
+
+class QuarantineError(MailbotError):
+    """One message could not be processed; it is parked with its raw bytes."""
+
+
+class UserError(MailbotError):
+    """The operator must act: bad configuration, bad command-line arguments."""
+
+
+class ConfigError(UserError):
+    """The configuration file is invalid; the message names the key and the file."""
+
+
+class NotFoundError(UserError):
+    """A case or message named on the command line does not exist."""

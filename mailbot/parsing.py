@@ -1,0 +1,400 @@
+"""Pure parsing of one raw inbound message into an `InboundMessage`. Never raises.
+
+Attackers write to the mailbox, so every step expects hostile bytes: the MIME tree is
+read with the fast `compat32` policy and decoded by hand (charset fallbacks, RFC 2047
+words, 8-bit headers), every header value ends up as one harmless line, and a fault
+that slips through still yields a message, with a "parser_error:<type>" defect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import compat32
+
+import html2text
+
+from mailbot.contacts import detect_language, extract_contacts, normalize_address
+from mailbot.decoding import (
+    Head,
+    content_type,
+    decode_bytes,
+    decode_words,
+    first_id,
+    normalize_msgid,
+    read_head,
+    recover,
+    unfold,
+)
+from mailbot.models import Attachment, InboundMessage
+
+__all__ = [
+    "normalize_address",
+    "normalize_msgid",
+    "parse",
+    "parse_headers_only",
+    "sanitize_filename",
+]
+
+MAX_TEXT_CHARS = 1_000_000
+MAX_HEADER_BLOCK = 256 * 1024
+#: HTML beyond this is not converted (html2text needs about 2 s per MB).
+MAX_HTML_CHARS = 256 * 1024
+MAX_DEPTH = 40
+MAX_PARTS = 5000
+MAX_FILENAME_CHARS = 255
+
+_DROP_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029])
+_SLASHES = re.compile(r"[/\\]")
+_DOTS = re.compile(r"\.{2,}")
+_TAG = re.compile(r"<[^>]*>")
+_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+_STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+
+
+def parse(raw: bytes, received_at: datetime) -> InboundMessage:
+    """The decoded message; on any internal fault a reduced one with a parser_error defect."""
+    size, digest = _fingerprint(raw)
+    try:
+        return _parse_full(raw, size, digest, received_at)
+    except Exception as exc:
+        defect = f"parser_error:{type(exc).__name__}"
+        try:
+            return _parse_head(raw, size, digest, received_at, [defect])
+        except Exception:
+            return _minimal(size, digest, received_at, defect)
+
+
+def parse_headers_only(raw: bytes, received_at: datetime) -> InboundMessage:
+    """The header block only (first 256 KiB at most), for oversized messages."""
+    size, digest = _fingerprint(raw)
+    try:
+        return _parse_head(raw, size, digest, received_at, ["headers_only"])
+    except Exception as exc:
+        return _minimal(size, digest, received_at, f"parser_error:{type(exc).__name__}")
+
+
+# --- top level ---------------------------------------------------------------------
+
+
+def _fingerprint(raw: bytes) -> tuple[int, str]:
+    """Size and sha256 of `raw` (0 and the empty digest for something that is not bytes)."""
+    try:
+        return len(raw), hashlib.sha256(raw).hexdigest()
+    except TypeError:
+        return 0, hashlib.sha256(b"").hexdigest()
+
+
+def _minimal(size: int, digest: str, received_at: datetime, defect: str) -> InboundMessage:
+    """The least message there is: fingerprint, receipt moment and why nothing else."""
+    return InboundMessage(
+        raw_sha256=digest,
+        size=size,
+        received_at=received_at,
+        message_id=None,
+        subject="",
+        from_address=None,
+        from_name="",
+        defects=(defect,),
+    )
+
+
+def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> InboundMessage:
+    """Headers, body text, attachments, contacts and bounce data of the whole message."""
+    defects: list[str] = []
+    root = BytesParser(policy=compat32).parsebytes(raw)
+    head = read_head(root, defects)
+    nodes = _walk(root, defects)
+    text, html_only = _body_text(nodes, defects)
+    attachments = tuple(_attachment(node.part, defects) for node in nodes if _is_attachment(node))
+    bounced = _bounced_ids(head.content_type, nodes)
+    defects += [type(d).__name__ for node in nodes for d in node.part.defects]
+    return _build(
+        head,
+        size=size,
+        digest=digest,
+        received_at=received_at,
+        defects=defects,
+        text=text,
+        html_only=html_only,
+        attachments=attachments,
+        bounced=bounced,
+    )
+
+
+def _parse_head(
+    raw: bytes, size: int, digest: str, received_at: datetime, defects: list[str]
+) -> InboundMessage:
+    """Only the header block: up to the first empty line, within MAX_HEADER_BLOCK."""
+    block = raw[:MAX_HEADER_BLOCK]
+    ends = [i for i in (block.find(b"\n\n"), block.find(b"\n\r\n")) if i >= 0]
+    if block.startswith((b"\n", b"\r\n")):
+        block = b""
+    elif ends:
+        block = block[: min(ends) + 1]
+    elif len(raw) > MAX_HEADER_BLOCK:
+        defects.append("headers_truncated")
+    root = BytesParser(policy=compat32).parsebytes(block, headersonly=True)
+    head = read_head(root, defects)
+    defects += [type(d).__name__ for d in root.defects]
+    return _build(
+        head,
+        size=size,
+        digest=digest,
+        received_at=received_at,
+        defects=defects,
+        text="",
+        html_only=False,
+        attachments=(),
+        bounced=(),
+    )
+
+
+def _build(
+    head: Head,
+    *,
+    size: int,
+    digest: str,
+    received_at: datetime,
+    defects: list[str],
+    text: str,
+    html_only: bool,
+    attachments: tuple[Attachment, ...],
+    bounced: tuple[str, ...],
+) -> InboundMessage:
+    """Assemble the value; contacts and language come from subject and text."""
+    return InboundMessage(
+        raw_sha256=digest,
+        size=size,
+        received_at=received_at,
+        message_id=head.message_id,
+        subject=head.subject,
+        from_address=head.from_address,
+        from_name=head.from_name,
+        reply_to=head.reply_to,
+        to=head.to,
+        cc=head.cc,
+        return_path=head.return_path,
+        in_reply_to=head.in_reply_to,
+        references=head.references,
+        headers=head.headers,
+        content_type=head.content_type,
+        text=text,
+        html_only=html_only,
+        attachments=attachments,
+        defects=tuple(dict.fromkeys(defects)),
+        contacts=extract_contacts(head.subject, text),
+        language=detect_language(f"{head.subject}\n{text}"),
+        bounced_message_ids=bounced,
+    )
+
+
+def sanitize_filename(name: str) -> str:
+    """A safe base name: no directories, "..", control characters or leading dots."""
+    name = _SLASHES.split(name.translate(_DROP_CONTROLS))[-1]
+    name = _DOTS.sub(".", name).lstrip(". ").rstrip(". ")
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, extension = name.rpartition(".")
+        if dot and stem and len(extension) <= 16:
+            name = f"{stem[: MAX_FILENAME_CHARS - len(extension) - 1].rstrip('. ')}.{extension}"
+        else:
+            name = name[:MAX_FILENAME_CHARS].rstrip(". ")
+    return name or "attachment"
+
+
+# --- MIME tree ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Node:
+    """One part of the MIME tree, in document order."""
+
+    part: Message
+    content_type: str
+    embedded: bool
+    """Inside an attached or returned message (message/rfc822)."""
+    leaf: bool
+
+
+def _walk(root: Message, defects: list[str]) -> list[_Node]:
+    """Every part, depth first, without recursion; bounded in depth and count.
+
+    Machine-readable message/* parts (delivery-status and the like) are not entered.
+    """
+    nodes: list[_Node] = []
+    stack: list[tuple[Message, int, bool]] = [(root, 0, False)]
+    while stack:
+        if len(nodes) >= MAX_PARTS:
+            defects.append("too_many_parts")
+            break
+        part, depth, embedded = stack.pop()
+        kind = content_type(part)
+        children = part.get_payload()
+        if not isinstance(children, list):
+            nodes.append(_Node(part, kind, embedded, leaf=True))
+            continue
+        nodes.append(_Node(part, kind, embedded, leaf=False))
+        if kind.startswith("message/") and kind not in _MESSAGE_TYPES:
+            continue
+        if depth >= MAX_DEPTH:
+            defects.append("nesting_too_deep")
+            continue
+        inner = embedded or kind in _MESSAGE_TYPES
+        stack += [(c, depth + 1, inner) for c in reversed(children) if isinstance(c, Message)]
+    return nodes
+
+
+def _filename(part: Message) -> str | None:
+    """The declared file name (RFC 2231 or 2047 encoded, or 8-bit), or None."""
+    try:
+        name = part.get_filename()
+    except Exception:
+        return None
+    return None if name is None else recover(name)
+
+
+def _is_attachment(node: _Node) -> bool:
+    """Leaves marked as attachment or named, and every leaf that is not text."""
+    if not node.leaf or node.content_type.startswith(("multipart/", "message/")):
+        return False
+    try:
+        disposition = node.part.get_content_disposition()
+    except Exception:
+        disposition = None
+    if disposition == "attachment" or _filename(node.part) is not None:
+        return True
+    return not node.content_type.startswith("text/")
+
+
+def _payload(part: Message) -> bytes:
+    """The transfer-decoded body of a leaf (b"" when there is none)."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
+def _attachment(part: Message, defects: list[str]) -> Attachment:
+    """Name, type, size and sha256 of one attachment's decoded bytes."""
+    data = _payload(part)
+    name = decode_words(unfold(_filename(part) or ""), defects)
+    return Attachment(
+        filename=sanitize_filename(name),
+        content_type=content_type(part),
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+# --- body text ---------------------------------------------------------------------
+
+
+def _body_text(nodes: list[_Node], defects: list[str]) -> tuple[str, bool]:
+    """The first plain-text body (else HTML converted), preferring the outer message."""
+    found: dict[tuple[bool, bool], Message] = {}
+    for node in nodes:
+        if not node.leaf or _is_attachment(node):
+            continue
+        if node.content_type == "text/plain" or node.content_type.startswith("multipart/"):
+            found.setdefault((node.embedded, False), node.part)
+        elif node.content_type == "text/html":
+            found.setdefault((node.embedded, True), node.part)
+    for embedded in (False, True):
+        plain, html = found.get((embedded, False)), found.get((embedded, True))
+        text = _part_text(plain, defects) if plain is not None else ""
+        if html is not None and not text.strip():
+            return _clean_text(_html_to_text(_part_text(html, defects), defects), defects), True
+        if plain is not None:
+            return _clean_text(text, defects), False
+    return "", False
+
+
+def _part_text(part: Message, defects: list[str]) -> str:
+    """A text leaf decoded with its declared charset (and the usual fallbacks)."""
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    return decode_bytes(_payload(part), charset if isinstance(charset, str) else None, defects)
+
+
+def _html_to_text(html: str, defects: list[str]) -> str:
+    """Readable text of an HTML body: scripts, styles and images dropped, links kept."""
+    if len(html) > MAX_HTML_CHARS:
+        defects.append("html_truncated")
+        html = html[:MAX_HTML_CHARS]
+    converter = html2text.HTML2Text()
+    converter.ignore_images = True
+    converter.body_width = 0
+    converter.unicode_snob = True
+    try:
+        return str(converter.handle(html))
+    except Exception:
+        defects.append("html_error")
+        return _TAG.sub(" ", html)
+
+
+def _clean_text(text: str, defects: list[str]) -> str:
+    """Newlines as "\\n", no NUL characters, at most MAX_TEXT_CHARS."""
+    text = text[: 2 * MAX_TEXT_CHARS].replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\x00", "")
+    if len(text) > MAX_TEXT_CHARS:
+        defects.append("text_truncated")
+        text = text[:MAX_TEXT_CHARS]
+    return text
+
+
+# --- delivery reports --------------------------------------------------------------
+
+
+def _bounced_ids(top_type: str, nodes: list[_Node]) -> tuple[str, ...]:
+    """Message-IDs of the returned original in a delivery report that says "failed"."""
+    outer = [node for node in nodes if not node.embedded]
+    statuses = [node.part for node in outer if node.content_type in _STATUS_TYPES]
+    if top_type != "multipart/report" and not statuses:
+        return ()
+    if _not_a_failure(top_type, nodes[0].part, statuses):
+        return ()
+    found: dict[str, None] = {}
+    for node in outer:
+        msgid = first_id(_returned_message_ids(node))
+        if msgid is not None:
+            found.setdefault(msgid)
+    return tuple(found)
+
+
+def _not_a_failure(top_type: str, root: Message, statuses: list[Message]) -> bool:
+    """True for read receipts and for delivery reports that only say delayed/delivered."""
+    try:
+        report_type = str(root.get_param("report-type", "") or "").lower()
+    except Exception:
+        report_type = ""
+    if top_type == "multipart/report" and report_type == "disposition-notification":
+        return True
+    actions = [
+        unfold(value).lower()
+        for status in statuses
+        for block in status.get_payload()
+        if isinstance(block, Message)
+        for key, value in block.raw_items()
+        if key.lower() == "action"
+    ]
+    return bool(actions) and not any(action.startswith("failed") for action in actions)
+
+
+def _returned_message_ids(node: _Node) -> list[str]:
+    """Raw Message-ID values of a returned message or returned header block."""
+    if node.content_type == "text/rfc822-headers" and node.leaf:
+        data = _payload(node.part)[:MAX_HEADER_BLOCK]
+        inner: Message | None = BytesParser(policy=compat32).parsebytes(data, headersonly=True)
+    elif node.content_type in (*_MESSAGE_TYPES, "message/global-headers") and not node.leaf:
+        children = node.part.get_payload()
+        first = children[0] if isinstance(children, list) and children else None
+        inner = first if isinstance(first, Message) else None
+    else:
+        return []
+    if inner is None:
+        return []
+    return [unfold(value) for key, value in inner.raw_items() if key.lower() == "message-id"]

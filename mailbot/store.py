@@ -1,0 +1,347 @@
+"""The SQLite store: schema, migrations, and the transactions of the pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from mailbot.models import CLOSED_STATES, Case, CaseState, OutgoingMail
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE cases (
+        id TEXT PRIMARY KEY, year INTEGER NOT NULL, seq INTEGER NOT NULL,
+        state TEXT NOT NULL, subject TEXT NOT NULL,
+        reporter_email TEXT, reporter_name TEXT NOT NULL DEFAULT '', reporter_phone TEXT,
+        source TEXT NOT NULL, relay_sender TEXT, language TEXT NOT NULL,
+        affected TEXT NOT NULL DEFAULT '[]', flags TEXT NOT NULL DEFAULT '[]',
+        waiting INTEGER NOT NULL DEFAULT 0, assignee TEXT, severity TEXT,
+        reward TEXT NOT NULL DEFAULT 'undecided', close_reason TEXT,
+        received_at TEXT NOT NULL, ontvangstdag TEXT,
+        ack_due TEXT, ack_explanation TEXT NOT NULL DEFAULT '',
+        response_due TEXT, response_explanation TEXT NOT NULL DEFAULT '',
+        acknowledged_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+        UNIQUE (year, seq)
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY, message_id TEXT, sha256 TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL, from_address TEXT, from_name TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '', received_at TEXT NOT NULL,
+        disposition TEXT NOT NULL, reason TEXT NOT NULL, case_id TEXT REFERENCES cases(id),
+        named_case TEXT,
+        mailbox_key TEXT, raw BLOB, recorded_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_message_id ON messages(message_id);
+    CREATE INDEX messages_case ON messages(case_id);
+    CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY, message INTEGER NOT NULL REFERENCES messages(id),
+        filename TEXT NOT NULL, content_type TEXT NOT NULL, size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY, case_id TEXT REFERENCES cases(id), at TEXT NOT NULL,
+        actor TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_case ON events(case_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, case_id TEXT,
+        kind TEXT NOT NULL, sender TEXT NOT NULL, recipients TEXT NOT NULL,
+        subject TEXT NOT NULL, raw BLOB, automatic INTEGER NOT NULL,
+        status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT,
+        created_at TEXT NOT NULL, sent_at TEXT
+    );
+    CREATE INDEX outbox_status ON outbox(status, next_attempt_at);
+    CREATE INDEX outbox_case ON outbox(case_id);
+    CREATE TABLE outbox_recipients (
+        outbox INTEGER NOT NULL REFERENCES outbox(id), address TEXT NOT NULL,
+        automatic INTEGER NOT NULL, created_at TEXT NOT NULL
+    );
+    CREATE INDEX outbox_recipients_address ON outbox_recipients(address, created_at);
+    CREATE TABLE mailbox_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+CASE_JSON_FIELDS = ("affected", "flags")
+
+
+def iso(moment: datetime | None) -> str | None:
+    """An aware datetime as ISO 8601 text (stored in UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime reached the store: {moment!r}")
+    return moment.isoformat()
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """The inverse of `iso`."""
+    return datetime.fromisoformat(text) if text else None
+
+
+class Store:
+    """All reads and writes of mailbot's SQLite database."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self.path = path
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.migrate()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+    def migrate(self) -> int:
+        """Apply the migrations not yet applied; returns the schema version."""
+        version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+        return len(MIGRATIONS)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit: everything inside commits together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # sqlite-utils' insert()/update() commit on their own (`with conn:`), which would end
+    # the transaction of the message in hand; these two stay inside it.
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        columns = ", ".join(f"[{c}]" for c in row)
+        marks = ", ".join("?" * len(row))
+        cursor = self.db.execute(
+            f"INSERT INTO [{table}] ({columns}) VALUES ({marks})",  # noqa: S608 - names are ours
+            list(row.values()),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _update(self, table: str, key: str, value: object, row: dict[str, Any]) -> None:
+        assignments = ", ".join(f"[{c}] = ?" for c in row)
+        self.db.execute(
+            f"UPDATE [{table}] SET {assignments} WHERE [{key}] = ?",  # noqa: S608
+            [*row.values(), value],
+        )
+
+    # -- messages -------------------------------------------------------------------------
+
+    def message_by_sha(self, sha256: str) -> dict[str, Any] | None:
+        """The recorded message with these exact raw bytes, if any."""
+        rows = list(self.db.table("messages").rows_where("sha256 = ?", [sha256], limit=1))
+        return rows[0] if rows else None
+
+    def seen_message_id(self, message_id: str) -> bool:
+        """True when a message with this Message-ID was recorded before."""
+        row = self.db.execute(
+            "SELECT 1 FROM messages WHERE message_id = ? LIMIT 1", [message_id]
+        ).fetchone()
+        return row is not None
+
+    def record_message(self, row: dict[str, Any], attachments: list[dict[str, Any]]) -> int:
+        """Insert one inbound message (and its attachment metadata); returns its row id."""
+        rowid = self._insert("messages", row)
+        for attachment in attachments:
+            self._insert("attachments", {**attachment, "message": rowid})
+        return rowid
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every inbound message, oldest first (without raw bytes)."""
+        sql = (
+            "SELECT id, message_id, from_address, subject, received_at, disposition,"
+            " COALESCE(case_id, named_case) AS case_id, reason, size"
+            " FROM messages ORDER BY received_at, id"
+        )
+        return [dict(r) for r in self.db.query(sql)]
+
+    def messages_of_case(self, case_id: str) -> list[dict[str, Any]]:
+        """Inbound messages recorded on a case, oldest first."""
+        sql = (
+            "SELECT id, message_id, from_address, subject, received_at, disposition, reason"
+            " FROM messages WHERE case_id = ? ORDER BY received_at, id"
+        )
+        return [dict(r) for r in self.db.query(sql, [case_id])]
+
+    # -- cases ----------------------------------------------------------------------------
+
+    def next_case_id(self, prefix: str, year: int) -> tuple[str, int]:
+        """The next free per-year sequence number (call inside a transaction)."""
+        row = self.db.execute("SELECT MAX(seq) FROM cases WHERE year = ?", [year]).fetchone()
+        seq = (row[0] or 0) + 1
+        return f"{prefix}-{year:04d}-{seq:04d}", seq
+
+    def insert_case(self, case: Case, year: int, seq: int, now: datetime) -> None:
+        """Insert a new case row."""
+        row = _case_to_row(case)
+        row.update(year=year, seq=seq, created_at=iso(now), updated_at=iso(now))
+        self._insert("cases", row)
+
+    def update_case(self, case: Case, now: datetime) -> None:
+        """Write every field of `case` (the caller appends the matching events)."""
+        row = _case_to_row(case)
+        row["updated_at"] = iso(now)
+        self._update("cases", "id", case.id, row)
+
+    def case(self, case_id: str) -> Case | None:
+        """One case by id, or None."""
+        rows = list(self.db.table("cases").rows_where("id = ?", [case_id], limit=1))
+        return _row_to_case(rows[0]) if rows else None
+
+    def cases(self, include_closed: bool = False) -> list[Case]:
+        """Cases by receipt, open ones only unless `include_closed`."""
+        closed = sorted(s.value for s in CLOSED_STATES)
+        if include_closed:
+            rows = self.db.table("cases").rows_where(order_by="received_at, id")
+        else:
+            marks = ",".join("?" * len(closed))
+            rows = self.db.table("cases").rows_where(
+                f"state NOT IN ({marks})", closed, order_by="received_at, id"
+            )
+        return [_row_to_case(r) for r in rows]
+
+    def case_by_outgoing_id(self, message_ids: tuple[str, ...]) -> str | None:
+        """The case of the first of `message_ids` that is one of our outgoing mails."""
+        for message_id in message_ids:
+            row = self.db.execute(
+                "SELECT case_id FROM outbox WHERE message_id = ? AND case_id IS NOT NULL",
+                [message_id],
+            ).fetchone()
+            if row:
+                return str(row[0])
+        return None
+
+    # -- events ---------------------------------------------------------------------------
+
+    def add_event(
+        self, case_id: str | None, at: datetime, actor: str, kind: str, detail: str
+    ) -> None:
+        """Append one audit event."""
+        self._insert(
+            "events",
+            {"case_id": case_id, "at": iso(at), "actor": actor, "kind": kind, "detail": detail},
+        )
+
+    def events(self, case_id: str) -> list[dict[str, Any]]:
+        """The audit log of one case, in order."""
+        sql = "SELECT at, actor, kind, detail FROM events WHERE case_id = ? ORDER BY id"
+        return [dict(r) for r in self.db.query(sql, [case_id])]
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    def enqueue(
+        self, mail: OutgoingMail, now: datetime, status: str = "queued", reason: str = ""
+    ) -> None:
+        """Put one rendered mail in the outbox (status "suppressed" records without sending)."""
+        rowid = self._insert(
+            "outbox",
+            {
+                "message_id": mail.message_id,
+                "case_id": mail.case_id,
+                "kind": mail.kind,
+                "sender": mail.sender,
+                "recipients": json.dumps(list(mail.recipients)),
+                "subject": mail.subject,
+                "raw": mail.raw,
+                "automatic": int(mail.automatic),
+                "status": status,
+                "reason": reason,
+                "next_attempt_at": iso(now),
+                "created_at": iso(now),
+            },
+        )
+        for address in mail.recipients:
+            row = {"outbox": rowid, "address": address, "automatic": int(mail.automatic)}
+            self._insert("outbox_recipients", {**row, "created_at": iso(now)})
+
+    def automatic_mails_since(self, address: str, since: datetime) -> int:
+        """How many automatic mails (queued or sent, not suppressed) went to `address`."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox"
+            " WHERE r.address = ? AND r.automatic = 1 AND r.created_at >= ?"
+            " AND o.status != 'suppressed'",
+            [address, iso(since)],
+        ).fetchone()
+        return int(row[0])
+
+    def due_outbox(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        """Queued mails whose next attempt is due."""
+        rows = self.db.table("outbox").rows_where(
+            "status = 'queued' AND next_attempt_at <= ?", [iso(now)], order_by="id", limit=limit
+        )
+        return list(rows)
+
+    def outbox_update(self, outbox_id: int, **values: Any) -> None:
+        """Change an outbox row (status, attempts, next_attempt_at, reason, sent_at)."""
+        self._update("outbox", "id", outbox_id, values)
+
+    def outbox_of_case(self, case_id: str) -> list[dict[str, Any]]:
+        """Outgoing mails of one case, oldest first (without raw bytes)."""
+        sql = (
+            "SELECT id, message_id, kind, sender, recipients, subject, status, reason,"
+            " created_at, sent_at FROM outbox WHERE case_id = ? ORDER BY id"
+        )
+        return [dict(r) for r in self.db.query(sql, [case_id])]
+
+    def outbox_all(self) -> list[dict[str, Any]]:
+        """Every outgoing mail, oldest first (with raw bytes)."""
+        return list(self.db.table("outbox").rows_where(order_by="id"))
+
+
+def _case_to_row(case: Case) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, value in case.__dict__.items():
+        if isinstance(value, datetime):
+            row[name] = iso(value)
+        elif isinstance(value, date):
+            row[name] = value.isoformat()
+        elif name in CASE_JSON_FIELDS:
+            row[name] = json.dumps(list(value))
+        elif isinstance(value, bool):
+            row[name] = int(value)
+        else:
+            row[name] = value.value if isinstance(value, CaseState) else value
+    return row
+
+
+def _row_to_case(row: dict[str, Any]) -> Case:
+    fields = {k: row[k] for k in Case.__dataclass_fields__ if k in row}
+    return Case(
+        **{
+            **fields,
+            "state": CaseState(row["state"]),
+            "received_at": from_iso(row["received_at"]),
+            "ack_due": from_iso(row["ack_due"]),
+            "response_due": from_iso(row["response_due"]),
+            "acknowledged_at": from_iso(row["acknowledged_at"]),
+            "ontvangstdag": date.fromisoformat(row["ontvangstdag"])
+            if row["ontvangstdag"]
+            else None,
+            "waiting": bool(row["waiting"]),
+            "affected": tuple(json.loads(row["affected"])),
+            "flags": tuple(json.loads(row["flags"])),
+        }
+    )

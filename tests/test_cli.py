@@ -1,0 +1,203 @@
+"""The command line of DESIGN.md §8, run as a real subprocess on a temporary Maildir."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mailbot.mailbox import deliver_to_maildir
+
+NOW = "2026-12-21T10:05:00+01:00"
+RECEIVED = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
+CASE_KEYS = {
+    "id",
+    "state",
+    "reporter",
+    "subject",
+    "source",
+    "received_at",
+    "ack_due",
+    "response_due",
+    "acknowledged_at",
+    "flags",
+}
+
+
+def write_config(base: Path) -> Path:
+    """A minimal config with Maildir in and out under `base`."""
+    path = base / "config.toml"
+    path.write_text(
+        """
+[identity]
+address = "meldpunt@gemeente.example"
+organisation = "Gemeente Voorbeeld"
+[mailbox]
+backend = "maildir"
+path = "inbox"
+[outbound]
+transport = "maildir"
+path = "outbox"
+[staff]
+addresses = ["security@gemeente.example"]
+[database]
+path = "mailbot.db"
+[logging]
+format = "json"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def mailbot(
+    cfg: Path, *args: str, crash_at: str = "", check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m mailbot --config cfg ARGS` with the clock fixed at NOW."""
+    env = {**os.environ, "MAILBOT_NOW": NOW, "MAILBOT_CRASH_AT": crash_at}
+    result = subprocess.run(
+        [sys.executable, "-m", "mailbot", "--config", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def report(n: int, sender: str = "jan@example.nl", subject: str = "") -> bytes:
+    """Report number `n`."""
+    return (
+        f"From: Melder {n} <{sender}>\r\nTo: meldpunt@gemeente.example\r\n"
+        f"Subject: {subject or f'Melding {n}: lek in portaal'}\r\nMessage-ID: <m{n}@example.nl>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Op https://portaal{n}.gemeente.example staat een lek. Telefoon 06-12345678.\r\n"
+    ).encode()
+
+
+def seed(base: Path) -> None:
+    """Two reports, an auto-reply and a report over a case tag guess."""
+    inbox = base / "inbox"
+    deliver_to_maildir(inbox, report(1), RECEIVED)
+    deliver_to_maildir(inbox, report(2, "alice@research.example"), RECEIVED.replace(minute=10))
+    auto = report(3).replace(b"Content-Type", b"Auto-Submitted: auto-replied\r\nContent-Type")
+    deliver_to_maildir(inbox, auto, RECEIVED.replace(minute=20))
+
+
+def test_run_once_then_cases_json_has_exact_keys(tmp_path: Path) -> None:
+    """`run --once` then `cases --json` prints only JSON with the §8 keys and ISO times."""
+    cfg = write_config(tmp_path)
+    seed(tmp_path)
+    mailbot(cfg, "run", "--once")
+    result = mailbot(cfg, "cases", "--json")
+    cases = json.loads(result.stdout)
+    assert [c["id"] for c in cases] == ["MK-2026-0001", "MK-2026-0002"]
+    assert set(cases[0]) >= CASE_KEYS
+    first = cases[0]
+    assert first["reporter"] == "jan@example.nl"
+    assert first["received_at"] == "2026-12-21T09:00:00+00:00"
+    assert first["ack_due"] == "2026-12-22T16:00:00+00:00"
+    assert first["response_due"] == "2026-12-29T16:00:00+00:00"
+    assert first["acknowledged_at"] == "2026-12-21T09:05:00+00:00"
+    assert first["state"] == "acknowledged"
+
+
+def test_case_show_json_has_messages_and_events(tmp_path: Path) -> None:
+    """`case show ID --json` adds messages in both directions and the audit events."""
+    cfg = write_config(tmp_path)
+    seed(tmp_path)
+    mailbot(cfg, "run", "--once")
+    shown = json.loads(mailbot(cfg, "case", "show", "MK-2026-0001", "--json").stdout)
+    assert {m["direction"] for m in shown["messages"]} == {"in", "out"}
+    assert set(shown["messages"][0]) == {
+        "direction",
+        "kind",
+        "message_id",
+        "from",
+        "to",
+        "subject",
+        "at",
+        "status",
+    }
+    assert set(shown["events"][0]) == {"at", "actor", "kind", "detail"}
+    kinds = [e["kind"] for e in shown["events"]]
+    assert kinds[0] == "case_created"
+    assert "acknowledged" in kinds
+
+
+def test_messages_json_lists_every_disposition(tmp_path: Path) -> None:
+    """`messages --json` has one entry per inbound message with its disposition and reason."""
+    cfg = write_config(tmp_path)
+    seed(tmp_path)
+    mailbot(cfg, "run", "--once")
+    messages = json.loads(mailbot(cfg, "messages", "--json").stdout)
+    assert [(m["disposition"], m["case"]) for m in messages] == [
+        ("new_case", "MK-2026-0001"),
+        ("new_case", "MK-2026-0002"),
+        ("auto_reply", None),
+    ]
+    assert set(messages[0]) == {
+        "message_id",
+        "from",
+        "subject",
+        "received_at",
+        "disposition",
+        "case",
+        "reason",
+    }
+    assert messages[2]["reason"] == "Auto-Submitted: auto-replied"
+
+
+def test_human_output_and_unknown_case(tmp_path: Path) -> None:
+    """Without --json the commands print tables; an unknown case exits 2 naming it."""
+    cfg = write_config(tmp_path)
+    seed(tmp_path)
+    mailbot(cfg, "run", "--once")
+    assert "MK-2026-0002" in mailbot(cfg, "cases").stdout
+    assert "Koningsdag" not in mailbot(cfg, "case", "show", "MK-2026-0001").stdout
+    missing = mailbot(cfg, "case", "show", "MK-2026-9999", check=False)
+    assert missing.returncode == 2
+    assert "MK-2026-9999" in missing.stderr
+
+
+def test_bad_config_names_key_and_file(tmp_path: Path) -> None:
+    """An unknown key makes every command exit 2 with the key and the file in one line."""
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text() + "[limits]\nmax_mesage_bytes = 5\n")
+    result = mailbot(cfg, "cases", check=False)
+    assert result.returncode == 2
+    assert "max_mesage_bytes" in result.stderr
+    assert str(cfg) in result.stderr
+
+
+def end_state(base: Path, cfg: Path) -> tuple[list[tuple[str, str | None]], int, list[str]]:
+    """Dispositions, number of mails in the outbox Maildir, and what is left in inbox/new."""
+    messages = json.loads(mailbot(cfg, "messages", "--json").stdout)
+    outbox = list((base / "outbox" / "new").iterdir())
+    left = [p.name for p in (base / "inbox" / "new").iterdir()]
+    return [(m["disposition"], m["case"]) for m in messages], len(outbox), left
+
+
+@pytest.mark.parametrize("point", ["before_commit", "after_commit", "after_send"])
+def test_killed_at_any_point_restart_reaches_same_end_state(tmp_path: Path, point: str) -> None:
+    """SIGKILL at a step, then a restart: same dispositions, no second case or mail, inbox empty."""
+    clean_base, crash_base = tmp_path / "clean", tmp_path / "crash"
+    clean_base.mkdir()
+    crash_base.mkdir()
+    clean_cfg, crash_cfg = write_config(clean_base), write_config(crash_base)
+    seed(clean_base)
+    seed(crash_base)
+    mailbot(clean_cfg, "run", "--once")
+    killed = mailbot(crash_cfg, "run", "--once", crash_at=point, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    mailbot(crash_cfg, "run", "--once")
+    assert end_state(crash_base, crash_cfg) == end_state(clean_base, clean_cfg)
