@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from mailbot import config, logs, views
 from mailbot.clock import SystemClock
 from mailbot.errors import MailbotError, NotFoundError, UserError
 from mailbot.store import Store
-from mailbot.wiring import build_service
+from mailbot.wiring import build_mailbox, build_service, build_transport
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the daemon in the foreground")
     run.add_argument("--once", action="store_true", help="one intake pass, flush the outbox, exit")
+    sub.add_parser(
+        "check",
+        help="validate the config, reach mailbox and SMTP (sends nothing); exit 1 on failure",
+    )
     sub.add_parser("demo", help="run the whole pipeline on sample reports; no config, no network")
     cases = sub.add_parser("cases", help="list open cases")
     cases.add_argument("--all", action="store_true", help="include closed cases")
@@ -72,6 +76,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     logs.configure(settings.logging.format, level)
     if args.command == "run":
         return _run(settings, once=args.once)
+    if args.command == "check":
+        return _check(settings)
     store = Store(settings.database.path)
     try:
         return _inspect(args, store)
@@ -90,6 +96,49 @@ def _run(settings: config.Settings, once: bool) -> int:
     from mailbot.daemon import run_daemon  # noqa: PLC0415
 
     return run_daemon(settings)
+
+
+def _check(settings: config.Settings) -> int:
+    """Print what works; on the first failure of each part, one line to stderr; exit 1."""
+    print(f"config: {settings.source} is valid")
+    failures = 0
+
+    def part(name: str, action: Callable[[], list[str]]) -> None:
+        nonlocal failures
+        try:
+            for line in action():
+                print(f"{name}: {line}")
+        except MailbotError as exc:
+            failures += 1
+            print(f"mailbot check: {name}: {exc}", file=sys.stderr)
+
+    def database() -> list[str]:
+        store = Store(settings.database.path)
+        store.close()
+        return [f"{settings.database.path} opened, schema up to date"]
+
+    def mailbox() -> list[str]:
+        box = build_mailbox(settings)
+        try:
+            return box.check()
+        finally:
+            box.close()
+
+    def outbound() -> list[str]:
+        transport = build_transport(settings)
+
+        async def go() -> list[str]:
+            try:
+                return await transport.check()
+            finally:
+                await transport.close()
+
+        return asyncio.run(go())
+
+    part("database", database)
+    part("mailbox", mailbox)
+    part("outbound", outbound)
+    return 1 if failures else 0
 
 
 def _inspect(args: argparse.Namespace, store: Store) -> int:

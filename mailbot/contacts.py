@@ -1,16 +1,17 @@
 """Pure extraction of contact data and affected systems from a report's text.
 
-Everything here works on already-decoded text (subject and body) and runs in time
-linear in the text: the patterns have bounded repetitions and anchored starts, so a
-hostile megabyte of digits, dots or colons cannot make them backtrack badly.
+Works on decoded text (subject and body) in time linear in its length, and fast: each
+scan looks for a rare literal first (":", "://", ".", a leading "+", "(" or "0") and
+only then looks closer, so a hostile megabyte of digits, dots or colons stays cheap.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+from collections import Counter
 from collections.abc import Iterable
-from string import hexdigits
 from urllib.parse import urlsplit
 
 from mailbot.models import Contacts
@@ -28,22 +29,22 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_CONTROL = "".join(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))) + "\u2028\u2029"
-_ADDRESS_FORBIDDEN = frozenset(_CONTROL + ' <>,;:()"\\[]')
+_ADDRESS_BAD = re.compile('[\x00-\x20\x7f-\x9f\u2028\u2029<>,;:()"\\\\\\[\\]]')
 
-_LABEL = re.compile(
-    r"(?<![\w-])(?:e-?mail[ -]?(?:adres|address)?|mailadres|mail|contact(?:gegevens|persoon)?"
-    r"|reply-to|melder)[ \t]*:",
+_LABEL_BEFORE_COLON = re.compile(
+    r"(?:^|[^\w-])(?:e-?mail[ -]?(?:adres|address)?|mailadres|mail|contact(?:gegevens|persoon)?"
+    r"|reply-to|melder)[ \t]*\Z",
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[\w.%+'-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 
 _PHONE = re.compile(
     r"""
-    (?<![\w+./@=?&#%-])
+    [+(0](?<![\w+./@=?&\#%-].)                  # "+", "(" or "0", not glued to a word
     (?:
-        (?P<intl>(?:\+|00)[1-9]\d{0,3}+(?:[ ]?\(0\))?)
-      | (?P<nat>\(0[1-9]\d{0,3}+\)|0[1-9]\d{0,3}+)
+        (?:(?<=\+)|(?<=0)0)(?P<cc>[1-9]\d{0,3}+)(?:[ ]?\(0\))?    # +CC or 00CC, maybe (0)
+      | (?<=\()(?P<bracketed>0[1-9]\d{0,3}+)\)                   # (020)
+      | (?<=0)(?P<area>[1-9]\d{0,3}+)                            # 020, 06
     )
     (?P<rest>(?:[ -]?\d{1,4}+){1,6}+)
     (?![\w]|[.,:/-]?\d)
@@ -52,21 +53,24 @@ _PHONE = re.compile(
 )
 _DATE_LIKE = re.compile(r"\d{1,2}[-/]\d{1,2}[-/]\d{2,4}")
 
-_URL = re.compile(r"https?://[^\s<>\"'`{}|\\^\x00-\x20\x7f]+", re.IGNORECASE)
+_SCHEME_SEPARATOR = re.compile("://")
+_URL_REST = re.compile(r"://[^\s<>\"'`{}|\\^\x00-\x20\x7f]+")
 _URL_TRAILING = ".,;:!?'\"*_~"
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
-_IPV6 = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?"
-    r"(?![\w:]|\.\w)"
-)
-
+_DOT_DIGIT = re.compile(r"\.(?=\d)")
+_DOT_LETTER = re.compile(r"\.(?=[A-Za-z])")
+_COLON = re.compile(r":(?=[0-9A-Fa-f:])")
+_IPV4_RUN = re.compile(r"[0-9.]*")
+_IPV6_RUN = re.compile(r"[0-9A-Fa-f:.]*")
+_HOST_RUN = re.compile(r"[A-Za-z0-9.-]*")
+_IPV4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}")
 _HOST = re.compile(
-    r"(?<![\w.@-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,10}(?P<tld>[a-z]{2,63})"
-    r"(?![\w@-]|\.\w)",
-    re.IGNORECASE,
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,10}(?P<tld>[a-z]{2,63})", re.IGNORECASE
 )
+_GLUE = re.compile(r"[\w@]")
+_LABEL_COLON = re.compile(r":(?<=[lsntor \t]:)", re.IGNORECASE)
+
 #: File extensions that look like top-level domains in "index.php" or "report.pdf".
 FILE_EXTENSIONS = _words(
     "php php3 php5 phtml html htm shtml xhtml asp aspx ashx jsp jspx do action cgi js mjs css map "
@@ -78,8 +82,6 @@ FILE_EXTENSIONS = _words(
     "java class go rs c h cpp hpp cs ts tsx jsx vue"
 )
 
-
-_WORD = re.compile(r"[^\W\d_]+")
 #: Common words that occur in only one of the two languages.
 DUTCH_WORDS = _words(
     "de het een en van ik je jij dat die niet op te met voor er zijn aan ook als bij maar om "
@@ -92,6 +94,7 @@ ENGLISH_WORDS = _words(
     "please which there from can will an at by i hello dear regards thanks thank kind found "
     "vulnerability municipality should been"
 )
+_PUNCTUATION = "\"'.,;:!?()[]{}<>*_-/\\|`~"
 
 
 def normalize_address(value: str) -> str | None:
@@ -102,7 +105,7 @@ def normalize_address(value: str) -> str | None:
     or a domain with empty labels.
     """
     address = value.strip()
-    if not 3 <= len(address) <= 320 or any(ch in _ADDRESS_FORBIDDEN for ch in address):
+    if not 3 <= len(address) <= 320 or _ADDRESS_BAD.search(address):
         return None
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or "@" in local:
@@ -116,29 +119,31 @@ def extract_contacts(subject: str, text: str) -> Contacts:
     """Contact addresses, phone numbers, URLs, IPs and host names in subject and text."""
     whole = f"{subject}\n{text}"
     spans = url_spans(whole)
+    backwards = whole[::-1]
     return Contacts(
         emails=find_labelled_emails(whole),
         phones=find_phones(whole),
         urls=_unique(url for _, _, url in spans if len(url) <= MAX_URL_CHARS),
-        ips=find_ips(whole),
-        hostnames=find_hostnames(whole, spans),
+        ips=find_ips(whole, backwards),
+        hostnames=find_hostnames(whole, backwards, spans),
     )
 
 
 def find_labelled_emails(text: str) -> tuple[str, ...]:
     """Addresses on the same line after a label such as "E-mailadres:" or "Contact:"."""
     found: list[str] = []
-    scanned = 0
-    for label in _LABEL.finditer(text):
-        if label.start() < scanned:
-            continue
-        limit = label.end() + 300
-        newline = text.find("\n", label.end(), limit)
-        scanned = newline if newline >= 0 else limit
-        for match in _EMAIL.finditer(text[label.end() : scanned]):
-            address = normalize_address(match.group().strip(".-'"))
-            if address is not None:
-                found.append(address)
+    colon = _LABEL_COLON.search(text)
+    while colon is not None:
+        start = colon.start()
+        end = start + 1
+        if _LABEL_BEFORE_COLON.search(text, max(0, start - 24), start):
+            newline = text.find("\n", start, start + 300)
+            end = newline if newline >= 0 else start + 300
+            for match in _EMAIL.finditer(text, start + 1, end):
+                address = normalize_address(match.group().strip(".-'"))
+                if address is not None:
+                    found.append(address)
+        colon = _LABEL_COLON.search(text, end)
     return _unique(found)
 
 
@@ -157,25 +162,34 @@ def _normalize_phone(match: re.Match[str]) -> str | None:
     if _DATE_LIKE.search(match.group()):
         return None
     rest = "".join(ch for ch in match.group("rest") if ch.isdigit())
-    intl = match.group("intl")
-    if intl is not None:
-        digits = "".join(ch for ch in intl.replace("(0)", "") if ch.isdigit()) + rest
-        digits = digits.removeprefix("00")
+    country = match.group("cc")
+    if country is not None:
+        digits = country + rest
         return "+" + digits if 9 <= len(digits) <= 15 else None
-    area = match.group("nat")
-    separated = match.group("rest")[:1] in (" ", "-")
-    if separated and not area.startswith("(") and area != "06" and len(area) < 3:
+    bracketed = match.group("bracketed")
+    area = bracketed or "0" + match.group("area")
+    if not bracketed and match.group("rest")[:1] in (" ", "-") and area != "06" and len(area) < 3:
         return None
-    digits = area.strip("()") + rest
+    digits = area + rest
     return "+31" + digits[1:] if len(digits) == 10 else None
 
 
 def url_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, URL) of every http(s) URL, trailing punctuation trimmed."""
     spans: list[tuple[int, int, str]] = []
-    for match in _URL.finditer(text):
-        url = _trim_url(match.group())
-        spans.append((match.start(), match.start() + len(url), url))
+    done = 0
+    for separator in _SCHEME_SEPARATOR.finditer(text):
+        at = separator.start()
+        if at < done:
+            continue
+        scheme = text[max(0, at - 5) : at].lower()
+        start = at - 5 if scheme == "https" else at - 4 if scheme.endswith("http") else -1
+        rest = _URL_REST.match(text, at)
+        if start < 0 or rest is None:
+            continue
+        url = _trim_url(text[start : rest.end()])
+        done = start + len(url)
+        spans.append((start, done, url))
     return spans
 
 
@@ -193,39 +207,83 @@ def _trim_url(url: str) -> str:
     return url[:end]
 
 
-def find_ips(text: str) -> tuple[str, ...]:
+def _tokens(
+    text: str, backwards: str, hints: re.Pattern[str], run: re.Pattern[str]
+) -> Iterable[tuple[int, str]]:
+    """(start, token) of each maximal `run` of characters around a `hints` match, once."""
+    size = len(text)
+    hint = hints.search(text)
+    while hint is not None:
+        at = hint.start()
+        before = run.match(backwards, size - at)
+        after = run.match(text, at)
+        start = at - (before.end() - before.start()) if before else at
+        done = max(after.end() if after else at, at + 1)
+        yield start, text[start:done].rstrip(".:-")
+        hint = hints.search(text, done)
+
+
+def _glued(text: str, start: int, token: str) -> bool:
+    """True when a word character or "@" touches the token (part of a word or address)."""
+    end = start + len(token)
+    return bool(
+        (start > 0 and _GLUE.match(text[start - 1])) or (end < len(text) and _GLUE.match(text[end]))
+    )
+
+
+def find_ips(text: str, backwards: str | None = None) -> tuple[str, ...]:
     """IPv4 and IPv6 addresses (validated, in compressed form), in order of appearance."""
-    candidates = [(m.start(), m.group()) for m in _IPV4.finditer(text)]
-    candidates += [(m.start(), m.group()) for m in _IPV6.finditer(text)]
+    backwards = text[::-1] if backwards is None else backwards
+    candidates = [
+        (start, token)
+        for start, token in _tokens(text, backwards, _DOT_DIGIT, _IPV4_RUN)
+        if len(token) <= 15 and _IPV4.fullmatch(token)
+    ]
+    candidates += [
+        (start, token)
+        for start, token in _tokens(text, backwards, _COLON, _IPV6_RUN)
+        if token.count(":") >= 2 and len(token) <= 45
+    ]
     found: list[str] = []
-    for _, candidate in sorted(candidates):
-        if ":" in candidate and not any(ch in hexdigits for ch in candidate):
-            continue
-        try:
-            found.append(str(ipaddress.ip_address(candidate)))
-        except ValueError:
-            continue
-    return _unique(found)
+    for start, token in sorted(candidates):
+        if not _glued(text, start, token):
+            found.append(_valid_ip(token))
+    return _unique(ip for ip in found if ip)
 
 
-def find_hostnames(text: str, spans: Iterable[tuple[int, int, str]]) -> tuple[str, ...]:
-    """Hosts of the URLs plus bare domain names (not file names, not mail domains)."""
+@functools.lru_cache(maxsize=1024)
+def _valid_ip(token: str) -> str:
+    """The compressed form of an IP address, or "" when `token` is none."""
+    try:
+        return str(ipaddress.ip_address(token))
+    except ValueError:
+        return ""
+
+
+def find_hostnames(
+    text: str, backwards: str | None = None, spans: Iterable[tuple[int, int, str]] = ()
+) -> tuple[str, ...]:
+    """Hosts of the URLs in `spans` plus bare domain names (not file names, not mail domains)."""
+    backwards = text[::-1] if backwards is None else backwards
     found: list[tuple[int, str]] = []
-    pieces: list[str] = []
-    done = 0
-    for start, end, url in spans:
-        host = _url_host(url)
+    urls = list(spans)
+    for start, _, url in urls:
+        host = _url_host(url) if len(url) <= MAX_URL_CHARS else None
         if host is not None:
             found.append((start, host))
-        pieces += [text[done:start], " " * (end - start)]
-        done = end
-    pieces.append(text[done:])
-    for match in _HOST.finditer("".join(pieces)):
-        if _plausible_domain(match.group(), match.group("tld")):
-            found.append((match.start(), match.group().lower()))
+    index = 0
+    for start, token in _tokens(text, backwards, _DOT_LETTER, _HOST_RUN):
+        while index < len(urls) and urls[index][1] <= start:
+            index += 1
+        if (index < len(urls) and urls[index][0] <= start) or _glued(text, start, token):
+            continue
+        match = _HOST.fullmatch(token) if len(token) <= 700 else None
+        if match is not None and _plausible_domain(token, match.group("tld")):
+            found.append((start, token.lower()))
     return _unique(host for _, host in sorted(found))
 
 
+@functools.lru_cache(maxsize=1024)
 def _url_host(url: str) -> str | None:
     """The lower-cased host name of `url`, or None for IP literals and junk."""
     try:
@@ -238,8 +296,7 @@ def _url_host(url: str) -> str | None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        match = _HOST.fullmatch(host)
-        return host if match is not None else None
+        return host if _HOST.fullmatch(host) is not None else None
     return None
 
 
@@ -253,11 +310,12 @@ def _plausible_domain(token: str, tld: str) -> bool:
 def detect_language(text: str) -> str:
     """ "en" when English stopwords clearly outnumber Dutch ones, else "nl"."""
     english = dutch = 0
-    for word in _WORD.findall(text[:LANGUAGE_SAMPLE_CHARS].lower()):
-        if word in ENGLISH_WORDS:
-            english += 1
-        elif word in DUTCH_WORDS:
-            dutch += 1
+    for word, count in Counter(text[:LANGUAGE_SAMPLE_CHARS].lower().split()).items():
+        bare = word.strip(_PUNCTUATION)
+        if bare in ENGLISH_WORDS:
+            english += count
+        elif bare in DUTCH_WORDS:
+            dutch += count
     return "en" if english >= 2 and english > dutch else "nl"
 
 

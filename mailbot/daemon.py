@@ -1,55 +1,152 @@
-"""`mailbot run`: intake and outbox as asyncio tasks until SIGTERM/SIGINT."""
+"""`mailbot run`: intake, outbox and scheduler as asyncio tasks until SIGTERM/SIGINT.
+
+Blocking mailbox calls (imapclient, IDLE) run in a worker thread; the outbox and the
+scheduler go on while the mailbox is down, and the other way round. Every task survives
+every fault: a failure is logged, waited out with capped exponential backoff plus jitter,
+and tried again.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from mailbot.clock import SystemClock
 from mailbot.config import Settings
 from mailbot.logs import get_logger
+from mailbot.notify import Notifier
 from mailbot.service import Service
+from mailbot.store import Store
 from mailbot.wiring import build_service
 
 OUTBOX_INTERVAL = 5.0
+TICK_INTERVAL = 60.0
+WAIT_SLICE = 5.0
+"""Longest blocking mailbox wait, so that a stop request is seen within this time."""
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 300.0
 
 
-async def _intake_loop(service: Service, stop: asyncio.Event, interval: float) -> None:
-    log = get_logger(task="intake")
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(service.intake)
-        except Exception as exc:
-            log.error("intake_failed", error=str(exc)[:300])
-        await _wait(stop, interval)
+def backoff(attempt: int, rng: random.Random) -> float:
+    """Delay before reconnect `attempt` (1, 2, …): exponential, capped, with jitter."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * float(2 ** max(attempt - 1, 0)))
+    return ceiling * rng.uniform(0.5, 1.0)
 
 
-async def _outbox_loop(service: Service, stop: asyncio.Event, interval: float) -> None:
-    log = get_logger(task="outbox")
-    while not stop.is_set():
-        try:
-            await service.deliver()
-        except Exception as exc:
-            log.error("outbox_failed", error=str(exc)[:300])
-        await _wait(stop, interval)
+@dataclass
+class Daemon:
+    """The running tasks of one `mailbot run`."""
 
+    service: Service
+    notifier: Notifier = field(default_factory=Notifier)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox_kick: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    rng: random.Random = field(default_factory=random.Random)
+    ready: bool = False
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return
+    def request_stop(self) -> None:
+        """Finish the message in hand, then stop every task."""
+        if not self.stop.is_set():
+            get_logger().info("daemon_stopping")
+            self.notifier.stopping()
+        self.stopping.set()
+        self.stop.set()
 
+    async def run(self) -> None:
+        """Run all tasks until stop is requested."""
+        tasks = [self._intake(), self._outbox(), self._ticks()]
+        if self.notifier.watchdog_seconds:
+            tasks.append(self._watchdog(self.notifier.watchdog_seconds / 2))
+        await asyncio.gather(*tasks)
+        await self.service.transport.close()
 
-async def serve(service: Service, stop: asyncio.Event) -> None:
-    """Run intake and outbox delivery until `stop` is set; finishes the message in hand."""
-    interval = float(service.settings.mailbox.poll_seconds)
-    tasks = [
-        asyncio.create_task(_intake_loop(service, stop, interval)),
-        asyncio.create_task(_outbox_loop(service, stop, OUTBOX_INTERVAL)),
-    ]
-    await asyncio.gather(*tasks)
-    await service.transport.close()
+    async def _intake(self) -> None:
+        log = get_logger(task="intake")
+        mailbox = self.service.mailbox
+        attempt = 0
+        while not self.stop.is_set():
+            try:
+                outcomes = await asyncio.to_thread(self.service.intake, 50, self.stopping.is_set)
+                if outcomes:
+                    self.outbox_kick.set()
+                if not self.ready:
+                    self.ready = True
+                    self.notifier.ready("mailbox reached, handling mail")
+                    log.info("daemon_ready")
+                if attempt:
+                    log.info("mailbox_reconnected", attempts=attempt)
+                attempt = 0
+                if not self.stop.is_set():
+                    await asyncio.to_thread(mailbox.wait, self._slice())
+            except Exception as exc:
+                attempt += 1
+                delay = backoff(attempt, self.rng)
+                log.warning(
+                    "mailbox_reconnect",
+                    attempt=attempt,
+                    delay=round(delay, 2),
+                    error=str(exc)[:300],
+                )
+                self.notifier.status(f"mailbox unavailable, retry in {delay:.0f} s: {exc}")
+                await self._sleep(delay)
+
+    def _slice(self) -> float:
+        return min(float(self.service.settings.mailbox.poll_seconds), WAIT_SLICE)
+
+    async def _outbox(self) -> None:
+        await self._every(OUTBOX_INTERVAL, self.service.deliver, "outbox", self.outbox_kick)
+
+    async def _ticks(self) -> None:
+        async def tick() -> None:
+            if self.service.tick():
+                self.outbox_kick.set()
+
+        await self._every(TICK_INTERVAL, tick, "scheduler")
+
+    async def _every(
+        self,
+        interval: float,
+        action: Callable[[], Awaitable[object]],
+        task: str,
+        kick: asyncio.Event | None = None,
+    ) -> None:
+        log = get_logger(task=task)
+        attempt = 0
+        while not self.stop.is_set():
+            try:
+                await action()
+                attempt = 0
+                wait = interval
+            except Exception as exc:
+                attempt += 1
+                wait = backoff(attempt, self.rng)
+                log.error(
+                    f"{task}_failed", attempt=attempt, delay=round(wait, 2), error=str(exc)[:300]
+                )
+            await self._sleep(wait, kick)
+
+    async def _watchdog(self, interval: float) -> None:
+        while not self.stop.is_set():
+            self.notifier.watchdog()
+            await self._sleep(interval)
+
+    async def _sleep(self, seconds: float, kick: asyncio.Event | None = None) -> None:
+        """Sleep up to `seconds`; wake early on stop (or on `kick`, which is then cleared)."""
+        waiters = [asyncio.create_task(self.stop.wait())]
+        if kick is not None:
+            waiters.append(asyncio.create_task(kick.wait()))
+        _, pending = await asyncio.wait(
+            waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in pending:
+            waiter.cancel()
+        if kick is not None:
+            kick.clear()
 
 
 def run_daemon(settings: Settings) -> int:
@@ -57,14 +154,19 @@ def run_daemon(settings: Settings) -> int:
     log = get_logger()
 
     async def main() -> None:
-        stop = asyncio.Event()
+        service = build_service(settings, SystemClock(), outbox_store=Store(settings.database.path))
+        daemon = Daemon(service)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        service = build_service(settings, SystemClock())
-        log.info("daemon_started", mailbox=settings.mailbox.backend)
+            loop.add_signal_handler(sig, daemon.request_stop)
+        log.info(
+            "daemon_started",
+            mailbox=settings.mailbox.backend,
+            transport=settings.outbound.transport,
+        )
+        daemon.notifier.status("starting")
         try:
-            await serve(service, stop)
+            await daemon.run()
         finally:
             service.close()
         log.info("daemon_stopped")

@@ -1,8 +1,9 @@
 """Decoding of hostile header and body bytes, and reading of the header block.
 
 Used by `mailbot.parsing`: charsets with safe fallbacks, RFC 2047 encoded words,
-8-bit header bytes, and the fields of a header block (addresses, message ids), each
-value ending up as one harmless line. Nothing here raises on bad input.
+8-bit header bytes, MIME access that never runs a codec the sender picked, and the
+fields of a header block (addresses, message ids), each value ending up as one
+harmless line. Nothing here raises on bad input.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
-from email.utils import getaddresses
+from email.parser import BytesParser
+from email.policy import compat32
+from email.utils import getaddresses, unquote
+from typing import Any
 
 from mailbot.contacts import normalize_address
 
@@ -22,7 +26,8 @@ MAX_IDS = 1000
 
 _CONTROL_CHARS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
 _TO_SPACE = dict.fromkeys(_CONTROL_CHARS, " ")
-_UNFOLD = dict.fromkeys([0x0D, 0x0A])
+#: Folding undone (CR and LF dropped), every other control character a space.
+_UNFOLD = {**_TO_SPACE, 0x0D: None, 0x0A: None}
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([qQbB])\?([^?\s]*)\?=")
 _BRACKETED = re.compile(r"<([^<>]*)>")
@@ -55,7 +60,7 @@ def _codec(charset: str | None, defects: list[str]) -> str | None:
         return None
     name = charset.strip().strip("\"'").split("*", 1)[0].lower()
     try:
-        info = codecs.lookup(name)
+        info = codecs.lookup(name) if len(name) <= 64 else None
     except (LookupError, ValueError, TypeError):
         info = None
     if info is None or not info._is_text_encoding or info.name in _BANNED_CODECS:
@@ -131,12 +136,13 @@ def decode_words(value: str, defects: list[str]) -> str:
 
 def _word_bytes(encoding: str, payload: str) -> bytes | None:
     """The bytes of one encoded word's payload, or None when it does not decode."""
-    data = payload.encode("utf-8", "surrogateescape")
     try:
+        data = payload.encode("utf-8", "surrogateescape")
         if encoding in "bB":
-            return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+            data = data.rstrip(b"=")
+            return binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
         return binascii.a2b_qp(data, header=True)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, UnicodeError):
         return None
 
 
@@ -148,6 +154,61 @@ def one_line(value: str) -> str:
 def safe_token(value: str) -> str:
     """A short printable form of attacker-chosen text for defect names."""
     return re.sub(r"[^A-Za-z0-9._+-]", "?", value[:40])
+
+
+# --- safe access to MIME parts ------------------------------------------------------
+
+
+class SafeMessage(Message):
+    """A compat32 Message whose boundary lookup never runs a sender-chosen codec.
+
+    The stock `get_boundary` decodes an RFC 2231 boundary (`boundary*=punycode''...`)
+    with the declared codec while parsing; punycode takes minutes on a megabyte.
+    """
+
+    def get_boundary(self, failobj: Any = None) -> Any:
+        """The boundary parameter, unquoted, its RFC 2231 charset ignored."""
+        boundary = self.get_param("boundary", None)
+        if boundary is None:
+            return failobj
+        return unquote(boundary[2] if isinstance(boundary, tuple) else boundary).rstrip()
+
+
+def safe_parser() -> BytesParser[SafeMessage]:
+    """A fast compat32 parser that builds `SafeMessage` parts."""
+    policy: Any = compat32  # typeshed ties the policy's message type to the default class
+    return BytesParser(SafeMessage, policy=policy)
+
+
+def sub_parts(part: Message) -> list[Message] | None:
+    """The sub-parts of a multipart or message/* part; None for a leaf.
+
+    Never calls `get_payload()` on a leaf: for 8-bit payloads that decodes with the
+    declared charset, which may be a slow or failing codec chosen by the sender.
+    """
+    if not part.is_multipart():
+        return None
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return []
+    return [child for child in payload if isinstance(child, Message)]
+
+
+def declared_filename(part: Message) -> str | None:
+    """The declared file name (RFC 2231 or 2047 encoded, or 8-bit), or None."""
+    for param, header in (("filename", "content-disposition"), ("name", "content-type")):
+        value = part.get_param(param, None, header)
+        if value is not None:
+            return recover(param_text(value, []))
+    return None
+
+
+def param_text(value: str | tuple[str | None, str | None, str], defects: list[str]) -> str:
+    """A parameter value as text; RFC 2231 charsets go through the safe decoder."""
+    if isinstance(value, tuple):
+        charset, _, text = value
+        return decode_bytes(unquote(text).encode("raw-unicode-escape"), charset, defects)
+    return unquote(value)
 
 
 # --- headers -----------------------------------------------------------------------
@@ -202,7 +263,7 @@ def read_head(msg: Message, defects: list[str]) -> Head:
 
 def unfold(value: object) -> str:
     """A raw header value on one line: 8-bit decoded, folding undone, controls to spaces."""
-    return recover(value).translate(_UNFOLD).translate(_TO_SPACE).strip()
+    return recover(value).translate(_UNFOLD).strip()
 
 
 def _pairs(value: str, defects: list[str]) -> list[tuple[str, str]]:

@@ -30,6 +30,10 @@ _SEEN = "S"
 _counter = itertools.count(1)
 
 
+POLL_INTERVAL = 0.5
+"""Seconds between two looks at a Maildir's new/ while waiting for mail."""
+
+
 @dataclass(frozen=True)
 class MailboxItem:
     """One unprocessed inbound message, as the backend stores it."""
@@ -53,6 +57,18 @@ class Mailbox(Protocol):
 
     def mark_quarantined(self, key: str) -> None:
         """Move the message to the quarantine folder; only after the DB commit."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Block until new mail may have arrived or `timeout` seconds passed.
+
+        True when the backend saw a sign of new mail (IMAP IDLE EXISTS, a changed Maildir);
+        False on timeout. Called between intake passes, never while a message is in hand.
+        """
+        ...
+
+    def check(self) -> list[str]:
+        """Reach the mailbox and its folders; human lines of what is fine (`mailbot check`)."""
         ...
 
     def close(self) -> None:
@@ -149,6 +165,28 @@ class MaildirMailbox:
                 f"cannot create quarantine folder {self.quarantine_path}: {exc}"
             ) from exc
         self._move(key, self.quarantine_path / "cur")
+
+    def wait(self, timeout: float) -> bool:
+        """Poll new/ every POLL_INTERVAL seconds until a file appears or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if _names(self.path / "new"):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(POLL_INTERVAL, remaining))
+
+    def check(self) -> list[str]:
+        """The Maildir and its quarantine folder exist and are writable."""
+        lines = []
+        for folder in (self.path, self.quarantine_path):
+            _make_maildir(folder)
+            if not os.access(folder / "new", os.W_OK) or not os.access(folder / "cur", os.W_OK):
+                raise MailboxUnavailable(f"Maildir {folder} is not writable")
+            lines.append(f"Maildir {folder} is writable")
+        lines.append(f"{len(_names(self.path / 'new'))} messages waiting in {self.path / 'new'}")
+        return lines
 
     def close(self) -> None:
         """Nothing to release for a Maildir."""

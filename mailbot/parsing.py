@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
-from email.parser import BytesParser
-from email.policy import compat32
 
 import html2text
 
@@ -22,12 +20,15 @@ from mailbot.contacts import detect_language, extract_contacts, normalize_addres
 from mailbot.decoding import (
     Head,
     content_type,
+    declared_filename,
     decode_bytes,
     decode_words,
     first_id,
     normalize_msgid,
+    param_text,
     read_head,
-    recover,
+    safe_parser,
+    sub_parts,
     unfold,
 )
 from mailbot.models import Attachment, InboundMessage
@@ -106,7 +107,7 @@ def _minimal(size: int, digest: str, received_at: datetime, defect: str) -> Inbo
 def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> InboundMessage:
     """Headers, body text, attachments, contacts and bounce data of the whole message."""
     defects: list[str] = []
-    root = BytesParser(policy=compat32).parsebytes(raw)
+    root = safe_parser().parsebytes(raw)
     head = read_head(root, defects)
     nodes = _walk(root, defects)
     text, html_only = _body_text(nodes, defects)
@@ -138,7 +139,7 @@ def _parse_head(
         block = block[: min(ends) + 1]
     elif len(raw) > MAX_HEADER_BLOCK:
         defects.append("headers_truncated")
-    root = BytesParser(policy=compat32).parsebytes(block, headersonly=True)
+    root = safe_parser().parsebytes(block, headersonly=True)
     head = read_head(root, defects)
     defects += [type(d).__name__ for d in root.defects]
     return _build(
@@ -233,8 +234,8 @@ def _walk(root: Message, defects: list[str]) -> list[_Node]:
             break
         part, depth, embedded = stack.pop()
         kind = content_type(part)
-        children = part.get_payload()
-        if not isinstance(children, list):
+        sub = sub_parts(part)
+        if sub is None:
             nodes.append(_Node(part, kind, embedded, leaf=True))
             continue
         nodes.append(_Node(part, kind, embedded, leaf=False))
@@ -244,17 +245,8 @@ def _walk(root: Message, defects: list[str]) -> list[_Node]:
             defects.append("nesting_too_deep")
             continue
         inner = embedded or kind in _MESSAGE_TYPES
-        stack += [(c, depth + 1, inner) for c in reversed(children) if isinstance(c, Message)]
+        stack += [(c, depth + 1, inner) for c in reversed(sub)]
     return nodes
-
-
-def _filename(part: Message) -> str | None:
-    """The declared file name (RFC 2231 or 2047 encoded, or 8-bit), or None."""
-    try:
-        name = part.get_filename()
-    except Exception:
-        return None
-    return None if name is None else recover(name)
 
 
 def _is_attachment(node: _Node) -> bool:
@@ -265,7 +257,7 @@ def _is_attachment(node: _Node) -> bool:
         disposition = node.part.get_content_disposition()
     except Exception:
         disposition = None
-    if disposition == "attachment" or _filename(node.part) is not None:
+    if disposition == "attachment" or declared_filename(node.part) is not None:
         return True
     return not node.content_type.startswith("text/")
 
@@ -279,7 +271,7 @@ def _payload(part: Message) -> bytes:
 def _attachment(part: Message, defects: list[str]) -> Attachment:
     """Name, type, size and sha256 of one attachment's decoded bytes."""
     data = _payload(part)
-    name = decode_words(unfold(_filename(part) or ""), defects)
+    name = decode_words(unfold(declared_filename(part) or ""), defects)
     return Attachment(
         filename=sanitize_filename(name),
         content_type=content_type(part),
@@ -313,11 +305,9 @@ def _body_text(nodes: list[_Node], defects: list[str]) -> tuple[str, bool]:
 
 def _part_text(part: Message, defects: list[str]) -> str:
     """A text leaf decoded with its declared charset (and the usual fallbacks)."""
-    try:
-        charset = part.get_content_charset()
-    except Exception:
-        charset = None
-    return decode_bytes(_payload(part), charset if isinstance(charset, str) else None, defects)
+    value = part.get_param("charset")
+    charset = None if value is None else param_text(value, defects)
+    return decode_bytes(_payload(part), charset, defects)
 
 
 def _html_to_text(html: str, defects: list[str]) -> str:
@@ -327,6 +317,7 @@ def _html_to_text(html: str, defects: list[str]) -> str:
         html = html[:MAX_HTML_CHARS]
     converter = html2text.HTML2Text()
     converter.ignore_images = True
+    converter.ignore_emphasis = True
     converter.body_width = 0
     converter.unicode_snob = True
     try:
@@ -376,7 +367,7 @@ def _not_a_failure(top_type: str, root: Message, statuses: list[Message]) -> boo
     actions = [
         unfold(value).lower()
         for status in statuses
-        for block in status.get_payload()
+        for block in sub_parts(status) or []
         if isinstance(block, Message)
         for key, value in block.raw_items()
         if key.lower() == "action"
@@ -388,11 +379,10 @@ def _returned_message_ids(node: _Node) -> list[str]:
     """Raw Message-ID values of a returned message or returned header block."""
     if node.content_type == "text/rfc822-headers" and node.leaf:
         data = _payload(node.part)[:MAX_HEADER_BLOCK]
-        inner: Message | None = BytesParser(policy=compat32).parsebytes(data, headersonly=True)
+        inner: Message | None = safe_parser().parsebytes(data, headersonly=True)
     elif node.content_type in (*_MESSAGE_TYPES, "message/global-headers") and not node.leaf:
-        children = node.part.get_payload()
-        first = children[0] if isinstance(children, list) and children else None
-        inner = first if isinstance(first, Message) else None
+        sub = sub_parts(node.part)
+        inner = sub[0] if sub else None
     else:
         return []
     if inner is None:

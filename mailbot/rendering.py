@@ -146,7 +146,7 @@ def _header_value(header_name: str, text: str) -> str:
     Plain ASCII is folded at spaces; anything else, and ASCII containing ``=?``,
     becomes RFC 2047 encoded words, so no reader decodes the reporter's text.
     """
-    if text.isascii():
+    if text.isascii() and "=?" not in text:
         return _fold_words(len(header_name) + 2, text.split(" "))
     return Header(text, "utf-8", header_name=header_name).encode(linesep="\n")
 
@@ -331,35 +331,10 @@ def case_reference(case_id: str, domain: str) -> str:
     return f"case.{_id_part(case_id)}@{_checked_domain(domain)}"
 
 
-def _split_id(message_id: str) -> tuple[str, str] | None:
-    """(local part, lower-cased domain) of a Message-ID with or without brackets."""
-    local, at, domain = message_id.strip().strip("<>").rpartition("@")
-    return (local, domain.lower()) if at and local else None
-
-
 def is_own_message_id(message_id: str, domain: str) -> bool:
     """True for a Message-ID we made: local part ``mailbot.…``, our domain (any case)."""
-    parts = _split_id(message_id)
-    return (
-        parts is not None
-        and parts[0].lower().startswith("mailbot.")
-        and (parts[1] == domain.lower())
-    )
-
-
-def case_id_from_reference(message_id: str, domain: str) -> str | None:
-    """The case named by one of our Message-IDs or case references, else None."""
-    parts = _split_id(message_id)
-    if parts is None or parts[1] != domain.lower():
-        return None
-    atoms = parts[0].split(".")
-    if len(atoms) == 2 and atoms[0] == "case":
-        candidate = atoms[1]
-    elif len(atoms) == 4 and atoms[0] == "mailbot":
-        candidate = atoms[2]
-    else:
-        return None
-    return None if candidate in ("", "none") or _ID_PART_UNSAFE.search(candidate) else candidate
+    local, at, host = message_id.strip().strip("<>").rpartition("@")
+    return bool(at) and local.lower().startswith("mailbot.") and host.lower() == domain.lower()
 
 
 # --- dates ---------------------------------------------------------------------------

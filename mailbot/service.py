@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import signal
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailbot import cases, parsing
 from mailbot.classify import Context, Rules, Verdict, classify
 from mailbot.clock import Clock
 from mailbot.config import Settings
-from mailbot.decide import Inputs, Plan, decide, staff_alert
-from mailbot.errors import MailbotError, TransportPermanentError, TransportTemporaryError
+from mailbot.decide import Inputs, Plan, decide
+from mailbot.errors import MailbotError
 from mailbot.logs import get_logger
 from mailbot.mailbox import Mailbox, MailboxItem
-from mailbot.models import Case, CaseState, Disposition, InboundMessage
+from mailbot.models import Case, Disposition, InboundMessage
+from mailbot.outbox import DeliveryCounts, Outbox, crashpoint
 from mailbot.rendering import Renderer
 from mailbot.store import Store, iso
 from mailbot.transport import Transport
@@ -26,11 +25,6 @@ from mailbot.workdays import Calendar, make_calendar
 
 D = Disposition
 TO_QUARANTINE = frozenset({D.QUARANTINED})
-CRASH_ENV = "MAILBOT_CRASH_AT"
-"""Fault-injection hook for the crash tests: SIGKILL ourselves at the named point."""
-RETRY_BASE = timedelta(minutes=1)
-RETRY_CAP = timedelta(hours=1)
-GIVE_UP_AFTER = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -43,15 +37,6 @@ class Outcome:
     message_id: str | None
     reason: str
     resumed: bool = False
-
-
-@dataclass
-class DeliveryCounts:
-    """What one outbox flush did."""
-
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
 
 
 def calendar_for(settings: Settings) -> Calendar:
@@ -71,6 +56,7 @@ class Service:
         transport: Transport,
         clock: Clock,
         renderer: Renderer | None = None,
+        outbox_store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -81,39 +67,59 @@ class Service:
         self.calendar = calendar_for(settings)
         self.rules = Rules.from_settings(settings)
         self.log = get_logger()
-        self._crash_at = os.environ.get(CRASH_ENV, "")
+        self.outbox = Outbox(outbox_store or store, transport, clock, self._inputs)
 
-    def _crashpoint(self, name: str) -> None:
-        if self._crash_at == name:
-            os.kill(os.getpid(), signal.SIGKILL)
+    async def deliver(self) -> DeliveryCounts:
+        """Flush the outbox (see `mailbot.outbox`)."""
+        return await self.outbox.deliver()
+
+    def tick(self) -> int:
+        """One scheduler tick on the outbox's connection; returns the mails it queued.
+
+        Reminders, escalations and digests arrive with the scheduler; for now the tick
+        records its heartbeat (read by `mailbot status`).
+        """
+        self.outbox.store.state_set("heartbeat:tick", self.clock.now().isoformat())
+        return 0
 
     async def run_once(self) -> tuple[list[Outcome], DeliveryCounts]:
         """One intake pass, then flush the outbox (`mailbot run --once`)."""
         outcomes = self.intake()
+        self.tick()
         counts = await self.deliver()
         await self.transport.close()
         return outcomes, counts
 
     def close(self) -> None:
-        """Release the mailbox and the store."""
+        """Release the mailbox and the store connections."""
         self.mailbox.close()
+        if self.outbox.store is not self.store:
+            self.outbox.store.close()
         self.store.close()
 
     # -- intake ---------------------------------------------------------------------------
 
-    def intake(self, batch: int = 50) -> list[Outcome]:
-        """Handle every pending message once; returns what became of each."""
+    def intake(self, batch: int = 50, stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
+        """Handle every pending message once; returns what became of each.
+
+        `stop` is asked between two messages: when it says True the pass ends after the
+        message in hand (SIGTERM). Raises MailboxUnavailable when the mailbox cannot be read.
+        """
         outcomes: list[Outcome] = []
         tried: set[str] = set()
-        while True:
+        while not stop():
             items = [i for i in self.mailbox.pending(batch + len(tried)) if i.key not in tried]
             if not items:
-                return outcomes
+                break
             for item in items[:batch]:
+                if stop():
+                    break
                 tried.add(item.key)
                 outcome = self.handle(item)
                 if outcome is not None:
                     outcomes.append(outcome)
+        self.store.state_set("heartbeat:intake", self.clock.now().isoformat())
+        return outcomes
 
     def handle(self, item: MailboxItem) -> Outcome | None:
         """Record one message in one transaction, then move it; never raises."""
@@ -147,8 +153,8 @@ class Service:
             new_id = self._new_case_id(msg) if verdict.disposition is D.NEW_CASE else None
             plan = decide(msg, verdict, ctx.case, new_id, self._inputs(msg))
             self._apply(plan, msg, item)
-            self._crashpoint("before_commit")
-        self._crashpoint("after_commit")
+            crashpoint("before_commit")
+        crashpoint("after_commit")
         v = plan.verdict
         return Outcome(item.key, v.disposition, v.case_id, msg.message_id, v.reason)
 
@@ -250,109 +256,6 @@ class Service:
         except MailbotError as exc:
             # Recorded already: the next pass finds the sha256 and finishes the move.
             self.log.warning("move_failed", key=key, error=str(exc)[:300])
-
-    # -- outbox ---------------------------------------------------------------------------
-
-    async def deliver(self) -> DeliveryCounts:
-        """Send every queued mail that is due; temporary failures are retried later."""
-        counts = DeliveryCounts()
-        for row in self.store.due_outbox(self.clock.now()):
-            await self._deliver_one(row, counts)
-        return counts
-
-    async def _deliver_one(self, row: dict[str, object], counts: DeliveryCounts) -> None:
-        log = self.log.bind(case=row["case_id"], message_id=row["message_id"], kind=row["kind"])
-        recipients = json.loads(str(row["recipients"]))
-        raw = row["raw"]
-        assert isinstance(raw, bytes)
-        try:
-            await self.transport.send(str(row["sender"]), recipients, raw)
-        except TransportTemporaryError as exc:
-            self._retry_or_fail(row, str(exc), counts)
-            log.warning(
-                "mail_deferred", error=str(exc)[:300], attempts=int(str(row["attempts"])) + 1
-            )
-            return
-        except TransportPermanentError as exc:
-            self._fail(row, str(exc))
-            counts.failed += 1
-            log.error("mail_failed", error=str(exc)[:300])
-            return
-        self._crashpoint("after_send")
-        now = self.clock.now()
-        with self.store.transaction():
-            self.store.outbox_update(
-                int(str(row["id"])),
-                status="sent",
-                sent_at=iso(now),
-                attempts=int(str(row["attempts"])) + 1,
-            )
-            self._after_sent(row, now)
-        counts.sent += 1
-        log.info("mail_sent", to=len(recipients))
-
-    def _retry_or_fail(self, row: dict[str, object], error: str, counts: DeliveryCounts) -> None:
-        now = self.clock.now()
-        attempts = int(str(row["attempts"])) + 1
-        created = datetime.fromisoformat(str(row["created_at"]))
-        if now - created >= GIVE_UP_AFTER:
-            self._fail(row, f"gave up after {attempts} attempts: {error}")
-            counts.failed += 1
-            return
-        delay = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_CAP)
-        self.store.outbox_update(
-            int(str(row["id"])),
-            attempts=attempts,
-            reason=error[:500],
-            next_attempt_at=iso(now + delay),
-        )
-        counts.retried += 1
-
-    def _fail(self, row: dict[str, object], error: str) -> None:
-        now = self.clock.now()
-        case_id = row["case_id"] if isinstance(row["case_id"], str) else None
-        with self.store.transaction():
-            self.store.outbox_update(
-                int(str(row["id"])),
-                status="failed",
-                reason=error[:500],
-                attempts=int(str(row["attempts"])) + 1,
-            )
-            self.store.add_event(
-                case_id,
-                now,
-                "mailbot",
-                "mail_failed",
-                f"{row['kind']} to {', '.join(json.loads(str(row['recipients'])))}: {error[:300]}",
-            )
-            if row["kind"] != "alert":
-                title = {"nl": "Bezorging mislukt", "en": "Delivery failed"}
-                details = [f"Message-ID: {row['message_id']}", f"Subject: {row['subject']}"]
-                alert = staff_alert(
-                    self._inputs(),
-                    title,
-                    error[:500],
-                    details,
-                    seed=f"failed{row['id']}",
-                    case_id=case_id,
-                )
-                self.store.enqueue(alert, now)
-
-    def _after_sent(self, row: dict[str, object], now: datetime) -> None:
-        """Clocks met by this mail (the acknowledgement meets ack_due)."""
-        if row["kind"] != "acknowledgement" or not isinstance(row["case_id"], str):
-            return
-        case = self.store.case(row["case_id"])
-        if case is None or case.acknowledged_at is not None:
-            return
-        state = CaseState.ACKNOWLEDGED if case.state is CaseState.NEW else case.state
-        self.store.update_case(replace(case, acknowledged_at=now, state=state), now)
-        met = "met" if case.ack_due is None or now <= case.ack_due else "missed"
-        self.store.add_event(case.id, now, "mailbot", "acknowledged", f"ack_due {met}")
-        if state is not case.state:
-            self.store.add_event(
-                case.id, now, "mailbot", "state_changed", f"{case.state} → {state}"
-            )
 
 
 def _resumed(key: str, row: dict[str, object]) -> Outcome:

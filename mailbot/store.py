@@ -7,6 +7,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,22 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 CASE_JSON_FIELDS = ("affected", "flags")
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One queued outgoing mail as the sender needs it."""
+
+    id: int
+    message_id: str
+    case_id: str | None
+    kind: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    raw: bytes
+    attempts: int
+    created_at: datetime
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -287,12 +304,26 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def due_outbox(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
-        """Queued mails whose next attempt is due."""
+    def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        """Queued mails whose next attempt is due, oldest first."""
         rows = self.db.table("outbox").rows_where(
             "status = 'queued' AND next_attempt_at <= ?", [iso(now)], order_by="id", limit=limit
         )
-        return list(rows)
+        return [
+            OutboxRow(
+                id=r["id"],
+                message_id=r["message_id"],
+                case_id=r["case_id"],
+                kind=r["kind"],
+                sender=r["sender"],
+                recipients=tuple(json.loads(r["recipients"])),
+                subject=r["subject"],
+                raw=r["raw"],
+                attempts=r["attempts"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+            )
+            for r in rows
+        ]
 
     def outbox_update(self, outbox_id: int, **values: Any) -> None:
         """Change an outbox row (status, attempts, next_attempt_at, reason, sent_at)."""
@@ -309,6 +340,21 @@ class Store:
     def outbox_all(self) -> list[dict[str, Any]]:
         """Every outgoing mail, oldest first (with raw bytes)."""
         return list(self.db.table("outbox").rows_where(order_by="id"))
+
+    # -- mailbox state (UIDVALIDITY, last UID, heartbeats) ---------------------------------
+
+    def state_get(self, key: str) -> str | None:
+        """A remembered value of the mailbox backend or the daemon, or None."""
+        row = self.db.execute("SELECT value FROM mailbox_state WHERE key = ?", [key]).fetchone()
+        return str(row[0]) if row else None
+
+    def state_set(self, key: str, value: str) -> None:
+        """Remember `value` under `key` (its own small transaction when none is open)."""
+        self.db.execute(
+            "INSERT INTO mailbox_state (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
 
 
 def _case_to_row(case: Case) -> dict[str, Any]:

@@ -44,6 +44,10 @@ class Transport(Protocol):
         """Hand the mail over, or raise TransportTemporaryError/TransportPermanentError."""
         ...
 
+    async def check(self) -> list[str]:
+        """Reach the server (EHLO, STARTTLS, AUTH) without sending; human lines."""
+        ...
+
     async def close(self) -> None:
         """Release the connection, if any."""
         ...

@@ -11,20 +11,24 @@ from mailbot.store import Store
 from mailbot.transport import MaildirTransport, SmtpTransport, Transport
 
 
-def build_mailbox(settings: Settings) -> Mailbox:
-    """The mailbox backend of the settings."""
+def build_mailbox(settings: Settings, store: Store | None = None) -> Mailbox:
+    """The mailbox backend of the settings (IMAP remembers UIDVALIDITY in `store`)."""
     mb = settings.mailbox
     if mb.backend == "maildir":
-        assert mb.path is not None  # checked by config
+        if mb.path is None:
+            raise ConfigError(f"{settings.source}: [mailbox] path is required for maildir")
         return MaildirMailbox(mb.path, quarantine_folder=mb.quarantine_folder)
-    raise ConfigError(f"{settings.source}: [mailbox] backend {mb.backend!r} is not available yet")
+    from mailbot.imap import ImapMailbox  # noqa: PLC0415 - imapclient only when used
+
+    return ImapMailbox(mb, state=store)
 
 
 def build_transport(settings: Settings) -> Transport:
     """The outbound transport of the settings."""
     out = settings.outbound
     if out.transport == "maildir":
-        assert out.path is not None  # checked by config
+        if out.path is None:
+            raise ConfigError(f"{settings.source}: [outbound] path is required for maildir")
         return MaildirTransport(out.path)
     return SmtpTransport(
         out.host,
@@ -36,12 +40,14 @@ def build_transport(settings: Settings) -> Transport:
     )
 
 
-def build_service(settings: Settings, clock: Clock) -> Service:
-    """A ready service with its own store connection."""
+def build_service(settings: Settings, clock: Clock, outbox_store: Store | None = None) -> Service:
+    """A ready service with its own store connection (and one for the outbox, if given)."""
+    store = Store(settings.database.path)
     return Service(
         settings,
-        Store(settings.database.path),
-        build_mailbox(settings),
+        store,
+        build_mailbox(settings, store),
         build_transport(settings),
         clock,
+        outbox_store=outbox_store,
     )

@@ -23,7 +23,6 @@ from mailbot.rendering import (
     Renderer,
     RenderError,
     build_mail,
-    case_id_from_reference,
     case_reference,
     format_moment,
     is_own_message_id,
@@ -482,6 +481,27 @@ def test_injection_in_identity_name_stays_in_the_display_name() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Bcc: evil@attacker.example, Bcc: evil@attacker.example, Bcc: evil@attacker.example",
+        'Meldpunt "kwetsbaarheden" \\ <evil@attacker.example>',
+        "Meldpunt kwetsbaarheden, Gemeente Één (CISO-office) <evil@attacker.example>",
+        "=?utf-8?q?x=0D=0ABcc:_evil@attacker.example?=",
+        "M" * 90,
+    ],
+)
+def test_hostile_identity_name_is_only_a_display_name(name: str) -> None:
+    """Specials, quotes, encoded words and long names stay the display name of our address."""
+    message = parse(build(identity=Identity(IDENTITY.address, name, "Gemeente")).raw)
+    assert sorted(message.keys()) == AUTOMATIC_HEADERS
+    shown = [(a.display_name, a.addr_spec) for a in message["From"].addresses]
+    if not name.isascii():  # Python 3.11 reads a space between adjacent encoded words
+        shown = [(display.replace(" ", ""), spec) for display, spec in shown]
+        name = name.replace(" ", "")
+    assert shown == [(name, "meldpunt@gemeente.example")]
+
+
 HOSTILE = st.sampled_from(
     [
         "\r\n",
@@ -678,15 +698,9 @@ def test_foreign_message_ids_are_not_ours(other: str) -> None:
     assert not is_own_message_id(other, "gemeente.example")
 
 
-def test_case_reference_and_its_inverse() -> None:
-    """The case reference is case.<id>@domain; our IDs and references give back the case."""
+def test_case_reference() -> None:
+    """The case reference is case.<id>@domain, lower-cased domain, no brackets."""
     assert case_reference(CASE_ID, "Gemeente.Example") == CASE_REF
-    assert case_id_from_reference(f"<{CASE_REF}>", "gemeente.example") == CASE_ID
-    assert case_id_from_reference(MESSAGE_ID, "GEMEENTE.example") == CASE_ID
-    assert case_id_from_reference(CASE_REF, "attacker.example") is None
-    assert (
-        case_id_from_reference("mailbot.alert.none.x@gemeente.example", "gemeente.example") is None
-    )
 
 
 def test_references_contain_the_case_reference_once() -> None:
@@ -716,9 +730,15 @@ def test_long_message_ids_are_not_encoded() -> None:
 
 def test_unsafe_thread_ids_are_left_out() -> None:
     """Outside Message-IDs that could smuggle text are dropped, not written."""
+    atext_only_word = "=?utf-8?q?x=0D=0ABcc=3A_evil=40attacker.example?=@x.example"
     mail = build(
         in_reply_to="=?utf-8?q?x=0D=0ABcc:_evil@attacker.example?=",
-        references=["a b@example.org", "x@y>\r\nBcc: evil@attacker.example", "ok@example.org"],
+        references=[
+            "a b@example.org",
+            "x@y>\r\nBcc: evil@attacker.example",
+            atext_only_word,
+            "ok@example.org",
+        ],
     )
     message = parse(mail.raw)
     assert sorted(message.keys()) == AUTOMATIC_HEADERS

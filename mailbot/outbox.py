@@ -1,0 +1,143 @@
+"""The outbox sender: queued → sent | failed, retries with backoff, staff alert on failure."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from mailbot.clock import Clock
+from mailbot.decide import Inputs, staff_alert
+from mailbot.errors import TransportPermanentError, TransportTemporaryError
+from mailbot.logs import get_logger
+from mailbot.models import CaseState
+from mailbot.store import OutboxRow, Store, iso
+from mailbot.transport import Transport
+
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=1)
+GIVE_UP_AFTER = timedelta(days=2)
+CRASH_ENV = "MAILBOT_CRASH_AT"
+"""Fault-injection hook for the crash tests: SIGKILL ourselves at the named point."""
+
+
+def crashpoint(name: str) -> None:
+    """Die like `kill -9` when $MAILBOT_CRASH_AT names this point (crash tests only)."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after `attempts` failed tries: 1, 2, 4 … minutes, at most an hour."""
+    delay: timedelta = RETRY_BASE * 2 ** max(attempts - 1, 0)
+    return min(delay, RETRY_CAP)
+
+
+@dataclass
+class DeliveryCounts:
+    """What one outbox flush did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class Outbox:
+    """Delivers queued mail through one transport, with its own store connection."""
+
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        clock: Clock,
+        inputs: Callable[[], Inputs],
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.inputs = inputs
+        self.log = get_logger(task="outbox")
+
+    async def deliver(self) -> DeliveryCounts:
+        """Send every queued mail that is due; temporary failures are retried later."""
+        counts = DeliveryCounts()
+        for row in self.store.due_outbox(self.clock.now()):
+            await self._deliver_one(row, counts)
+        return counts
+
+    async def _deliver_one(self, row: OutboxRow, counts: DeliveryCounts) -> None:
+        log = self.log.bind(case=row.case_id, message_id=row.message_id, kind=row.kind)
+        try:
+            await self.transport.send(row.sender, row.recipients, row.raw)
+        except TransportTemporaryError as exc:
+            self._retry_or_fail(row, str(exc), counts)
+            log.warning("mail_deferred", error=str(exc)[:300], attempts=row.attempts + 1)
+            return
+        except TransportPermanentError as exc:
+            self._fail(row, str(exc))
+            counts.failed += 1
+            log.error("mail_failed", error=str(exc)[:300])
+            return
+        crashpoint("after_send")
+        now = self.clock.now()
+        with self.store.transaction():
+            self.store.outbox_update(
+                row.id, status="sent", sent_at=iso(now), attempts=row.attempts + 1
+            )
+            self._after_sent(row)
+        counts.sent += 1
+        log.info("mail_sent", to=len(row.recipients))
+
+    def _retry_or_fail(self, row: OutboxRow, error: str, counts: DeliveryCounts) -> None:
+        now = self.clock.now()
+        attempts = row.attempts + 1
+        if now - row.created_at >= GIVE_UP_AFTER:
+            self._fail(row, f"gave up after {attempts} attempts: {error}")
+            counts.failed += 1
+            return
+        self.store.outbox_update(
+            row.id,
+            attempts=attempts,
+            reason=error[:500],
+            next_attempt_at=iso(now + retry_delay(attempts)),
+        )
+        counts.retried += 1
+
+    def _fail(self, row: OutboxRow, error: str) -> None:
+        now = self.clock.now()
+        detail = f"{row.kind} to {', '.join(row.recipients)}: {error[:300]}"
+        with self.store.transaction():
+            self.store.outbox_update(
+                row.id, status="failed", reason=error[:500], attempts=row.attempts + 1
+            )
+            self.store.add_event(row.case_id, now, "mailbot", "mail_failed", detail)
+            if row.kind == "alert":
+                return  # an alert about a failed alert would loop
+            title = {"nl": "Bezorging mislukt", "en": "Delivery failed"}
+            details = [
+                f"Message-ID: <{row.message_id}>",
+                f"To: {', '.join(row.recipients)}",
+                f"Subject: {row.subject}",
+            ]
+            alert = staff_alert(
+                self.inputs(), title, error[:500], details, f"failed{row.id}", row.case_id
+            )
+            self.store.enqueue(alert, now)
+
+    def _after_sent(self, row: OutboxRow) -> None:
+        """Clocks met by this mail (the acknowledgement meets ack_due)."""
+        if row.kind != "acknowledgement" or row.case_id is None:
+            return
+        case = self.store.case(row.case_id)
+        if case is None or case.acknowledged_at is not None:
+            return
+        now = self.clock.now()
+        state = CaseState.ACKNOWLEDGED if case.state is CaseState.NEW else case.state
+        self.store.update_case(replace(case, acknowledged_at=now, state=state), now)
+        met = "met" if case.ack_due is None or now <= case.ack_due else "missed"
+        self.store.add_event(case.id, now, "mailbot", "acknowledged", f"ack_due {met}")
+        if state is not case.state:
+            change = f"{case.state} → {state}"
+            self.store.add_event(case.id, now, "mailbot", "state_changed", change)

@@ -1,0 +1,147 @@
+"""`mailbot run` as a real process: READY over NOTIFY_SOCKET, handles mail, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mailbot.daemon import BACKOFF_CAP, backoff
+from mailbot.mailbox import deliver_to_maildir
+from mailbot.notify import Notifier
+
+CONFIG = """
+[identity]
+address = "meldpunt@gemeente.example"
+[mailbox]
+backend = "maildir"
+path = "inbox"
+poll_seconds = 1
+[outbound]
+transport = "maildir"
+path = "outbox"
+[staff]
+addresses = ["security@gemeente.example"]
+[database]
+path = "mailbot.db"
+[logging]
+format = "json"
+"""
+
+REPORT = (
+    b"From: jan@example.nl\r\nTo: meldpunt@gemeente.example\r\nSubject: Lek\r\n"
+    b"Message-ID: <d1@example.nl>\r\n\r\nLek in https://portaal.gemeente.example\r\n"
+)
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.2)
+    yield sock, path
+    sock.close()
+
+
+def read_until(sock: socket.socket, wanted: str, seconds: float) -> list[str]:
+    """Datagrams received until one contains `wanted` (or `seconds` pass)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            seen.append(sock.recv(4096).decode())
+        except TimeoutError:
+            continue
+        if wanted in seen[-1]:
+            break
+    return seen
+
+
+def wait_for(condition: object, seconds: float) -> bool:
+    """Poll `condition()` every 50 ms for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_daemon_ready_handles_report_and_stops_cleanly(
+    tmp_path: Path, notify_socket: tuple[socket.socket, str]
+) -> None:
+    """READY=1 once the mailbox is reached, a new report is acknowledged, SIGTERM exits 0."""
+    sock, path = notify_socket
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(CONFIG)
+    env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "--config", str(cfg), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert any("READY=1" in d for d in read_until(sock, "READY=1", 15))
+        assert any("WATCHDOG=1" in d for d in read_until(sock, "WATCHDOG=1", 5))
+        deliver_to_maildir(tmp_path / "inbox", REPORT)
+        outbox = tmp_path / "outbox" / "new"
+        delivered = wait_for(lambda: outbox.exists() and len(list(outbox.iterdir())) == 2, 15)
+        if not delivered:
+            proc.kill()
+            pytest.fail(proc.communicate()[1].decode()[-3000:])
+        proc.send_signal(signal.SIGTERM)
+        assert any("STOPPING=1" in d for d in read_until(sock, "STOPPING=1", 10))
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert '"event": "daemon_stopped"' in stderr
+    assert '"event": "message_handled"' in stderr
+
+
+def test_notifier_sends_datagrams(notify_socket: tuple[socket.socket, str]) -> None:
+    """The notifier speaks the sd_notify protocol to the socket in NOTIFY_SOCKET."""
+    sock, path = notify_socket
+    notifier = Notifier({"NOTIFY_SOCKET": path})
+    assert notifier.ready("up") is True
+    assert sock.recv(4096).decode() == "READY=1\nSTATUS=up"
+
+
+def test_notifier_without_systemd_is_silent() -> None:
+    """Outside systemd nothing is sent and nothing fails."""
+    notifier = Notifier({})
+    assert (notifier.enabled, notifier.ready("x"), notifier.watchdog_seconds) == (
+        False,
+        False,
+        None,
+    )
+
+
+def test_watchdog_interval_from_environment() -> None:
+    """WATCHDOG_USEC is read; a WATCHDOG_PID of another process disables it."""
+    assert Notifier({"WATCHDOG_USEC": "30000000"}).watchdog_seconds == 30.0
+    assert Notifier({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}).watchdog_seconds is None
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    """Reconnect delays grow exponentially, vary by jitter, and never exceed the cap."""
+    rng = random.Random(7)
+    delays = [backoff(n, rng) for n in range(1, 15)]
+    assert delays[0] <= 0.5
+    assert delays[3] > delays[0]
+    assert max(delays) <= BACKOFF_CAP
+    assert delays[-1] >= BACKOFF_CAP / 2
