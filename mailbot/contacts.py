@@ -69,6 +69,7 @@ _HOST = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,10}(?P<tld>[a-z]{2,63})", re.IGNORECASE
 )
 _GLUE = re.compile(r"[\w@]")
+#: A colon that may end a label: every label ends in one of these letters (or a blank).
 _LABEL_COLON = re.compile(r":(?<=[lsntor \t]:)", re.IGNORECASE)
 
 #: File extensions that look like top-level domains in "index.php" or "report.pdf".
@@ -97,6 +98,13 @@ ENGLISH_WORDS = _words(
 _PUNCTUATION = "\"'.,;:!?()[]{}<>*_-/\\|`~"
 
 
+# RFC 5322 dot-atom local part; a domain of DNS labels (letters, digits, hyphens; IDNs in
+# their non-ASCII form are allowed as letters). Anything else, e.g. the "?=" tail of an
+# encoded word that the address parser split badly, is not an address.
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_DOMAIN = re.compile(r"(?:[^\W_](?:[^\W_]|-){0,62}\.)*[^\W_](?:[^\W_]|-){0,62}")
+
+
 def normalize_address(value: str) -> str | None:
     """Lower-cased addr-spec, or None unless `value` looks like local@domain.
 
@@ -110,7 +118,7 @@ def normalize_address(value: str) -> str | None:
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or "@" in local:
         return None
-    if domain.startswith(".") or domain.endswith(".") or ".." in domain:
+    if not _LOCAL_PART.fullmatch(local) or not _DOMAIN.fullmatch(domain):
         return None
     return address.lower()
 
@@ -208,9 +216,9 @@ def _trim_url(url: str) -> str:
 
 
 def _tokens(
-    text: str, backwards: str, hints: re.Pattern[str], run: re.Pattern[str]
+    text: str, backwards: str, hints: re.Pattern[str], run: re.Pattern[str], trailing: str
 ) -> Iterable[tuple[int, str]]:
-    """(start, token) of each maximal `run` of characters around a `hints` match, once."""
+    """(start, token) of each maximal `run` around a `hints` match, once, `trailing` cut."""
     size = len(text)
     hint = hints.search(text)
     while hint is not None:
@@ -219,7 +227,7 @@ def _tokens(
         after = run.match(text, at)
         start = at - (before.end() - before.start()) if before else at
         done = max(after.end() if after else at, at + 1)
-        yield start, text[start:done].rstrip(".:-")
+        yield start, text[start:done].rstrip(trailing)
         hint = hints.search(text, done)
 
 
@@ -236,13 +244,13 @@ def find_ips(text: str, backwards: str | None = None) -> tuple[str, ...]:
     backwards = text[::-1] if backwards is None else backwards
     candidates = [
         (start, token)
-        for start, token in _tokens(text, backwards, _DOT_DIGIT, _IPV4_RUN)
+        for start, token in _tokens(text, backwards, _DOT_DIGIT, _IPV4_RUN, ".")
         if len(token) <= 15 and _IPV4.fullmatch(token)
     ]
     candidates += [
         (start, token)
-        for start, token in _tokens(text, backwards, _COLON, _IPV6_RUN)
-        if token.count(":") >= 2 and len(token) <= 45
+        for start, token in _tokens(text, backwards, _COLON, _IPV6_RUN, ".")
+        if token.count(":") >= 2 and len(token) <= 45 and token.strip(":")
     ]
     found: list[str] = []
     for start, token in sorted(candidates):
@@ -272,7 +280,7 @@ def find_hostnames(
         if host is not None:
             found.append((start, host))
     index = 0
-    for start, token in _tokens(text, backwards, _DOT_LETTER, _HOST_RUN):
+    for start, token in _tokens(text, backwards, _DOT_LETTER, _HOST_RUN, ".-"):
         while index < len(urls) and urls[index][1] <= start:
             index += 1
         if (index < len(urls) and urls[index][0] <= start) or _glued(text, start, token):

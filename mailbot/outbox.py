@@ -63,8 +63,11 @@ class Outbox:
     async def deliver(self) -> DeliveryCounts:
         """Send every queued mail that is due; temporary failures are retried later."""
         counts = DeliveryCounts()
-        for row in self.store.due_outbox(self.clock.now()):
-            await self._deliver_one(row, counts)
+        seen: set[int] = set()
+        while batch := [r for r in self.store.due_outbox(self.clock.now()) if r.id not in seen]:
+            for row in batch:
+                seen.add(row.id)
+                await self._deliver_one(row, counts)
         return counts
 
     async def _deliver_one(self, row: OutboxRow, counts: DeliveryCounts) -> None:

@@ -53,6 +53,7 @@ _DROP_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029
 _SLASHES = re.compile(r"[/\\]")
 _DOTS = re.compile(r"\.{2,}")
 _TAG = re.compile(r"<[^>]*>")
+_RAW_TEXT_TAG = re.compile(r"<(script|style)\b")
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
 
@@ -324,7 +325,21 @@ def _html_to_text(html: str, defects: list[str]) -> str:
         return str(converter.handle(html))
     except Exception:
         defects.append("html_error")
-        return _TAG.sub(" ", html)
+        return _strip_tags(html)
+
+
+def _strip_tags(html: str) -> str:
+    """Crude text of HTML that html2text could not handle: no scripts, styles or tags."""
+    lower = html.lower()
+    kept: list[str] = []
+    done = 0
+    for opening in _RAW_TEXT_TAG.finditer(lower):
+        if opening.start() >= done:
+            kept.append(html[done : opening.start()])
+            closing = lower.find("</" + opening.group(1), opening.end())
+            done = len(html) if closing < 0 else closing
+    kept.append(html[done:])
+    return _TAG.sub(" ", "".join(kept))
 
 
 def _clean_text(text: str, defects: list[str]) -> str:
@@ -358,17 +373,14 @@ def _bounced_ids(top_type: str, nodes: list[_Node]) -> tuple[str, ...]:
 
 def _not_a_failure(top_type: str, root: Message, statuses: list[Message]) -> bool:
     """True for read receipts and for delivery reports that only say delayed/delivered."""
-    try:
-        report_type = str(root.get_param("report-type", "") or "").lower()
-    except Exception:
-        report_type = ""
+    value = root.get_param("report-type")
+    report_type = "" if value is None else param_text(value, []).lower()
     if top_type == "multipart/report" and report_type == "disposition-notification":
         return True
     actions = [
         unfold(value).lower()
         for status in statuses
         for block in sub_parts(status) or []
-        if isinstance(block, Message)
         for key, value in block.raw_items()
         if key.lower() == "action"
     ]

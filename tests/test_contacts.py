@@ -138,6 +138,7 @@ def test_urls_trimmed() -> None:
         ("MAC 00:1a:2b:3c:4d:5e", ()),
         ("v1.2.3.4 en 1.2.3.4.5", ()),
         ("a :: b", ()),
+        ("prefix 2001:db8::/32", ("2001:db8::",)),
     ],
 )
 def test_ips(text: str, expected: tuple[str, ...]) -> None:
@@ -252,3 +253,12 @@ def test_language(text: str, expected: str) -> None:
 def test_normalize_address(value: str, expected: str | None) -> None:
     """Only plain local@domain addr-specs pass, lower-cased."""
     assert normalize_address(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["_evil@attacker.example?=", "a@b_c.example", "a@-", "a b@example.nl", 'x"y@example.nl'],
+)
+def test_normalize_address_refuses_non_rfc_addresses(value: str) -> None:
+    """Leftovers of a badly split encoded word and other non-addresses are refused."""
+    assert normalize_address(value) is None

@@ -253,6 +253,20 @@ def test_html_only_converted_without_scripts_styles_images() -> None:
         assert hidden not in msg.text
 
 
+def test_html_converter_failure_still_drops_scripts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If html2text fails, a crude conversion still drops scripts, styles and tags."""
+
+    def explode(*_: object) -> str:
+        raise AssertionError("html2text bug")
+
+    monkeypatch.setattr(parsing.html2text.HTML2Text, "handle", explode)
+    msg = parse(HTML_ONLY, NOW)
+    assert "html_error" in msg.defects
+    assert "Beste meldpunt," in msg.text
+    for hidden in ("stolen", "alert", "secret-style", "<p>"):
+        assert hidden not in msg.text
+
+
 def test_empty_plain_part_falls_back_to_html() -> None:
     """An empty text/plain alternative does not hide the HTML body."""
     raw = raw_message(

@@ -296,3 +296,55 @@ def test_case_numbers_restart_per_year(bot: Bot) -> None:
     bot.run()
     ids = [c.id for c in bot.service.store.cases(include_closed=True)]
     assert ids == ["MK-2026-0001", "MK-2027-0001"]
+
+
+def test_injection_in_subject_and_name_adds_no_header_or_recipient(bot: Bot) -> None:
+    """Encoded CR/LF + Bcc in subject and display name reach no header; Jinja stays literal."""
+    subject = "=?utf-8?q?Lek=0D=0ABcc:_evil@attacker.example?= {{ 7*7 }} {% raw %}"
+    sender = "=?utf-8?q?Jan=0D=0ABcc:_evil@attacker.example?= <jan@example.nl>"
+    body = "Zie {{ config }} en {% for x in y %}{{ x }}{% endfor %} op https://a.gemeente.example"
+    bot.receive(report(sender=sender, subject=subject, body=body))
+    assert bot.run() == [Disposition.NEW_CASE]
+    for mail in bot.sent():
+        assert mail["Bcc"] is None
+        assert mail["Cc"] is None
+        assert len(mail.get_all("To")) == 1
+    ack = next(m for m in bot.sent() if str(m["To"]) == "jan@example.nl")
+    assert "{{ 7*7 }}" in str(ack["Subject"])
+    notice = next(m for m in bot.sent() if str(m["To"]) == "security@gemeente.example")
+    assert "{% for x in y %}{{ x }}{% endfor %}" in notice.get_content()
+    rows = bot.service.store.outbox_all()
+    assert sorted(json_recipients for r in rows for json_recipients in [r["recipients"]]) == [
+        '["jan@example.nl"]',
+        '["security@gemeente.example"]',
+    ]
+
+
+def test_attachment_with_path_in_name_is_recorded_sanitised(bot: Bot) -> None:
+    """An attachment named ../../etc/passwd is stored with a bare, safe name."""
+    raw = (
+        b"From: jan@example.nl\r\nTo: meldpunt@gemeente.example\r\nSubject: PoC\r\n"
+        b"Message-ID: <att1@example.nl>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n'
+        b"--XX\r\nContent-Type: text/plain\r\n\r\nZie bijlage.\r\n"
+        b"--XX\r\nContent-Type: application/octet-stream\r\n"
+        b'Content-Disposition: attachment; filename="../../etc/passwd"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\ncm9vdDp4OjA6MDo=\r\n--XX--\r\n"
+    )
+    bot.receive(raw)
+    bot.run()
+    names = [r[0] for r in bot.service.store.db.execute("SELECT filename FROM attachments")]
+    assert names == ["passwd"]
+
+
+def test_message_without_from_or_message_id_is_still_a_case(bot: Bot) -> None:
+    """No From and no Message-ID: a case flagged no_contact, deduplicated by sha256."""
+    raw = b"To: meldpunt@gemeente.example\r\nSubject: anoniem\r\n\r\nLek op https://x.gemeente.example\r\n"
+    bot.receive(raw)
+    assert bot.run() == [Disposition.NEW_CASE]
+    case = bot.service.store.case("MK-2026-0001")
+    assert case is not None
+    assert case.flags == ("no_contact",)
+    bot.receive(raw)
+    assert bot.run() == [Disposition.NEW_CASE]
+    assert len(bot.service.store.messages()) == 1

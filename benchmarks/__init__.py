@@ -1,0 +1,1 @@
+"""Benchmarks of mailbot: figures next to the limits they are measured against."""

@@ -1,0 +1,526 @@
+"""The IMAP mailbox backend (DESIGN.md §3, issue 3): imapclient against a real server.
+
+Everything still in `folder` is pending: handled mail is moved to `processed_folder` or
+`quarantine_folder` (MOVE, else UID COPY + \\Deleted + UID EXPUNGE), never deleted.
+UIDVALIDITY and the highest UID seen are remembered through a `StateStore`; a changed
+UIDVALIDITY resets them and the metadata cache, and marks of keys handed out under the
+old UIDVALIDITY are skipped (that UID may now name another message).
+
+The connection is opened lazily. Any failure drops it and raises `MailboxUnavailable`
+with one line naming host:port and the cause; the next call reconnects (a call on a
+connection that turns out dead reconnects once by itself). Nothing here sleeps except
+the NOOP polling of `wait()` without IDLE. Not thread-safe: one caller at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import ipaddress
+import re
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from mailbot.config import MailboxSettings
+from mailbot.errors import ConfigError, MailboxUnavailable
+from mailbot.logs import get_logger
+from mailbot.mailbox import MailboxItem
+
+IDLE_RENEW_SECONDS = 25 * 60.0
+"""Re-issue IDLE this often; servers may drop an IDLE after 29 minutes (RFC 2177)."""
+MIN_POLL_SECONDS = 1.0
+META_CHUNK = 1000
+_BODY = b"BODY[]"
+_DATE = b"INTERNALDATE"
+_SIZE = b"RFC822.SIZE"
+_DELETED = b"\\Deleted"
+_LOST = (OSError, imaplib.IMAP4.abort)  # the connection is gone or unusable
+T = TypeVar("T")
+
+
+class StateStore(Protocol):
+    """Where the backend remembers UIDVALIDITY and the last UID (mailbot.store.Store)."""
+
+    def state_get(self, key: str) -> str | None:
+        """The remembered value, or None."""
+        ...
+
+    def state_set(self, key: str, value: str) -> None:
+        """Remember `value` under `key`."""
+        ...
+
+
+@dataclass
+class MemoryState:
+    """A StateStore in memory, for when no database is given."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+    def state_get(self, key: str) -> str | None:
+        """The remembered value, or None."""
+        return self.values.get(key)
+
+    def state_set(self, key: str, value: str) -> None:
+        """Remember `value` under `key`."""
+        self.values[key] = value
+
+
+class _ServerBye(imaplib.IMAP4.abort):
+    """The server said BYE while we were idling."""
+
+
+class _Reconnect(Exception):
+    """A reused connection turned out dead; `cause` says how."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass
+class _Session:
+    client: IMAPClient
+    capabilities: frozenset[bytes]
+    selected: bool = False
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (no DNS lookup)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """An IMAP sequence set with ranges: [1, 2, 3, 7] → "1:3,7"."""
+    ordered = sorted(set(uids))
+    parts: list[str] = []
+    start = prev = ordered[0] if ordered else 0
+    for uid in [*ordered[1:], None]:
+        if uid is not None and uid == prev + 1:
+            prev = uid
+            continue
+        parts.append(str(start) if start == prev else f"{start}:{prev}")
+        if uid is not None:
+            start = prev = uid
+    return ",".join(parts) if ordered else ""
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _text(exc: BaseException) -> str:
+    """The server's words from an imaplib/imapclient error, without b'…' noise."""
+    raw = exc.args[0] if exc.args else exc
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    text = re.sub(r"""\bb(['"])(.*?)\1""", r"\2", text)
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def describe(exc: BaseException, timeout: float) -> str:
+    """One line saying what went wrong with the connection."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed: {exc.verify_message or exc.reason}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc}"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host name: {exc.strerror}"
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, imaplib.IMAP4.abort):
+        return f"connection lost: {_text(exc)}"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return _text(exc)
+
+
+def _news(responses: Iterable[Any]) -> bool:
+    """True when untagged responses announce new mail (EXISTS, or RECENT > 0)."""
+    for response in responses:
+        if len(response) >= 2 and response[1] == b"EXISTS":
+            return True
+        if len(response) >= 2 and response[1] == b"RECENT" and response[0]:
+            return True
+    return False
+
+
+def _check_bye(responses: Iterable[Any]) -> None:
+    for response in responses:
+        if response and response[0] == b"BYE":
+            words = b" ".join(part for part in response[1:] if isinstance(part, bytes))
+            raise _ServerBye(f"server said BYE {words.decode(errors='replace')}".strip())
+
+
+def _received_at(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)  # imapclient gives an aware time with normalise_times off
+
+
+class ImapMailbox:
+    """A folder on an IMAP server as the inbound mailbox (the `Mailbox` protocol)."""
+
+    def __init__(
+        self,
+        settings: MailboxSettings,
+        state: StateStore | None = None,
+        *,
+        batch: int = 50,
+        timeout: float = 30,
+        idle_renew: float = IDLE_RENEW_SECONDS,
+    ) -> None:
+        _validate(settings)
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        self.settings = settings
+        self.state: StateStore = state if state is not None else MemoryState()
+        self.batch = batch
+        self.timeout = timeout
+        self.idle_renew = idle_renew
+        self.address = f"{settings.host}:{settings.port}"
+        self._context = _tls_context(settings) if settings.security != "plain" else None
+        self._password = settings.password.reveal() if settings.password else ""
+        self._session: _Session | None = None
+        self._uidvalidity: int | None = None
+        self._meta: dict[int, tuple[datetime, int]] = {}  # uid → (received_at, size)
+        self._handed: dict[str, int] = {}  # key → UIDVALIDITY it was handed out under
+        self._log = get_logger(mailbox=self.address, folder=settings.folder)
+
+    # -- the Mailbox protocol --------------------------------------------------------------
+
+    def pending(self, limit: int = 50) -> list[MailboxItem]:
+        """Messages in the folder, oldest INTERNALDATE first (ties by UID), at most `limit`."""
+        if limit <= 0:
+            return []
+        return self._run("fetch", lambda s: self._pending(s, limit))
+
+    def mark_processed(self, key: str) -> None:
+        """Move message `key` (a UID) to the processed folder; a gone UID is no error."""
+        self._mark(key, self.settings.processed_folder)
+
+    def mark_quarantined(self, key: str) -> None:
+        """Move message `key` (a UID) to the quarantine folder; a gone UID is no error."""
+        self._mark(key, self.settings.quarantine_folder)
+
+    def wait(self, timeout: float) -> bool:
+        """IDLE (or NOOP-poll) until new mail shows (True) or `timeout` seconds pass (False).
+
+        After a reconnect it returns True at once: mail may have come while we were away.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        before = self._session
+
+        def op(session: _Session) -> bool:
+            if session is not before:
+                self._select(session)
+                return True
+            if not session.selected:
+                self._select(session)
+            if self.settings.idle and b"IDLE" in session.capabilities:
+                return self._idle(session, deadline)
+            return self._poll(session, deadline)
+
+        return self._run("wait", op)
+
+    def close(self) -> None:
+        """Log out quietly."""
+        session, self._session = self._session, None
+        if session is not None:
+            try:
+                session.client.logout()
+            except Exception:  # closing: the connection may be dead already
+                _shutdown(session.client)
+
+    def check(self) -> list[str]:
+        """Connect, log in, make sure the folders exist; human lines for `mailbot check`."""
+        return self._run("check", self._check)
+
+    @property
+    def uidvalidity(self) -> int | None:
+        """UIDVALIDITY of the folder when last selected, or None."""
+        return self._uidvalidity
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _run(self, what: str, op: Callable[[_Session], T]) -> T:
+        """Run `op` on a live session; reconnect once if a reused connection was dead."""
+        if self._session is not None:
+            try:
+                return self._attempt(what, op, self._session)
+            except _Reconnect as lost:
+                self._log.info("imap_reconnect", reason=describe(lost.cause, self.timeout))
+        return self._attempt(what, op, self._connect(), retry=False)
+
+    def _attempt(
+        self, what: str, op: Callable[[_Session], T], s: _Session, retry: bool = True
+    ) -> T:
+        try:
+            return op(s)
+        except _LOST as exc:
+            self._drop()
+            if retry:
+                raise _Reconnect(exc) from exc
+            raise self._unavailable(exc) from exc
+        except IMAPClientError as exc:
+            self._drop()
+            raise MailboxUnavailable(f"IMAP {self.address}: {what} failed: {_text(exc)}") from exc
+        except BaseException:
+            self._drop()
+            raise
+
+    def _connect(self) -> _Session:
+        mb = self.settings
+        try:
+            client = IMAPClient(
+                mb.host,
+                mb.port,
+                ssl=mb.security == "tls",
+                ssl_context=self._context,
+                timeout=self.timeout,
+            )
+        except (*_LOST, IMAPClientError) as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            if mb.security == "starttls":
+                if not client.has_capability("STARTTLS"):
+                    raise MailboxUnavailable(f"IMAP {self.address}: server does not offer STARTTLS")
+                client.starttls(self._context)
+            client.login(mb.username, self._password)
+            capabilities = frozenset(client.capabilities())
+        except LoginError as exc:
+            _shutdown(client)
+            raise MailboxUnavailable(
+                f"IMAP {self.address}: login failed for {mb.username}: {_text(exc)}"
+            ) from exc
+        except (*_LOST, IMAPClientError) as exc:
+            _shutdown(client)
+            raise self._unavailable(exc) from exc
+        except BaseException:
+            _shutdown(client)
+            raise
+        client.normalise_times = False
+        self._session = _Session(client, capabilities)
+        return self._session
+
+    def _drop(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            _shutdown(session.client)
+
+    def _unavailable(self, exc: BaseException) -> MailboxUnavailable:
+        return MailboxUnavailable(f"IMAP {self.address}: {describe(exc, self.timeout)}")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _select(self, s: _Session) -> int:
+        """SELECT the folder, note its UIDVALIDITY; return EXISTS."""
+        response = s.client.select_folder(self.settings.folder)
+        s.selected = True
+        validity = int(response[b"UIDVALIDITY"])
+        if validity != self._uidvalidity:
+            self._adopt_uidvalidity(validity)
+        return int(response.get(b"EXISTS", 0))
+
+    def _adopt_uidvalidity(self, validity: int) -> None:
+        key = self._key("uidvalidity")
+        stored = _int_or_none(self.state.state_get(key))
+        if stored is not None and stored != validity:
+            self._log.warning("imap_uidvalidity_changed", old=stored, new=validity)
+        if stored != validity:
+            self.state.state_set(key, str(validity))
+            self.state.state_set(self._key("last_uid"), "0")
+        self._uidvalidity = validity
+        self._meta.clear()
+
+    def _key(self, name: str) -> str:
+        return f"imap:{self.settings.folder}:{name}"
+
+    def _pending(self, s: _Session, limit: int) -> list[MailboxItem]:
+        if self._select(s) == 0:
+            return []
+        leaves_deleted = not ({b"MOVE", b"UIDPLUS"} & s.capabilities)
+        uids = set(s.client.search("UNDELETED" if leaves_deleted else "ALL"))
+        self._meta = {uid: meta for uid, meta in self._meta.items() if uid in uids}
+        self._fetch_meta(s, sorted(uids - self._meta.keys()))
+        order = sorted(self._meta, key=lambda uid: (self._meta[uid][0], uid))[:limit]
+        items: list[MailboxItem] = []
+        for chunk in _chunks(order, self.batch):
+            data = s.client.fetch(uid_set(chunk), ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+            for uid in chunk:
+                fields = data.get(uid, {})
+                if _BODY in fields:  # else expunged by someone else meanwhile
+                    items.append(self._item(uid, fields))
+        self._remember(uids, items)
+        return items
+
+    def _fetch_meta(self, s: _Session, uids: Sequence[int]) -> None:
+        for chunk in _chunks(uids, META_CHUNK):
+            data = s.client.fetch(uid_set(chunk), ["INTERNALDATE", "RFC822.SIZE"])
+            for uid, fields in data.items():
+                if uid in chunk and _DATE in fields:
+                    self._meta[uid] = (_received_at(fields[_DATE]), int(fields[_SIZE]))
+
+    def _item(self, uid: int, fields: dict[bytes, Any]) -> MailboxItem:
+        raw = bytes(fields[_BODY])
+        return MailboxItem(str(uid), raw, _received_at(fields[_DATE]), int(fields[_SIZE]))
+
+    def _remember(self, uids: set[int], items: list[MailboxItem]) -> None:
+        validity = self._uidvalidity
+        assert validity is not None
+        self._handed = {
+            key: v for key, v in self._handed.items() if v != validity or int(key) in uids
+        }
+        self._handed.update((item.key, validity) for item in items)
+        last = max(uids, default=0)
+        if last > (_int_or_none(self.state.state_get(self._key("last_uid"))) or 0):
+            self.state.state_set(self._key("last_uid"), str(last))
+
+    # -- moving ----------------------------------------------------------------------------
+
+    def _mark(self, key: str, folder: str) -> None:
+        if not key.isdigit() or int(key) == 0:
+            raise MailboxUnavailable(f"IMAP {self.address}: key {key!r} is not a UID")
+        self._run("move", lambda s: self._move(s, key, folder))
+        self._handed.pop(key, None)
+
+    def _move(self, s: _Session, key: str, folder: str) -> None:
+        if not s.selected:
+            self._select(s)
+        handed = self._handed.get(key)
+        if handed is not None and handed != self._uidvalidity:
+            self._log.warning("imap_stale_key_not_moved", key=key, uidvalidity=handed)
+            return  # the message is still there under a new UID and comes round again
+        try:
+            self._transfer(s, int(key), folder)
+        except IMAPClientError as exc:
+            if isinstance(exc, imaplib.IMAP4.abort) or s.client.folder_exists(folder):
+                raise
+            self._log.info("imap_folder_created", created=folder)
+            s.client.create_folder(folder)
+            self._transfer(s, int(key), folder)
+
+    @staticmethod
+    def _transfer(s: _Session, uid: int, folder: str) -> None:
+        if b"MOVE" in s.capabilities:
+            s.client.move([uid], folder)
+            return
+        s.client.copy([uid], folder)
+        s.client.add_flags([uid], [_DELETED], silent=True)
+        if b"UIDPLUS" in s.capabilities:
+            s.client.uid_expunge([uid])  # never a plain EXPUNGE: it would hit others' mail
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _idle(self, s: _Session, deadline: float) -> bool:
+        client = s.client
+        client.idle()
+        started = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            if now - started >= self.idle_renew:
+                if _news(client.idle_done()[1]):
+                    return True
+                client.idle()
+                started = now
+                continue
+            window = min(deadline - now, started + self.idle_renew - now)
+            responses = client.idle_check(timeout=window)
+            _check_bye(responses)
+            if _news(responses):
+                client.idle_done()
+                return True
+            if not responses and time.monotonic() - now < window / 2:
+                # woken without a whole line: EOF looks like this; DONE tells them apart
+                if _news(client.idle_done()[1]):
+                    return True
+                client.idle()
+        return _news(client.idle_done()[1])
+
+    def _poll(self, s: _Session, deadline: float) -> bool:
+        interval = max(float(self.settings.poll_seconds), MIN_POLL_SECONDS)
+        while True:
+            if _news(s.client.noop()[1]):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(interval, remaining))
+
+    # -- check -----------------------------------------------------------------------------
+
+    def _check(self, s: _Session) -> list[str]:
+        mb = self.settings
+        idle = "IDLE" if b"IDLE" in s.capabilities else "no IDLE"
+        move = "MOVE" if b"MOVE" in s.capabilities else "no MOVE"
+        lines = [f"IMAP {self.address}: logged in as {mb.username} ({mb.security}, {idle}, {move})"]
+        if not s.client.folder_exists(mb.folder):
+            raise MailboxUnavailable(f"IMAP {self.address}: folder {mb.folder!r} does not exist")
+        waiting = self._select(s)
+        lines.append(f"folder {mb.folder}: exists, {waiting} message(s) waiting")
+        for role, name in (
+            ("processed", mb.processed_folder),
+            ("quarantine", mb.quarantine_folder),
+        ):
+            if s.client.folder_exists(name):
+                lines.append(f"{role} folder {name}: exists")
+            else:
+                s.client.create_folder(name)
+                lines.append(f"{role} folder {name}: created")
+        return lines
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def _shutdown(client: IMAPClient) -> None:
+    with contextlib.suppress(Exception):  # best effort on a connection we give up
+        client.shutdown()
+
+
+def _validate(mb: MailboxSettings) -> None:
+    where = "[mailbox]"
+    if not mb.host:
+        raise ConfigError(f"{where} host is required for the imap backend")
+    if not mb.username:
+        raise ConfigError(f"{where} username is required for the imap backend")
+    if mb.password is None:
+        raise ConfigError(
+            f"{where} password is not set for {mb.username} "
+            "(password, password_file or MAILBOT_IMAP_PASSWORD)"
+        )
+    if mb.security not in ("tls", "starttls", "plain"):
+        raise ConfigError(f"{where} security: must be tls, starttls or plain, got {mb.security!r}")
+    if mb.security == "plain" and not is_loopback(mb.host):
+        raise ConfigError(
+            f'{where} security = "plain" would send the password unencrypted to {mb.host}; '
+            "it is only allowed for a loopback host (use tls or starttls)"
+        )
+    if mb.security != "tls" and mb.port == 993:
+        raise ConfigError(
+            f'{where} port 993 is the implicit-TLS port; with security = "{mb.security}" '
+            "set port (usually 143)"
+        )
+
+
+def _tls_context(mb: MailboxSettings) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=str(mb.ca_file) if mb.ca_file else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"[mailbox] ca_file {mb.ca_file}: cannot load: {exc}") from exc
