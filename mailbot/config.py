@@ -109,6 +109,7 @@ class DeadlineSettings:
     respond: int = 5
     update: int = 10
     resolve_days: int = 60
+    remind_hours_before: int = 2
 
 
 @dataclass(frozen=True)

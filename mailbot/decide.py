@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from mailbot.cases import find_reporter, open_case, subject_with_tag
 from mailbot.classify import Verdict
 from mailbot.config import Settings
-from mailbot.models import Case, Disposition, InboundMessage, OutgoingMail
+from mailbot.models import Case, Deadline, Disposition, InboundMessage, OutgoingMail
 from mailbot.rendering import Identity, Renderer, build_mail, format_moment, make_message_id
+from mailbot.scheduler import resolve_deadline
 from mailbot.workdays import Calendar
 
 D = Disposition
@@ -46,6 +47,8 @@ class Plan:
     updated_case: Case | None = None
     events: tuple[Event, ...] = ()
     mails: tuple[Queued, ...] = ()
+    clocks: tuple[tuple[str, Deadline], ...] = ()
+    """Clocks to start on the case (name, deadline)."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,8 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
             "case_created",
             f"{case.source} report from {case.reporter_email or 'no address'}",
         ),
-        Event(case_id, "deadline_set", f"ack_due: {case.ack_explanation}"),
-        Event(case_id, "deadline_set", f"response_due: {case.response_explanation}"),
+        Event(case_id, "clock_started", f"ack_due: {case.ack_explanation}"),
+        Event(case_id, "clock_started", f"response_due: {case.response_explanation}"),
     ]
     if "no_contact" in case.flags:
         events.append(Event(case_id, "flag_set", "no_contact: no usable reporter address"))
@@ -121,7 +124,22 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
     for queued in mails:
         kind = queued.mail.kind
         events.append(Event(case_id, f"{kind}_{queued.status}", queued.reason or _to(queued.mail)))
-    return Plan(verdict, new_case=case, events=tuple(events), mails=tuple(mails))
+    clocks = _first_clocks(case, inp)
+    events += [
+        Event(case_id, "clock_started", f"{name}: {d.explanation}") for name, d in clocks[2:]
+    ]
+    return Plan(verdict, new_case=case, events=tuple(events), mails=tuple(mails), clocks=clocks)
+
+
+def _first_clocks(case: Case, inp: Inputs) -> tuple[tuple[str, Deadline], ...]:
+    """ack_due, response_due (on the case already) and resolve_due (calendar days)."""
+    assert case.ack_due is not None and case.response_due is not None
+    resolve = resolve_deadline(case.received_at, inp.settings.deadlines.resolve_days, inp.tz)
+    return (
+        ("ack_due", Deadline(case.ack_due, case.ack_explanation)),
+        ("response_due", Deadline(case.response_due, case.response_explanation)),
+        ("resolve_due", resolve),
+    )
 
 
 def _followup(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) -> Plan:

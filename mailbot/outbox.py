@@ -19,6 +19,8 @@ from mailbot.transport import Transport
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(days=2)
+TO_REPORTER = frozenset({"acknowledgement", "relay", "status"})
+"""Kinds of mail that go to the reporter (each restarts the update clock)."""
 CRASH_ENV = "MAILBOT_CRASH_AT"
 """Fault-injection hook for the crash tests: SIGKILL ourselves at the named point."""
 
@@ -130,17 +132,30 @@ class Outbox:
             self.store.enqueue(alert, now)
 
     def _after_sent(self, row: OutboxRow) -> None:
-        """Clocks met by this mail (the acknowledgement meets ack_due)."""
-        if row.kind != "acknowledgement" or row.case_id is None:
+        """Clocks this mail meets: the acknowledgement meets ack_due, a relayed staff reply
+        meets response_due, and every mail to the reporter restarts update_due."""
+        if row.case_id is None or row.kind not in TO_REPORTER:
             return
         case = self.store.case(row.case_id)
-        if case is None or case.acknowledged_at is not None:
+        if case is None:
             return
         now = self.clock.now()
-        state = CaseState.ACKNOWLEDGED if case.state is CaseState.NEW else case.state
-        self.store.update_case(replace(case, acknowledged_at=now, state=state), now)
-        met = "met" if case.ack_due is None or now <= case.ack_due else "missed"
-        self.store.add_event(case.id, now, "mailbot", "acknowledged", f"ack_due {met}")
-        if state is not case.state:
-            change = f"{case.state} → {state}"
-            self.store.add_event(case.id, now, "mailbot", "state_changed", change)
+        settles = {"acknowledgement": "ack_due", "relay": "response_due"}.get(row.kind)
+        if settles:
+            result = self.store.settle_clock(case.id, settles, now, row.message_id)
+            if result:
+                self.store.add_event(case.id, now, "mailbot", f"clock_{result}", settles)
+        if row.kind == "acknowledgement" and case.acknowledged_at is None:
+            state = CaseState.ACKNOWLEDGED if case.state is CaseState.NEW else case.state
+            self.store.update_case(replace(case, acknowledged_at=now, state=state), now)
+            self.store.add_event(case.id, now, "mailbot", "acknowledged", f"<{row.message_id}>")
+            if state is not case.state:
+                change = f"{case.state} → {state}"
+                self.store.add_event(case.id, now, "mailbot", "state_changed", change)
+        if case.is_open:
+            inp = self.inputs()
+            update = inp.calendar.due_after(now, inp.settings.deadlines.update)
+            self.store.start_clock(case.id, "update_due", update, now)
+            self.store.add_event(
+                case.id, now, "mailbot", "clock_started", f"update_due: {update.explanation}"
+            )

@@ -19,7 +19,9 @@ from mailbot.mailbox import Mailbox, MailboxItem
 from mailbot.models import Case, Disposition, InboundMessage
 from mailbot.outbox import DeliveryCounts, Outbox, crashpoint
 from mailbot.rendering import Renderer
+from mailbot.scheduler import SchedulePolicy
 from mailbot.store import Store, iso
+from mailbot.ticker import Ticker
 from mailbot.transport import Transport
 from mailbot.workdays import Calendar, make_calendar
 
@@ -68,19 +70,16 @@ class Service:
         self.rules = Rules.from_settings(settings)
         self.log = get_logger()
         self.outbox = Outbox(outbox_store or store, transport, clock, self._inputs)
+        policy = SchedulePolicy(hours_before=float(settings.deadlines.remind_hours_before))
+        self.ticker = Ticker(self.outbox.store, self._inputs, policy)
 
     async def deliver(self) -> DeliveryCounts:
         """Flush the outbox (see `mailbot.outbox`)."""
         return await self.outbox.deliver()
 
     def tick(self) -> int:
-        """One scheduler tick on the outbox's connection; returns the mails it queued.
-
-        Reminders, escalations and digests arrive with the scheduler; for now the tick
-        records its heartbeat (read by `mailbot status`).
-        """
-        self.outbox.store.state_set("heartbeat:tick", self.clock.now().isoformat())
-        return 0
+        """One scheduler tick (on the outbox's connection); returns the mails it queued."""
+        return self.ticker.tick()
 
     async def run_once(self) -> tuple[list[Outcome], DeliveryCounts]:
         """One intake pass, then flush the outbox (`mailbot run --once`)."""
@@ -209,8 +208,10 @@ class Service:
         now = self.clock.now()
         v = plan.verdict
         if plan.new_case is not None:
-            year, seq = (int(p) for p in plan.new_case.id.split("-")[1:3])
+            year, seq = (int(p) for p in plan.new_case.id.rsplit("-", 2)[1:3])
             self.store.insert_case(plan.new_case, year, seq, now)
+            for name, deadline in plan.clocks:
+                self.store.start_clock(plan.new_case.id, name, deadline, now)
         if plan.updated_case is not None:
             self.store.update_case(plan.updated_case, now)
         on_case = v.case_id if v.disposition in {D.NEW_CASE, D.FOLLOWUP, D.STAFF_REPLY} else None

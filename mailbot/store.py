@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
-from mailbot.models import CLOSED_STATES, Case, CaseState, OutgoingMail
+from mailbot.models import CLOSED_STATES, Case, CaseState, Deadline, OutgoingMail
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -68,6 +68,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_recipients_address ON outbox_recipients(address, created_at);
     CREATE TABLE mailbox_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    """
+    CREATE TABLE clocks (
+        id INTEGER PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id),
+        name TEXT NOT NULL, due TEXT NOT NULL, explanation TEXT NOT NULL,
+        started_at TEXT NOT NULL, met_at TEXT, met_by TEXT, missed_at TEXT, done_at TEXT,
+        UNIQUE (case_id, name, due)
+    );
+    CREATE INDEX clocks_open ON clocks(done_at, due);
+    CREATE INDEX clocks_case ON clocks(case_id, name);
+    CREATE TABLE notices (
+        key TEXT PRIMARY KEY, kind TEXT NOT NULL, case_id TEXT, message_id TEXT,
+        sent_at TEXT NOT NULL
+    );
     """,
 )
 
@@ -340,6 +354,90 @@ class Store:
     def outbox_all(self) -> list[dict[str, Any]]:
         """Every outgoing mail, oldest first (with raw bytes)."""
         return list(self.db.table("outbox").rows_where(order_by="id"))
+
+    # -- clocks and notices ---------------------------------------------------------------
+
+    def start_clock(self, case_id: str, name: str, deadline: Deadline, now: datetime) -> None:
+        """Start clock `name` of a case (an update clock restarts: the old one is done)."""
+        self.db.execute(
+            "UPDATE clocks SET done_at = ? WHERE case_id = ? AND name = ? AND done_at IS NULL",
+            [iso(now), case_id, name],
+        )
+        self.db.execute(
+            "INSERT OR IGNORE INTO clocks (case_id, name, due, explanation, started_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [case_id, name, iso(deadline.due), deadline.explanation, iso(now)],
+        )
+
+    def settle_clock(self, case_id: str, name: str, at: datetime, by: str) -> str | None:
+        """The open clock `name` is fulfilled by mail `by` at `at`: "met", "late" or None.
+
+        A clock met before its due records met_at/met_by; one fulfilled after its due keeps
+        its missed result. Either way it is done: no more reminders or escalations.
+        """
+        row = self.db.execute(
+            "SELECT id, due FROM clocks WHERE case_id = ? AND name = ? AND done_at IS NULL",
+            [case_id, name],
+        ).fetchone()
+        if row is None:
+            return None
+        on_time = at <= datetime.fromisoformat(row[1])
+        if on_time:
+            self.db.execute(
+                "UPDATE clocks SET met_at = ?, met_by = ?, done_at = ? WHERE id = ?",
+                [iso(at), by, iso(at), row[0]],
+            )
+            return "met"
+        self.db.execute(
+            "UPDATE clocks SET missed_at = COALESCE(missed_at, due), done_at = ? WHERE id = ?",
+            [iso(at), row[0]],
+        )
+        return "late"
+
+    def end_clocks(self, case_id: str, at: datetime) -> None:
+        """Every open clock of a case is done (the case closed)."""
+        self.db.execute(
+            "UPDATE clocks SET done_at = ? WHERE case_id = ? AND done_at IS NULL",
+            [iso(at), case_id],
+        )
+
+    def mark_missed(self, clock_id: int, at: datetime) -> None:
+        """Record once that a clock passed its due unmet (never overwritten)."""
+        self.db.execute(
+            "UPDATE clocks SET missed_at = ? WHERE id = ? AND missed_at IS NULL",
+            [iso(at), clock_id],
+        )
+
+    def open_clocks(self) -> list[dict[str, Any]]:
+        """Clocks not done, of open cases, soonest first, with their case's fields."""
+        closed = sorted(s.value for s in CLOSED_STATES)
+        sql = (
+            "SELECT k.id, k.case_id, k.name, k.due, k.explanation, k.missed_at, k.started_at,"
+            " c.subject, c.state, c.waiting FROM clocks k JOIN cases c ON c.id = k.case_id"
+            " WHERE k.done_at IS NULL AND c.state NOT IN (SELECT value FROM json_each(?))"
+            " ORDER BY k.due, k.id"
+        )
+        return [dict(r) for r in self.db.query(sql, [json.dumps(closed)])]
+
+    def clocks_of_case(self, case_id: str) -> list[dict[str, Any]]:
+        """Every clock of a case, in start order."""
+        sql = "SELECT * FROM clocks WHERE case_id = ? ORDER BY id"
+        return [dict(r) for r in self.db.query(sql, [case_id])]
+
+    def notice_recorded(self, key: str) -> bool:
+        """True when the notice with this key was sent (queued) before."""
+        return self.db.execute("SELECT 1 FROM notices WHERE key = ?", [key]).fetchone() is not None
+
+    def record_notice(
+        self, key: str, kind: str, case_id: str | None, message_id: str, at: datetime
+    ) -> bool:
+        """Record a notice once; False when the key was there already (send nothing then)."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO notices (key, kind, case_id, message_id, sent_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [key, kind, case_id, message_id, iso(at)],
+        )
+        return bool(cursor.rowcount == 1)
 
     # -- mailbox state (UIDVALIDITY, last UID, heartbeats) ---------------------------------
 

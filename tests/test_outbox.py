@@ -58,10 +58,11 @@ def smtp_bot(tmp_path: Path, server: SmtpTestServer) -> tuple[Service, ManualClo
 
 def recipients_of(server: SmtpTestServer) -> list[str]:
     """The To header of every mail the server accepted, in order."""
-    return [
-        str(email.message_from_bytes(data, policy=email.policy.default)["To"])
+    mails = [
+        email.message_from_bytes(data, policy=email.policy.default)
         for _, _, data in server.messages
     ]
+    return [str(m["To"]) for m in mails if not str(m["Message-ID"]).startswith("<mailbot.digest.")]
 
 
 def test_report_is_acknowledged_through_smtp(tmp_path: Path, smtp_server: SmtpTestServer) -> None:
@@ -70,7 +71,7 @@ def test_report_is_acknowledged_through_smtp(tmp_path: Path, smtp_server: SmtpTe
     deliver_to_maildir(tmp_path / "inbox", report(1, "jan@example.nl"), START)
     asyncio.run(service.run_once())
     assert sorted(recipients_of(smtp_server)) == ["jan@example.nl", "security@gemeente.example"]
-    assert next(rcpts for _, rcpts, _ in smtp_server.messages) == ["jan@example.nl"]
+    assert ["jan@example.nl"] in [rcpts for _, rcpts, _ in smtp_server.messages]
 
 
 def test_451_then_250_delivers_each_mail_once(tmp_path: Path, smtp_server: SmtpTestServer) -> None:
