@@ -14,6 +14,7 @@ from typing import Any
 from mailbot import config, logs, views
 from mailbot.clock import SystemClock
 from mailbot.errors import MailbotError, NotFoundError, UserError
+from mailbot.service import calendar_for
 from mailbot.store import Store
 from mailbot.wiring import build_mailbox, build_service, build_transport
 
@@ -47,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="JSON on stdout")
     messages = sub.add_parser("messages", help="every inbound message with its disposition")
     messages.add_argument("--json", action="store_true", help="JSON on stdout")
+    deadlines = sub.add_parser("deadlines", help="every open clock, soonest first, with its reason")
+    deadlines.add_argument("--json", action="store_true", help="JSON on stdout")
+    calendar = sub.add_parser("calendar", help="the closed weekdays of a year and why")
+    calendar.add_argument("year", type=int, metavar="YEAR")
+    calendar.add_argument("--json", action="store_true", help="JSON on stdout")
     return parser
 
 
@@ -78,6 +84,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(settings, once=args.once)
     if args.command == "check":
         return _check(settings)
+    if args.command == "calendar":
+        data = views.closed_days(calendar_for(settings), args.year)
+        return _output(args, data, views.closed_days_text(data))
     store = Store(settings.database.path)
     try:
         return _inspect(args, store)
@@ -146,6 +155,9 @@ def _inspect(args: argparse.Namespace, store: Store) -> int:
     if args.command == "cases":
         data = [views.case_summary(c) for c in store.cases(include_closed=args.all)]
         text = views.cases_table(data)
+    elif args.command == "deadlines":
+        data = views.deadlines(store)
+        text = views.deadlines_text(data)
     elif args.command == "case":
         case = store.case(args.id.strip("[]").upper())
         if case is None:
@@ -155,6 +167,11 @@ def _inspect(args: argparse.Namespace, store: Store) -> int:
     else:
         data = views.message_list(store)
         text = views.messages_table(data)
+    return _output(args, data, text)
+
+
+def _output(args: argparse.Namespace, data: Any, text: str) -> int:
+    """The JSON document alone on stdout with --json, else the human text."""
     if args.json:
         json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

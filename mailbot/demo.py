@@ -6,14 +6,18 @@ import asyncio
 import email
 import email.policy
 import tempfile
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from mailbot import config
 from mailbot.clock import SystemClock
 from mailbot.mailbox import deliver_to_maildir
+from mailbot.scheduler import reminder_moments
 from mailbot.service import Service
+from mailbot.ticker import open_clocks
 from mailbot.views import case_summary
 from mailbot.wiring import build_service
 
@@ -68,6 +72,7 @@ def _report(service: Service, base: Path, out: TextIO) -> None:
         w(f"    acknowledgement due {s['ack_due']}: {case.ack_explanation}\n")
         w(f"    response due        {s['response_due']}: {case.response_explanation}\n")
         w(f"    acknowledged at     {s['acknowledged_at'] or '-'}\n")
+    _reminders(service, out)
     sent = [r for r in store.outbox_all() if r["status"] == "sent"]
     w(f"\nOutbox: {len(sent)} mails delivered to {base / 'outbox' / 'new'}\n")
     for r in sent:
@@ -81,3 +86,22 @@ def _report(service: Service, base: Path, out: TextIO) -> None:
             w(f"  {name}: {message[name]}\n")
         text = body.get_content() if body is not None else ""
         w("\n" + "".join(f"  {line}\n" for line in str(text).splitlines()))
+
+
+def _reminders(service: Service, out: TextIO) -> None:
+    """What the scheduler will send for the open clocks, if nobody acts."""
+    cal = service.calendar
+    tz = cal.timezone
+    out.write("\nReminders and escalations that would follow if nobody acts:\n")
+    for clock in open_clocks(service.store):
+        if clock.paused:
+            continue
+        out.write(f"  [{clock.case_id}] {clock.name} due {_local(clock.due, tz)}\n")
+        for label, moment in reminder_moments(cal, clock, service.ticker.policy):
+            out.write(f"    {_local(moment, tz)}  reminder to staff: {label}\n")
+        first = cal.next_office_opening(clock.due)
+        out.write(f"    {_local(first, tz)}  escalation, repeated each working day until met\n")
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%a %d %b %Y %H:%M")

@@ -8,6 +8,7 @@ from typing import Any
 
 from mailbot.models import Case
 from mailbot.store import Store, iso
+from mailbot.workdays import Calendar
 
 
 def case_summary(case: Case) -> dict[str, Any]:
@@ -157,3 +158,46 @@ def case_text(detail: dict[str, Any]) -> str:
         f"  {_short(e['at'])} {e['actor']:<8} {e['kind']}: {e['detail']}" for e in detail["events"]
     ]
     return "\n".join(lines) + "\n"
+
+
+def deadlines(store: Store) -> list[dict[str, Any]]:
+    """`deadlines --json`: every open clock of every open case, soonest first."""
+    return [
+        {
+            "case": r["case_id"],
+            "clock": r["name"],
+            "due": r["due"],
+            "state": "missed" if r["missed_at"] else "open",
+            "missed_at": r["missed_at"],
+            "explanation": r["explanation"],
+            "subject": r["subject"],
+            "case_state": r["state"],
+            "waiting": bool(r["waiting"]),
+        }
+        for r in store.open_clocks()
+    ]
+
+
+def deadlines_text(rows: list[dict[str, Any]]) -> str:
+    """Open clocks as a table, each with its explanation on the next line."""
+    if not rows:
+        return "no open deadlines\n"
+    lines = []
+    for r in rows:
+        paused = " (paused: waiting)" if r["waiting"] and r["clock"] == "update_due" else ""
+        lines.append(f"{_short(r['due'])}  {r['state']:<7} {r['case']:<14} {r['clock']}{paused}")
+        lines.append(f"    {r['explanation']}")
+    return "\n".join(lines) + "\n"
+
+
+def closed_days(calendar: Calendar, year: int) -> list[dict[str, str]]:
+    """`calendar YEAR --json`: every closed weekday with its reason."""
+    return [
+        {"date": day.isoformat(), "weekday": day.strftime("%a"), "reason": reason}
+        for day, reason in calendar.closed_days(year)
+    ]
+
+
+def closed_days_text(days: list[dict[str, str]]) -> str:
+    """Closed weekdays, one a line."""
+    return "".join(f"{d['date']} {d['weekday']}  {d['reason']}\n" for d in days)

@@ -201,3 +201,32 @@ def test_killed_at_any_point_restart_reaches_same_end_state(tmp_path: Path, poin
     assert killed.returncode == -signal.SIGKILL
     mailbot(crash_cfg, "run", "--once")
     assert end_state(crash_base, crash_cfg) == end_state(clean_base, clean_cfg)
+
+
+def test_deadlines_json_lists_open_clocks_soonest_first(tmp_path: Path) -> None:
+    """`deadlines --json` lists every open clock with due, state and explanation, by due."""
+    cfg = write_config(tmp_path)
+    seed(tmp_path)
+    mailbot(cfg, "run", "--once")
+    rows = json.loads(mailbot(cfg, "deadlines", "--json").stdout)
+    assert [r["due"] for r in rows] == sorted(r["due"] for r in rows)
+    first_case = [(r["clock"], r["due"]) for r in rows if r["case"] == "MK-2026-0001"]
+    assert first_case == [
+        ("response_due", "2026-12-29T16:00:00+00:00"),
+        ("update_due", "2027-01-06T16:00:00+00:00"),  # 25 Dec, 1 Jan closed
+        ("resolve_due", "2027-02-19T09:00:00+00:00"),
+    ]
+    assert {r["state"] for r in rows} == {"open"}
+    assert "ontvangstdag" in rows[0]["explanation"]
+    assert "response_due" in mailbot(cfg, "deadlines").stdout
+
+
+def test_calendar_lists_closed_days_with_reasons(tmp_path: Path) -> None:
+    """`calendar 2027` names each closed weekday and why (holiday or closure day)."""
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text() + '[deadlines]\nclosure_days = ["2027-12-24"]\n')
+    days = json.loads(mailbot(cfg, "calendar", "2027", "--json").stdout)
+    assert {"date": "2027-04-27", "weekday": "Tue", "reason": "Koningsdag"} in days
+    assert {"date": "2027-05-05", "weekday": "Wed", "reason": "Bevrijdingsdag"} in days
+    assert {"date": "2027-12-24", "weekday": "Fri", "reason": "sluitingsdag"} in days
+    assert "Koningsdag" in mailbot(cfg, "calendar", "2027").stdout
