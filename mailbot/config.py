@@ -51,7 +51,8 @@ class MailboxSettings:
     backend: str = "maildir"
     path: Path | None = None
     host: str = ""
-    port: int = 993
+    port: int = 0
+    """0: the usual port of `security` (993 for tls, 143 otherwise)."""
     security: str = "tls"
     username: str = ""
     password: Secret | None = None
@@ -71,7 +72,8 @@ class OutboundSettings:
     transport: str = "maildir"
     path: Path | None = None
     host: str = ""
-    port: int = 587
+    port: int = 0
+    """0: the usual port of `security` (465 for tls, 587 for starttls, 25 for plain)."""
     security: str = "starttls"
     username: str = ""
     password: Secret | None = None
@@ -216,9 +218,23 @@ def from_mapping(data: Mapping[str, Any], source: str, base_dir: Path) -> Settin
         if name == "identity" and "address" not in raw:
             raise ConfigError(f"{source}: missing required key [identity] address")
         values[name] = _section(name, cls, raw, source, base_dir)
-    settings = Settings(**values, source=source)
+    settings = _default_ports(Settings(**values, source=source))
     _check_consistency(settings)
     return settings
+
+
+IMAP_PORTS = {"tls": 993, "starttls": 143, "plain": 143}
+SMTP_PORTS = {"tls": 465, "starttls": 587, "plain": 25}
+
+
+def _default_ports(s: Settings) -> Settings:
+    """Port 0 (not given) becomes the usual port of the chosen security."""
+    mailbox, outbound = s.mailbox, s.outbound
+    if mailbox.port == 0:
+        mailbox = replace(mailbox, port=IMAP_PORTS[mailbox.security])
+    if outbound.port == 0:
+        outbound = replace(outbound, port=SMTP_PORTS[outbound.security])
+    return replace(s, mailbox=mailbox, outbound=outbound)
 
 
 def _section(name: str, cls: type[Any], raw: Mapping[str, Any], source: str, base: Path) -> Any:
@@ -346,19 +362,21 @@ def _read_secret(path: Path, section: str) -> Secret:
 
 def embedded(base: Path) -> Settings:
     """The embedded default used by `mailbot demo`: Maildir in and out under `base`."""
-    return Settings(
-        identity=IdentitySettings(
-            address="meldpunt@gemeente.example",
-            organisation="Gemeente Voorbeeld",
-        ),
-        mailbox=MailboxSettings(backend="maildir", path=base / "inbox"),
-        outbound=OutboundSettings(transport="maildir", path=base / "outbox"),
-        staff=StaffSettings(
-            addresses=("ciso@gemeente.example", "security@gemeente.example"),
-            notify=("security@gemeente.example",),
-            escalate=("ciso@gemeente.example",),
-        ),
-        relays=RelaySettings(senders=("meldpunt@vng.example",)),
-        database=DatabaseSettings(path=base / "mailbot.db"),
-        source="<embedded default>",
+    return _default_ports(
+        Settings(
+            identity=IdentitySettings(
+                address="meldpunt@gemeente.example",
+                organisation="Gemeente Voorbeeld",
+            ),
+            mailbox=MailboxSettings(backend="maildir", path=base / "inbox"),
+            outbound=OutboundSettings(transport="maildir", path=base / "outbox"),
+            staff=StaffSettings(
+                addresses=("ciso@gemeente.example", "security@gemeente.example"),
+                notify=("security@gemeente.example",),
+                escalate=("ciso@gemeente.example",),
+            ),
+            relays=RelaySettings(senders=("meldpunt@vng.example",)),
+            database=DatabaseSettings(path=base / "mailbot.db"),
+            source="<embedded default>",
+        )
     )

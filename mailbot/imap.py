@@ -22,7 +22,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -58,31 +58,18 @@ class StateStore(Protocol):
         ...
 
 
-@dataclass
-class MemoryState:
+class MemoryState(dict[str, str]):
     """A StateStore in memory, for when no database is given."""
 
-    values: dict[str, str] = field(default_factory=dict)
-
     def state_get(self, key: str) -> str | None:
-        """The remembered value, or None."""
-        return self.values.get(key)
+        return self.get(key)
 
     def state_set(self, key: str, value: str) -> None:
-        """Remember `value` under `key`."""
-        self.values[key] = value
+        self[key] = value
 
 
 class _ServerBye(imaplib.IMAP4.abort):
     """The server said BYE while we were idling."""
-
-
-class _Reconnect(Exception):
-    """A reused connection turned out dead; `cause` says how."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
 
 
 @dataclass
@@ -105,17 +92,13 @@ def is_loopback(host: str) -> bool:
 
 def uid_set(uids: Iterable[int]) -> str:
     """An IMAP sequence set with ranges: [1, 2, 3, 7] → "1:3,7"."""
-    ordered = sorted(set(uids))
-    parts: list[str] = []
-    start = prev = ordered[0] if ordered else 0
-    for uid in [*ordered[1:], None]:
-        if uid is not None and uid == prev + 1:
-            prev = uid
-            continue
-        parts.append(str(start) if start == prev else f"{start}:{prev}")
-        if uid is not None:
-            start = prev = uid
-    return ",".join(parts) if ordered else ""
+    runs: list[list[int]] = []
+    for uid in sorted(set(uids)):
+        if runs and uid == runs[-1][1] + 1:
+            runs[-1][1] = uid
+        else:
+            runs.append([uid, uid])
+    return ",".join(str(low) if low == high else f"{low}:{high}" for low, high in runs)
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -258,29 +241,21 @@ class ImapMailbox:
 
     def _run(self, what: str, op: Callable[[_Session], T]) -> T:
         """Run `op` on a live session; reconnect once if a reused connection was dead."""
-        if self._session is not None:
-            try:
-                return self._attempt(what, op, self._session)
-            except _Reconnect as lost:
-                self._log.info("imap_reconnect", reason=describe(lost.cause, self.timeout))
-        return self._attempt(what, op, self._connect(), retry=False)
-
-    def _attempt(
-        self, what: str, op: Callable[[_Session], T], s: _Session, retry: bool = True
-    ) -> T:
+        reused = self._session is not None
         try:
-            return op(s)
+            return op(self._session or self._connect())
         except _LOST as exc:
             self._drop()
-            if retry:
-                raise _Reconnect(exc) from exc
-            raise self._unavailable(exc) from exc
+            if not reused:
+                raise self._unavailable(exc) from exc
+            self._log.info("imap_reconnect", reason=describe(exc, self.timeout))
         except IMAPClientError as exc:
             self._drop()
             raise MailboxUnavailable(f"IMAP {self.address}: {what} failed: {_text(exc)}") from exc
         except BaseException:
             self._drop()
             raise
+        return self._run(what, op)  # once: there is no session now, so no second retry
 
     def _connect(self) -> _Session:
         mb = self.settings
@@ -360,10 +335,11 @@ class ImapMailbox:
         items: list[MailboxItem] = []
         for chunk in _chunks(order, self.batch):
             data = s.client.fetch(uid_set(chunk), ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
-            for uid in chunk:
-                fields = data.get(uid, {})
-                if _BODY in fields:  # else expunged by someone else meanwhile
-                    items.append(self._item(uid, fields))
+            items.extend(
+                MailboxItem(str(uid), bytes(f[_BODY]), _received_at(f[_DATE]), int(f[_SIZE]))
+                for uid in chunk
+                if _BODY in (f := data.get(uid, {}))  # else expunged by someone meanwhile
+            )
         self._remember(uids, items)
         return items
 
@@ -373,10 +349,6 @@ class ImapMailbox:
             for uid, fields in data.items():
                 if uid in chunk and _DATE in fields:
                     self._meta[uid] = (_received_at(fields[_DATE]), int(fields[_SIZE]))
-
-    def _item(self, uid: int, fields: dict[bytes, Any]) -> MailboxItem:
-        raw = bytes(fields[_BODY])
-        return MailboxItem(str(uid), raw, _received_at(fields[_DATE]), int(fields[_SIZE]))
 
     def _remember(self, uids: set[int], items: list[MailboxItem]) -> None:
         validity = self._uidvalidity
@@ -427,30 +399,38 @@ class ImapMailbox:
 
     def _idle(self, s: _Session, deadline: float) -> bool:
         client = s.client
-        client.idle()
+        if self._start_idle(client):
+            return True
         started = time.monotonic()
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            if now - started >= self.idle_renew:
-                if _news(client.idle_done()[1]):
-                    return True
-                client.idle()
-                started = now
-                continue
+        while (now := time.monotonic()) < deadline:
             window = min(deadline - now, started + self.idle_renew - now)
-            responses = client.idle_check(timeout=window)
+            responses = client.idle_check(timeout=window) if window > 0 else []
             _check_bye(responses)
             if _news(responses):
                 client.idle_done()
                 return True
-            if not responses and time.monotonic() - now < window / 2:
-                # woken without a whole line: EOF looks like this; DONE tells them apart
-                if _news(client.idle_done()[1]):
+            early = not responses and time.monotonic() - now < window / 2
+            if early or time.monotonic() - started >= self.idle_renew:
+                # renewal due, or woken without a whole line (EOF looks like this): DONE
+                # answers on a live connection and raises on a dead one
+                if _news(client.idle_done()[1]) or self._start_idle(client):
                     return True
-                client.idle()
+                started = time.monotonic()
         return _news(client.idle_done()[1])
+
+    def _start_idle(self, client: IMAPClient) -> bool:
+        """Enter IDLE; True (IDLE ended) when news came in the same read as "+ idling".
+
+        imaplib reads the continuation through a buffer; lines that arrived with it sit
+        there, where idle_check's socket poll cannot see them.
+        """
+        client.idle()
+        if not _buffered(client, self.timeout):
+            return False
+        if _news(client.idle_done()[1]):
+            return True
+        client.idle()
+        return False
 
     def _poll(self, s: _Session, deadline: float) -> bool:
         interval = max(float(self.settings.poll_seconds), MIN_POLL_SECONDS)
@@ -477,12 +457,26 @@ class ImapMailbox:
             ("processed", mb.processed_folder),
             ("quarantine", mb.quarantine_folder),
         ):
-            if s.client.folder_exists(name):
-                lines.append(f"{role} folder {name}: exists")
-            else:
+            exists = s.client.folder_exists(name)
+            if not exists:
                 s.client.create_folder(name)
-                lines.append(f"{role} folder {name}: created")
+            lines.append(f"{role} folder {name}: {'exists' if exists else 'created'}")
         return lines
+
+
+def _buffered(client: IMAPClient, timeout: float) -> bool:
+    """True when imaplib's reader holds bytes not yet parsed (peek without blocking)."""
+    reader = getattr(client._imap, "file", None)  # imaplib's line buffer
+    if reader is None or not hasattr(reader, "peek"):
+        return False
+    sock = client.socket()
+    sock.setblocking(False)
+    try:
+        return bool(reader.peek(1))
+    except OSError:  # nothing buffered, nothing on the socket (plain or TLS)
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def _int_or_none(text: str | None) -> int | None:

@@ -12,11 +12,16 @@ speaks TLS from the first byte. Each yields an `SmtpTestServer`:
     server.refuse_rcpt("x@example.test", "550 5.1.1 no such user")
     server.disconnect_clients()       close every open connection from the server side
     server.username / server.password / server.cert_file   (TLS/AUTH variants)
+
+`dovecot` yields a fresh account on a private Dovecot started once per session
+(tests/dovecot.py: plain, STARTTLS and implicit TLS; skipped when Dovecot is absent
+unless MAILBOT_REQUIRE_DOVECOT=1). Tests using it are marked `@pytest.mark.dovecot`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 import subprocess
@@ -30,6 +35,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from dovecot import DovecotAccount, DovecotServer, dovecot_binary
 
 
 def free_port() -> int:
@@ -250,3 +256,28 @@ def smtp_server_implicit_tls(smtp_certificate: tuple[Path, Path]) -> Iterator[Sm
         yield server
     finally:
         server.stop()
+
+
+# -- Dovecot (IMAP), tests/dovecot.py ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[DovecotServer]:
+    """One private Dovecot (plain, STARTTLS and implicit TLS) for the whole session."""
+    if dovecot_binary() is None:
+        if os.environ.get("MAILBOT_REQUIRE_DOVECOT") == "1":
+            pytest.fail("MAILBOT_REQUIRE_DOVECOT=1 but Dovecot is missing (dovecot-imapd)")
+        pytest.skip("Dovecot not installed (apt-get install dovecot-imapd)")
+    server = DovecotServer(ssl=True)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def dovecot(dovecot_server: DovecotServer) -> Iterator[DovecotAccount]:
+    """A fresh, empty account on the session's Dovecot; running again after the test."""
+    yield dovecot_server.account()
+    dovecot_server.start()  # the test may have stopped it

@@ -181,6 +181,9 @@ def test_example_commented_keys_show_their_defaults(tmp_path: Path) -> None:
     assert commented != []
     actual = {(s, k): getattr(getattr(settings, s), k) for s, k in commented}
     expected = {(s, k): field_default(config.SECTIONS[s], k) for s, k in commented}
+    # port 0 means "the usual port of the chosen security"
+    expected[("mailbox", "port")] = config.IMAP_PORTS[settings.mailbox.security]
+    expected[("outbound", "port")] = config.SMTP_PORTS[settings.outbound.security]
     assert actual == expected
 
 
@@ -511,3 +514,16 @@ def toml_literal(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_literal(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@pytest.mark.parametrize(
+    ("imap_security", "smtp_security", "ports"),
+    [("tls", "tls", (993, 465)), ("starttls", "starttls", (143, 587)), ("tls", "plain", (993, 25))],
+)
+def test_port_defaults_follow_security(
+    tmp_path: Path, imap_security: str, smtp_security: str, ports: tuple[int, int]
+) -> None:
+    """Without a port the usual port of the chosen security is used, for IMAP and SMTP."""
+    text = imap_config(f'security = "{imap_security}"', f'security = "{smtp_security}"')
+    settings = load(write(tmp_path, text), env={})
+    assert (settings.mailbox.port, settings.outbound.port) == ports
