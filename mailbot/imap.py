@@ -364,36 +364,54 @@ class ImapMailbox:
     # -- moving ----------------------------------------------------------------------------
 
     def _mark(self, key: str, folder: str) -> None:
-        if not key.isdigit() or int(key) == 0:
-            raise MailboxUnavailable(f"IMAP {self.address}: key {key!r} is not a UID")
-        self._run("move", lambda s: self._move(s, key, folder))
-        self._handed.pop(key, None)
+        self.mark_many([key], folder)
 
-    def _move(self, s: _Session, key: str, folder: str) -> None:
+    def mark_processed_many(self, keys: Sequence[str]) -> None:
+        """Move many messages to the processed folder in one MOVE (or COPY) command."""
+        self.mark_many(keys, self.settings.processed_folder)
+
+    def mark_many(self, keys: Sequence[str], folder: str) -> None:
+        """Move the messages `keys` (UIDs) to `folder`; gone UIDs are no error."""
+        for key in keys:
+            if not key.isdigit() or int(key) == 0:
+                raise MailboxUnavailable(f"IMAP {self.address}: key {key!r} is not a UID")
+        if not keys:
+            return
+        self._run("move", lambda s: self._move(s, keys, folder))
+        for key in keys:
+            self._handed.pop(key, None)
+
+    def _move(self, s: _Session, keys: Sequence[str], folder: str) -> None:
         if not s.selected:
             self._select(s)
-        handed = self._handed.get(key)
-        if handed is not None and handed != self._uidvalidity:
-            self._log.warning("imap_stale_key_not_moved", key=key, uidvalidity=handed)
-            return  # the message is still there under a new UID and comes round again
+        uids = []
+        for key in keys:
+            handed = self._handed.get(key)
+            if handed is not None and handed != self._uidvalidity:
+                # the message is still there under a new UID and comes round again
+                self._log.warning("imap_stale_key_not_moved", key=key, uidvalidity=handed)
+                continue
+            uids.append(int(key))
+        if not uids:
+            return
         try:
-            self._transfer(s, int(key), folder)
+            self._transfer(s, uids, folder)
         except IMAPClientError as exc:
             if isinstance(exc, imaplib.IMAP4.abort) or s.client.folder_exists(folder):
                 raise
             self._log.info("imap_folder_created", created=folder)
             s.client.create_folder(folder)
-            self._transfer(s, int(key), folder)
+            self._transfer(s, uids, folder)
 
     @staticmethod
-    def _transfer(s: _Session, uid: int, folder: str) -> None:
+    def _transfer(s: _Session, uids: list[int], folder: str) -> None:
         if b"MOVE" in s.capabilities:
-            s.client.move([uid], folder)
+            s.client.move(uids, folder)
             return
-        s.client.copy([uid], folder)
-        s.client.add_flags([uid], [_DELETED], silent=True)
+        s.client.copy(uids, folder)
+        s.client.add_flags(uids, [_DELETED], silent=True)
         if b"UIDPLUS" in s.capabilities:
-            s.client.uid_expunge([uid])  # never a plain EXPUNGE: it would hit others' mail
+            s.client.uid_expunge(uids)  # never a plain EXPUNGE: it would hit others' mail
 
     # -- waiting ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import itertools
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +57,10 @@ class Mailbox(Protocol):
 
     def mark_quarantined(self, key: str) -> None:
         """Move the message to the quarantine folder; only after the DB commit."""
+        ...
+
+    def mark_processed_many(self, keys: Sequence[str]) -> None:
+        """`mark_processed` for many messages at once (one IMAP command)."""
         ...
 
     def wait(self, timeout: float) -> bool:
@@ -165,6 +169,11 @@ class MaildirMailbox:
                 f"cannot create quarantine folder {self.quarantine_path}: {exc}"
             ) from exc
         self._move(key, self.quarantine_path / "cur")
+
+    def mark_processed_many(self, keys: Sequence[str]) -> None:
+        """Rename each message to cur/ with the S flag."""
+        for key in keys:
+            self.mark_processed(key)
 
     def wait(self, timeout: float) -> bool:
         """Poll new/ every POLL_INTERVAL seconds until a file appears or `timeout` passes."""

@@ -107,21 +107,33 @@ class Service:
         outcomes: list[Outcome] = []
         tried: set[str] = set()
         while not stop():
-            items = [i for i in self.mailbox.pending(batch + len(tried)) if i.key not in tried]
+            # Handled mail leaves the pending set; what is still there after its turn (a
+            # failed move) is skipped until the next pass.
+            items = [i for i in self.mailbox.pending(batch) if i.key not in tried]
             if not items:
                 break
-            for item in items[:batch]:
+            processed: list[str] = []
+            for item in items:
                 if stop():
                     break
                 tried.add(item.key)
-                outcome = self.handle(item)
-                if outcome is not None:
-                    outcomes.append(outcome)
+                outcome = self.handle(item, move=False)
+                if outcome is None:
+                    continue
+                outcomes.append(outcome)
+                if outcome.disposition in TO_QUARANTINE:
+                    self._move(item.key, outcome)
+                else:
+                    processed.append(item.key)
+            self._move_processed(processed)
         self.store.state_set("heartbeat:intake", self.clock.now().isoformat())
         return outcomes
 
-    def handle(self, item: MailboxItem) -> Outcome | None:
-        """Record one message in one transaction, then move it; never raises."""
+    def handle(self, item: MailboxItem, move: bool = True) -> Outcome | None:
+        """Record one message in one transaction, then (if `move`) move it; never raises.
+
+        Without `move` the caller moves it later (intake moves a batch in one command).
+        """
         started = time.perf_counter()
         sha = hashlib.sha256(item.raw).hexdigest()
         try:
@@ -133,7 +145,8 @@ class Service:
             outcome = self._record_failure(item, sha, exc)
         if outcome is None:
             return None
-        self._move(item.key, outcome)
+        if move:
+            self._move(item.key, outcome)
         self.log.info(
             "message_handled",
             disposition=outcome.disposition.value,
@@ -247,6 +260,13 @@ class Service:
         except Exception as second:
             self.log.exception("message_left_in_mailbox", key=item.key, error=repr(second)[:300])
             return None
+
+    def _move_processed(self, keys: list[str]) -> None:
+        try:
+            self.mailbox.mark_processed_many(keys)
+        except MailbotError as exc:
+            # Recorded already: the next pass finds each sha256 and finishes the move.
+            self.log.warning("move_failed", keys=len(keys), error=str(exc)[:300])
 
     def _move(self, key: str, outcome: Outcome) -> None:
         try:

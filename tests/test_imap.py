@@ -210,6 +210,24 @@ def test_marks_move_to_created_folders_and_empty_the_inbox(
 
 
 @pytest.mark.dovecot
+def test_many_messages_move_in_one_command(
+    dovecot: DovecotAccount,
+    opened: Callable[..., ImapMailbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """mark_processed_many moves a whole batch with one MOVE, skipping gone UIDs."""
+    for n in range(3):
+        dovecot.append(_raw(f"m{n}"), T0 + timedelta(seconds=n))
+    box = opened(_settings(dovecot))
+    keys = [item.key for item in box.pending()]
+    box.mark_processed("2")
+    calls = _count_calls(monkeypatch, "move")
+    box.mark_processed_many(keys)
+    actual = [dovecot.folder_uids(f) for f in ("INBOX", "Processed")]
+    assert (actual, len(calls)) == ([[], [1, 2, 3]], 1)
+
+
+@pytest.mark.dovecot
 def test_marking_twice_or_a_gone_uid_is_harmless(
     dovecot: DovecotAccount, opened: Callable[..., ImapMailbox]
 ) -> None:
