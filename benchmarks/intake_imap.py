@@ -24,7 +24,7 @@ from mailbot.config import Secret
 from mailbot.wiring import build_service
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from dovecot import DovecotServer  # noqa: E402
+from dovecot import DovecotServer
 
 
 def main(count: int = 2000) -> None:
