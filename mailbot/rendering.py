@@ -19,13 +19,9 @@ never compiled, so ``{{ 7*7 }}`` in a subject stays ``{{ 7*7 }}``.
 
 Headers are built so that no input can add a header or a recipient: every header text
 loses its control characters and line breaks, recipients and Message-IDs must match a
-strict pattern, and the headers that carry free text or IDs (From, Subject, Message-ID,
-In-Reply-To, References) are encoded and folded here, not by the email package: Python
-3.11's header parser decodes an encoded word found in a plain string (CR/LF included),
-its folder drops the quotes of a long quoted display name (a name like "Bcc: x@y" then
-reads as an address) and turns long Message-IDs into encoded words. Text that is not plain
-ASCII, or that contains ``=?``, is sent as RFC 2047 encoded words, so a reader shows it
-literally.
+strict pattern, and the message is written by hand in `mailbot.mime` (which explains why
+the email package is not used for it). Text that is not plain ASCII, or that contains
+``=?``, is sent as RFC 2047 encoded words, so a reader shows it literally.
 """
 
 from __future__ import annotations
@@ -34,11 +30,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import Header
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -54,7 +45,17 @@ from jinja2 import (
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from mailbot.errors import PermanentError, UserError
+from mailbot.errors import UserError
+from mailbot.mime import (
+    MailInputError,
+    address_field,
+    date_field,
+    field,
+    id_list_field,
+    mailbox_field,
+    text_field,
+    text_mail,
+)
 from mailbot.models import OutgoingMail
 
 LOOP_HEADER = "X-Mailbot-Loop"
@@ -63,11 +64,6 @@ MAX_SUBJECT_CHARS = 200
 MAX_NAME_CHARS = 100
 MAX_REFERENCES = 20
 AUTO_SUBMITTED_VALUES = frozenset({"auto-replied", "auto-generated"})
-
-# Headers we fold ourselves (set_raw) are written as given; the others (To, Reply-To,
-# Date, ...) are folded by the SMTP policy (CRLF). 76 columns: the quoted-printable body
-# uses the policy's line length, and RFC 2045 allows no more than 76.
-_POLICY = SMTP.clone(refold_source="none", max_line_length=76)
 
 _ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
 _DOT_ATOM = "[" + _ATEXT + "]+(?:\\.[" + _ATEXT + "]+)*"
@@ -78,20 +74,11 @@ _MESSAGE_ID_RE = re.compile(_DOT_ATOM + "@" + _DOT_ATOM)
 _ID_PART_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_BODY_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_BODY_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and line feed
 _LEADING_COMMENTS = re.compile(r"(?:\s*\{#.*?#\})*\s*", re.DOTALL)
-_PLAIN_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 _TEMPLATE_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 _LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
 _PART = "::"
-
-
-class MailInputError(PermanentError, ValueError):
-    """A value must not go into a mail header (bad address, Message-ID, naive date).
-
-    Callers pass only validated values, so this signals a bug upstream; it is also a
-    ValueError. The message names the bad value.
-    """
 
 
 class RenderError(UserError):
@@ -137,45 +124,7 @@ def clean_header_text(text: str, limit: int = MAX_SUBJECT_CHARS) -> str:
 def clean_body_text(text: str) -> str:
     """Body text with ``\\n`` line ends only; other control characters become U+FFFD."""
     lines = _SURROGATES.sub("\ufffd", text).splitlines()
-    return "\n".join(_BODY_UNSAFE.sub("\ufffd", line) for line in lines) + "\n"
-
-
-def _header_value(header_name: str, text: str) -> str:
-    """Clean one-line `text` folded for `header_name` ("\\n " between lines).
-
-    Plain ASCII is folded at spaces; anything else, and ASCII containing ``=?``,
-    becomes RFC 2047 encoded words, so no reader decodes the reporter's text.
-    """
-    if text.isascii() and "=?" not in text:
-        return _fold_words(len(header_name) + 2, text.split(" "))
-    return Header(text, "utf-8", header_name=header_name).encode(linesep="\n")
-
-
-def _fold_words(used: int, words: list[str]) -> str:
-    """`words` joined by spaces, broken into lines of at most 78 where a space allows."""
-    lines: list[str] = []
-    current = ""
-    for word in words:
-        if current and used + len(current) + 1 + len(word) > 78:
-            lines.append(current)
-            current, used = word, 1
-        else:
-            current = f"{current} {word}" if current else word
-    return "\n ".join([*lines, current])
-
-
-def _mailbox(name: str, address: str) -> str:
-    """``name <address>`` for From: a plain, quoted or encoded phrase, folded by us."""
-    phrase = clean_header_text(name, MAX_NAME_CHARS)
-    if not phrase:
-        return address
-    if not phrase.isascii() or "=?" in phrase:
-        phrase = _header_value("From", phrase)
-    elif not _PLAIN_PHRASE.fullmatch(phrase):
-        phrase = '"' + phrase.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    last_line = phrase.rpartition("\n")[2]
-    separator = "\n " if len(last_line) + len(address) > 69 else " "
-    return f"{phrase}{separator}<{address}>"
+    return _BODY_UNSAFE.sub("\ufffd", "\n".join(lines)) + "\n"
 
 
 # --- templates -----------------------------------------------------------------------
@@ -420,31 +369,33 @@ def build_mail(
     if automatic and auto_submitted not in AUTO_SUBMITTED_VALUES:
         raise MailInputError(f"invalid Auto-Submitted value {auto_submitted!r}")
     clean_subject = clean_header_text(subject)
-    msg = EmailMessage(policy=_POLICY)
-    msg.set_raw("From", _mailbox(identity.name, identity.address))
-    msg["To"] = tuple(Address(addr_spec=address) for address in recipients)
-    msg["Reply-To"] = Address(addr_spec=identity.address)
-    msg.set_raw("Subject", _header_value("Subject", clean_subject))
-    msg["Date"] = format_datetime(date)
-    msg.set_raw("Message-ID", f"<{own_id}>")
     case_ref = case_reference(case_id, identity.domain) if case_id else None
     parent, refs = _thread_ids(case_ref, in_reply_to, references)
+    fields = [
+        mailbox_field("From", clean_header_text(identity.name, MAX_NAME_CHARS), identity.address),
+        address_field("To", recipients),
+        address_field("Reply-To", [identity.address]),
+        text_field("Subject", clean_subject),
+        date_field("Date", date),
+        field("Message-ID", f"<{own_id}>"),
+    ]
     if parent:
-        msg.set_raw("In-Reply-To", f"<{parent}>")
+        fields.append(field("In-Reply-To", f"<{parent}>"))
     if refs:
-        msg.set_raw("References", "\n ".join(f"<{ref}>" for ref in refs))
+        fields.append(id_list_field("References", refs))
     if automatic:
-        msg["Auto-Submitted"] = auto_submitted
-        msg["X-Auto-Response-Suppress"] = "All"
-    msg[LOOP_HEADER] = identity.address
-    msg.set_content(clean_body_text(body), subtype="plain", charset="utf-8", cte="quoted-printable")
+        fields += [
+            field("Auto-Submitted", auto_submitted),
+            field("X-Auto-Response-Suppress", "All"),
+        ]
+    fields.append(field(LOOP_HEADER, identity.address))
     return OutgoingMail(
         kind=kind,
         message_id=own_id,
         sender=identity.address,
         recipients=recipients,
         subject=clean_subject,
-        raw=msg.as_bytes(),
+        raw=text_mail(fields, clean_body_text(body)),
         case_id=case_id,
         automatic=automatic,
     )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from email.header import Header
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -15,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailbot.errors import MailbotError
+from mailbot.mime import address_field, mailbox_field, quoted_printable, text_field, text_mail
 from mailbot.models import OutgoingMail
 from mailbot.rendering import (
     LOOP_HEADER,
@@ -24,6 +29,8 @@ from mailbot.rendering import (
     RenderError,
     build_mail,
     case_reference,
+    clean_body_text,
+    clean_header_text,
     format_moment,
     is_own_message_id,
     make_message_id,
@@ -659,6 +666,186 @@ def test_unicode_body_round_trips() -> None:
     assert body_of(parse(mail.raw)) == text
     body_lines = mail.raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
     assert max(len(line) for line in body_lines) <= 76
+
+
+# --- the hand-written message against the email package -----------------------------
+
+REFERENCE_POLICY = SMTP.clone(refold_source="none", max_line_length=76)
+ATEXT = st.text("abcXYZ019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=12)
+LABEL = st.text("abcdef0123", min_size=1, max_size=12)
+ADDRESS = st.builds(
+    "{}@{}".format,
+    st.lists(ATEXT, min_size=1, max_size=5).map(".".join),
+    st.lists(LABEL, min_size=1, max_size=4).map(".".join),
+).filter(lambda address: len(address) <= 74 and "=?" not in address)
+DATES = st.datetimes(
+    min_value=datetime(1970, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([UTC, AMS, ZoneInfo("America/St_Johns"), ZoneInfo("Asia/Kolkata")]),
+)
+BODY = st.one_of(TEXT, st.text(max_size=400), st.text("aB =\t.\u00e9\U0001f600\n", max_size=400))
+ENCODED = st.one_of(TEXT, st.text(max_size=300)).map(clean_header_text)
+
+
+def value_of(field_text: str) -> str:
+    """The value of a ``Name: value`` header field."""
+    return field_text.partition(": ")[2]
+
+
+def email_package_raw(
+    subject: str, body: str, identity: Identity, to: list[str], date: datetime, automatic: bool
+) -> bytes:
+    """The mail as build_mail wrote it with the email package (From, Subject, IDs set raw)."""
+    msg = EmailMessage(policy=REFERENCE_POLICY)
+    phrase = clean_header_text(identity.name, 100)
+    msg.set_raw("From", value_of(mailbox_field("From", phrase, identity.address)))
+    msg["To"] = tuple(Address(addr_spec=address) for address in to)
+    msg["Reply-To"] = Address(addr_spec=identity.address)
+    msg.set_raw("Subject", value_of(text_field("Subject", clean_header_text(subject))))
+    msg["Date"] = format_datetime(date)
+    msg.set_raw("Message-ID", f"<{MESSAGE_ID}>")
+    msg.set_raw("In-Reply-To", "<parent@example.org>")
+    case_ref = case_reference(CASE_ID, identity.domain)
+    msg.set_raw("References", f"<root@example.org>\n <parent@example.org>\n <{case_ref}>")
+    if automatic:
+        msg["Auto-Submitted"] = "auto-replied"
+        msg["X-Auto-Response-Suppress"] = "All"
+    msg[LOOP_HEADER] = identity.address
+    msg.set_content(clean_body_text(body), subtype="plain", charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    subject=ENCODED,
+    name=TEXT,
+    body=BODY,
+    to=st.lists(ADDRESS, min_size=1, max_size=8),
+    own=ADDRESS.filter(lambda address: len(address) <= 60),
+    date=DATES,
+    automatic=st.booleans(),
+)
+def test_mail_is_byte_identical_to_the_email_package_one(
+    subject: str, name: str, body: str, to: list[str], own: str, date: datetime, automatic: bool
+) -> None:
+    """Property: header order, folding, Date, MIME headers and body are the email package's."""
+    identity = Identity(own, name, "Gemeente")
+    mail = build(
+        subject,
+        body,
+        identity=identity,
+        to=to,
+        date=date,
+        automatic=automatic,
+        in_reply_to="parent@example.org",
+        references=["root@example.org"],
+    )
+    assert mail.raw == email_package_raw(subject, body, identity, to, date, automatic)
+    assert_wire_safe(mail.raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=ENCODED, name=st.sampled_from(["Subject", "From"]))
+def test_encoded_words_are_those_of_email_header(text: str, name: str) -> None:
+    """Property: non-ASCII or ``=?`` text becomes exactly email.header.Header's encoded words."""
+    text = text if not text.isascii() else f"=?{text}"
+    expected = f"{name}: " + Header(text, "utf-8", header_name=name).encode(linesep="\n")
+    assert text_field(name, text) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(addresses=st.lists(ADDRESS, min_size=1, max_size=15))
+def test_address_list_folds_like_the_smtp_policy(addresses: list[str]) -> None:
+    """Property: To is folded where the email package's SMTP policy (76 columns) folded it."""
+    msg = EmailMessage(policy=REFERENCE_POLICY)
+    msg["To"] = tuple(Address(addr_spec=address) for address in addresses)
+    expected = REFERENCE_POLICY.fold("To", msg["To"])
+    assert address_field("To", addresses).replace("\n", "\r\n") + "\r\n" == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=BODY)
+def test_quoted_printable_body_is_the_email_package_one(text: str) -> None:
+    """Property: the body is the email package's quoted-printable, CRLF, lines of at most 76."""
+    clean = clean_body_text(text)
+    msg = EmailMessage(policy=REFERENCE_POLICY)
+    msg.set_content(clean, subtype="plain", charset="utf-8", cte="quoted-printable")
+    encoded = quoted_printable(clean).encode("ascii")
+    assert encoded == msg.as_bytes().split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
+    assert_wire_safe(encoded)
+
+
+def test_long_addresses_get_lines_of_their_own() -> None:
+    """Addresses too long to fold stay whole, each on its own line, and all are read back."""
+    to = ["a" * 150 + "@example.org", "kort@example.org", "b." * 60 + "c@example.org"]
+    mail = build(to=to)
+    message = parse(mail.raw)
+    assert [a.addr_spec for a in message["To"].addresses] == to
+    head = mail.raw.split(b"\r\n\r\n", 1)[0].decode()
+    expected = f"To:\r\n {to[0]},\r\n {to[1]},\r\n {to[2]}\r\n"
+    assert expected in head
+    assert_wire_safe(mail.raw)
+
+
+def test_long_identity_address_is_written_verbatim() -> None:
+    """The loop header and Reply-To carry a long identity address as it is, not encoded."""
+    address = "meldpunt.kwetsbaarheden.informatiebeveiliging@gemeente-voorbeeld.example"
+    mail = build(identity=Identity(address, "Meldpunt", "Gemeente"))
+    message = parse(mail.raw)
+    assert f"{LOOP_HEADER}: {address}\r\n".encode() in mail.raw
+    assert (str(message[LOOP_HEADER]), str(message["Reply-To"])) == (address, address)
+
+
+def test_date_with_an_offset_in_seconds_is_written_in_utc() -> None:
+    """A zone offset with seconds (Amsterdam before 1937) cannot be written, so UTC is."""
+    date = datetime(1900, 1, 1, tzinfo=AMS)
+    message = parse(build(date=date).raw)
+    assert str(message["Date"]) == "Sun, 31 Dec 1899 23:40:28 +0000"
+    assert message["Date"].datetime == date
+
+
+def test_date_keeps_its_whole_minute_offset() -> None:
+    """Offsets in whole minutes, east and west, are written as they are."""
+    for offset, written in [
+        (timedelta(hours=5, minutes=30), "+0530"),
+        (-timedelta(hours=3), "-0300"),
+    ]:
+        date = datetime(2026, 12, 21, 10, 0, 3, 999, tzinfo=timezone(offset))
+        assert str(parse(build(date=date).raw)["Date"]).endswith(f":03 {written}")
+
+
+def test_text_mail_layout() -> None:
+    """Fields in order with CRLF, then the three MIME headers, an empty line and the body."""
+    raw = text_mail(["A: 1", "B-C: 2\n 3"], "x\n")
+    expected = (
+        b"A: 1\r\nB-C: 2\r\n 3\r\n"
+        b'Content-Type: text/plain; charset="utf-8"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n"
+        b"MIME-Version: 1.0\r\n\r\nx\r\n"
+    )
+    assert raw == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "Subject: a\nBcc: evil@attacker.example",
+        "Subject: a\r\n b",
+        "Subject: a\rBcc: evil@attacker.example",
+        "Subject: a\n \n b",
+        "Subject: caf\u00e9",
+        "Subject: a\x00b",
+        "Bcc evil@attacker.example",
+        ": x",
+        "Subject: " + "a" * 990,
+    ],
+)
+def test_text_mail_refuses_an_unsafe_field(bad: str) -> None:
+    """Only printable ASCII fields with continuation lines of at most 998 octets are written."""
+    with pytest.raises(MailInputError, match="unsafe header field") as caught:
+        text_mail(["From: a@b.example", bad], "x\n")
+    assert repr(bad[:200]) in str(caught.value)
 
 
 # --- identifiers and threading ----------------------------------------------------------
