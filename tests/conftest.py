@@ -24,7 +24,6 @@ import asyncio
 import os
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
 import warnings
@@ -35,7 +34,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from dovecot import DovecotAccount, DovecotServer, dovecot_binary
+from dovecot import DovecotAccount, DovecotServer, dovecot_binary, make_certificate
 
 
 def free_port() -> int:
@@ -198,15 +197,7 @@ class _RecordingController(Controller):
 def smtp_certificate() -> Iterator[tuple[Path, Path]]:
     """A self-signed certificate for 127.0.0.1 (cert, key), made with the openssl CLI."""
     with tempfile.TemporaryDirectory(prefix="mailbot-smtp-cert-") as folder:
-        cert, key = Path(folder) / "cert.pem", Path(folder) / "key.pem"
-        command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-        command += " -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
-        subprocess.run(
-            [*command.split(), "-keyout", str(key), "-out", str(cert)],
-            check=True,
-            capture_output=True,
-        )
-        yield cert, key
+        yield make_certificate(Path(folder))
 
 
 def _server_tls(cert_and_key: tuple[Path, Path]) -> ssl.SSLContext:
