@@ -358,10 +358,15 @@ class Store:
     # -- clocks and notices ---------------------------------------------------------------
 
     def start_clock(self, case_id: str, name: str, deadline: Deadline, now: datetime) -> None:
-        """Start clock `name` of a case (an update clock restarts: the old one is done)."""
+        """Start clock `name` of a case (an update clock restarts: the old one is done).
+
+        A restart that lands on the same due (two mails on one start day) keeps the open
+        clock as it is.
+        """
         self.db.execute(
-            "UPDATE clocks SET done_at = ? WHERE case_id = ? AND name = ? AND done_at IS NULL",
-            [iso(now), case_id, name],
+            "UPDATE clocks SET done_at = ? WHERE case_id = ? AND name = ? AND done_at IS NULL"
+            " AND due != ?",
+            [iso(now), case_id, name, iso(deadline.due)],
         )
         self.db.execute(
             "INSERT OR IGNORE INTO clocks (case_id, name, due, explanation, started_at)"
@@ -427,6 +432,11 @@ class Store:
     def notice_recorded(self, key: str) -> bool:
         """True when the notice with this key was sent (queued) before."""
         return self.db.execute("SELECT 1 FROM notices WHERE key = ?", [key]).fetchone() is not None
+
+    def recorded_notices(self, keys: list[str]) -> set[str]:
+        """The subset of `keys` already recorded (one query, however many keys)."""
+        sql = "SELECT key FROM notices WHERE key IN (SELECT value FROM json_each(?))"
+        return {str(r[0]) for r in self.db.execute(sql, [json.dumps(keys)]).fetchall()}
 
     def record_notice(
         self, key: str, kind: str, case_id: str | None, message_id: str, at: datetime

@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from mailbot.decide import Inputs
 from mailbot.logs import get_logger
@@ -37,19 +38,20 @@ DIGEST_TITLES = {
 
 def open_clocks(store: Store) -> list[OpenClock]:
     """The clocks the scheduler watches: not done, of open cases."""
-    return [
-        OpenClock(
-            case_id=r["case_id"],
-            name=r["name"],
-            due=datetime.fromisoformat(r["due"]),
-            explanation=r["explanation"],
-            subject=r["subject"],
-            state=r["state"],
-            waiting=bool(r["waiting"]),
-            missed_at=datetime.fromisoformat(r["missed_at"]) if r["missed_at"] else None,
-        )
-        for r in store.open_clocks()
-    ]
+    return [_open_clock(r) for r in store.open_clocks()]
+
+
+def _open_clock(r: Mapping[str, Any]) -> OpenClock:
+    return OpenClock(
+        case_id=r["case_id"],
+        name=r["name"],
+        due=datetime.fromisoformat(r["due"]),
+        explanation=r["explanation"],
+        subject=r["subject"],
+        state=r["state"],
+        waiting=bool(r["waiting"]),
+        missed_at=datetime.fromisoformat(r["missed_at"]) if r["missed_at"] else None,
+    )
 
 
 class Ticker:
@@ -64,8 +66,9 @@ class Ticker:
     def tick(self) -> int:
         """Record newly missed clocks and queue the notices due now; returns mails queued."""
         inp = self.inputs()
-        rows = {(r["case_id"], r["name"], r["due"]): r["id"] for r in self.store.open_clocks()}
-        clocks = open_clocks(self.store)
+        found = self.store.open_clocks()  # one read: ids and clocks from the same rows
+        rows = {(r["case_id"], r["name"], r["due"]): r["id"] for r in found}
+        clocks = [_open_clock(r) for r in found]
         with self.store.transaction():
             for clock in newly_missed(inp.now, clocks):
                 if clock.missed_at is None:
@@ -74,8 +77,10 @@ class Ticker:
                         clock.case_id, inp.now, "mailbot", "clock_missed", f"{clock.name}"
                     )
         queued = 0
-        for notice in notices(inp.now, inp.calendar, clocks, frozenset(), self.policy):
-            if self.store.notice_recorded(notice.key):
+        due_now = notices(inp.now, inp.calendar, clocks, frozenset(), self.policy)
+        recorded = self.store.recorded_notices([n.key for n in due_now])  # one query
+        for notice in due_now:
+            if notice.key in recorded:
                 continue
             mail = render_notice(notice, inp, self.policy)
             with self.store.transaction():
