@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from mailbot.errors import MailbotError
@@ -140,6 +141,29 @@ def notices(
     if clocks:
         found.append(_digest(now, calendar, clocks))
     return _unique_sorted(notice for notice in found if notice.key not in sent)
+
+
+def next_change(
+    now: datetime,
+    calendar: Calendar,
+    clocks: Sequence[OpenClock],
+    policy: SchedulePolicy = DEFAULT_POLICY,
+) -> datetime:
+    """The earliest moment after `now` at which `notices` or `newly_missed` could answer
+    differently for the same clocks and the same sent keys: a reminder trigger or a due
+    passing, the office closing (today's cutoff) or opening. Until then a tick whose
+    inputs did not change can be skipped.
+    """
+    _check_aware(now, "now")
+    if calendar.is_office_hours(now):
+        moments = [_at(calendar, _local_date(calendar, now), calendar.cutoff)]
+    else:
+        moments = [calendar.next_office_opening(now)]
+    for clock in clocks:
+        if clock.due > now:
+            moments.append(clock.due)
+        moments.extend(t for _, _, t in _triggers(calendar, clock, policy) if t > now)
+    return min(moments)
 
 
 def newly_missed(now: datetime, clocks: Sequence[OpenClock]) -> list[OpenClock]:
@@ -281,9 +305,18 @@ def _triggers(
     """(code, label, trigger) by trigger; at most one per moment, all before the due."""
     if clock.paused or clock.name not in policy.remind:
         return []
-    due_day = _local_date(calendar, clock.due)
+    return list(_triggers_of(calendar, clock.name, clock.due, policy))
+
+
+@lru_cache(maxsize=4096)
+def _triggers_of(
+    calendar: Calendar, name: str, due: datetime, policy: SchedulePolicy
+) -> tuple[tuple[str, str, datetime], ...]:
+    """The triggers of a clock `name` due at `due` (cached: many clocks share a due)."""
+    clock_due = due
+    due_day = _local_date(calendar, clock_due)
     found: list[tuple[str, str, datetime]] = []
-    if clock.name in policy.day_ahead:
+    if name in policy.day_ahead:
         before = _previous_working_day(calendar, due_day)
         label = (
             "due tomorrow"
@@ -297,13 +330,13 @@ def _triggers(
         found.append(("today", "due today", _at(calendar, due_day, calendar.office_open)))
     hours = policy.hours_before
     unit = "working hour" if hours == 1 else "working hours"
-    at = calendar.subtract_working_hours(clock.due, hours)
+    at = calendar.subtract_working_hours(clock_due, hours)
     found.append(("hours", f"due in {hours:g} {unit}", at))
     by_moment: dict[datetime, tuple[str, str, datetime]] = {}
     for entry in found:  # on a tie the later entry (the more precise one) wins
-        if entry[2] < clock.due:
+        if entry[2] < clock_due:
             by_moment[entry[2]] = entry
-    return sorted(by_moment.values(), key=lambda entry: entry[2])
+    return tuple(sorted(by_moment.values(), key=lambda entry: entry[2]))
 
 
 def _reminder(
@@ -325,10 +358,16 @@ def _escalation(now: datetime, calendar: Calendar, clock: OpenClock) -> Notice:
     exactly `Calendar.ontvangstdag(D)`). A deadline passing at night escalates at opening.
     """
     today = _local_date(calendar, now)
-    first = calendar.ontvangstdag(clock.due)  # first working day with office time >= due
-    number = 1 + sum(1 for day in _days(first + _ONE_DAY, today) if calendar.is_working_day(day))
+    number = _escalation_day(calendar, clock.due, today)
     label = "missed" if number == 1 else f"still missed (working day {number})"
     return _about(clock, "escalation", "escalate", today.isoformat(), label)
+
+
+@lru_cache(maxsize=4096)
+def _escalation_day(calendar: Calendar, due: datetime, today: date) -> int:
+    """Which working day of being missed `today` is (1 on the first; cached per due)."""
+    first = calendar.ontvangstdag(due)  # first working day with office time >= due
+    return 1 + sum(1 for day in _days(first + _ONE_DAY, today) if calendar.is_working_day(day))
 
 
 def _about(clock: OpenClock, kind: str, audience: str, suffix: str, label: str) -> Notice:

@@ -13,7 +13,7 @@ from mailbot.classify import Context, Rules, Verdict, classify
 from mailbot.clock import Clock
 from mailbot.config import Settings
 from mailbot.decide import Inputs, Plan, decide
-from mailbot.errors import MailbotError
+from mailbot.errors import MailbotError, MailboxUnavailable
 from mailbot.logs import get_logger
 from mailbot.mailbox import Mailbox, MailboxItem
 from mailbot.models import Case, Disposition, InboundMessage
@@ -83,7 +83,14 @@ class Service:
 
     async def run_once(self) -> tuple[list[Outcome], DeliveryCounts]:
         """One intake pass, then flush the outbox (`mailbot run --once`)."""
-        outcomes = self.intake()
+        try:
+            outcomes = self.intake()
+        except MailboxUnavailable:
+            # The mailbox is down: what is recorded still gets its reminders and mail.
+            self.tick()
+            await self.deliver()
+            await self.transport.close()
+            raise
         self.tick()
         counts = await self.deliver()
         await self.transport.close()

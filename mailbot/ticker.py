@@ -13,7 +13,14 @@ from mailbot.logs import get_logger
 from mailbot.models import OutgoingMail
 from mailbot.rendering import build_mail, format_moment, make_message_id
 from mailbot.scheduler import Notice as SchedulerNotice
-from mailbot.scheduler import OpenClock, SchedulePolicy, digest_sections, newly_missed, notices
+from mailbot.scheduler import (
+    OpenClock,
+    SchedulePolicy,
+    digest_sections,
+    newly_missed,
+    next_change,
+    notices,
+)
 from mailbot.store import Store
 
 CLOCK_TITLES: Mapping[str, Mapping[str, str]] = {
@@ -62,10 +69,32 @@ class Ticker:
         self.inputs = inputs
         self.policy = policy
         self.log = get_logger(task="scheduler")
+        self._valid_until: datetime | None = None
+        self._version: tuple[int, int] = (-1, -1)
+
+    def _db_version(self) -> tuple[int, int]:
+        """Changes by other connections (data_version) and by ours (total_changes)."""
+        other = int(self.store.db.execute("PRAGMA data_version").fetchone()[0])
+        return other, self.store.db.conn.total_changes
 
     def tick(self) -> int:
-        """Record newly missed clocks and queue the notices due now; returns mails queued."""
+        """Record newly missed clocks and queue the notices due now; returns mails queued.
+
+        A tick before the next moment that can change the answer (`scheduler.next_change`),
+        with no write to the database since the last full tick, only beats the heartbeat.
+        """
         inp = self.inputs()
+        version = self._db_version()
+        if self._valid_until and inp.now < self._valid_until and version == self._version:
+            self.store.state_set("heartbeat:tick", inp.now.isoformat())
+            self._version = (version[0], self.store.db.conn.total_changes)
+            return 0
+        queued, clocks = self._full_tick(inp)
+        self._valid_until = next_change(inp.now, inp.calendar, clocks, self.policy)
+        self._version = (version[0], self.store.db.conn.total_changes)
+        return queued
+
+    def _full_tick(self, inp: Inputs) -> tuple[int, list[OpenClock]]:
         found = self.store.open_clocks()  # one read: ids and clocks from the same rows
         rows = {(r["case_id"], r["name"], r["due"]): r["id"] for r in found}
         clocks = [_open_clock(r) for r in found]
@@ -96,7 +125,7 @@ class Ticker:
                     queued += 1
             self.log.info("notice_queued", kind=notice.kind, case=notice.case_id, key=notice.key)
         self.store.state_set("heartbeat:tick", inp.now.isoformat())
-        return queued
+        return queued, clocks
 
 
 def _iso(clock: OpenClock) -> str:

@@ -10,6 +10,9 @@ from mailbot.service import Service
 from mailbot.store import Store
 from mailbot.transport import MaildirTransport, SmtpTransport, Transport
 
+IMAP_TIMEOUT = 15.0
+"""Seconds an IMAP connect or command may take (also bounds how long SIGTERM waits)."""
+
 
 def build_mailbox(settings: Settings, store: Store | None = None) -> Mailbox:
     """The mailbox backend of the settings (IMAP remembers UIDVALIDITY in `store`)."""
@@ -20,7 +23,7 @@ def build_mailbox(settings: Settings, store: Store | None = None) -> Mailbox:
         return MaildirMailbox(mb.path, quarantine_folder=mb.quarantine_folder)
     from mailbot.imap import ImapMailbox  # noqa: PLC0415 - imapclient only when used
 
-    return ImapMailbox(mb, state=store)
+    return ImapMailbox(mb, state=store, timeout=IMAP_TIMEOUT)
 
 
 def build_transport(settings: Settings) -> Transport:

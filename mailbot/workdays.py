@@ -49,6 +49,19 @@ def nl_holidays(year: int) -> Mapping[date, str]:
     return MappingProxyType({day: str(name) for day, name in found.items() if day.year == year})
 
 
+@functools.lru_cache(maxsize=8192)
+def _closed_reason(day: date, closure_days: frozenset[date]) -> str | None:
+    """Why `day` is closed (cached: the scheduler asks for the same days very often)."""
+    if day.weekday() >= 5:
+        return WEEKEND
+    name = nl_holidays(day.year).get(day)
+    if name is not None:
+        return name
+    if day in closure_days:
+        return CLOSURE_DAY
+    return None
+
+
 @dataclass(frozen=True)
 class Calendar:
     """The municipality's working days, office hours and deadline rule."""
@@ -74,14 +87,7 @@ class Calendar:
     def closed_reason(self, day: date) -> str | None:
         """Why `day` is not a working day ("weekend", holiday name, "sluitingsdag"), or None."""
         _check_date(day)
-        if day.weekday() >= 5:
-            return WEEKEND
-        name = nl_holidays(day.year).get(day)
-        if name is not None:
-            return name
-        if day in self.closure_days:
-            return CLOSURE_DAY
-        return None
+        return _closed_reason(day, self.closure_days)
 
     def is_working_day(self, day: date) -> bool:
         """True for Mon-Fri that is neither a holiday nor a closure day."""

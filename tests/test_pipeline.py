@@ -358,3 +358,26 @@ def test_message_without_from_or_message_id_is_still_a_case(bot: Bot) -> None:
     bot.receive(raw)
     assert bot.run() == [Disposition.NEW_CASE]
     assert len(bot.service.store.messages()) == 1
+
+
+def test_tick_sees_a_case_recorded_by_the_intake_connection(tmp_path: Path) -> None:
+    """With separate connections (as in the daemon), a skipped tick never hides new work."""
+    settings = config.embedded(tmp_path)
+    clock = ManualClock(datetime(2026, 12, 22, 7, 30, tzinfo=UTC))  # 08:30 CET, office open
+    service = Service(
+        settings,
+        Store(settings.database.path),
+        MaildirMailbox(tmp_path / "inbox"),
+        MaildirTransport(tmp_path / "outbox"),
+        clock,
+        outbox_store=Store(settings.database.path),
+    )
+    assert service.tick() == 0  # nothing open: no digest
+    assert service.tick() == 0  # skipped: nothing changed
+    deliver_to_maildir(tmp_path / "inbox", report(), datetime(2026, 12, 21, 9, 0, tzinfo=UTC))
+    service.intake()
+    # the digest and the "due today" reminder of ack_due, for the case the other
+    # connection recorded (the acknowledgement is still queued: no deliver() here)
+    assert service.tick() == 2
+    assert service.tick() == 0
+    service.close()

@@ -21,6 +21,7 @@ from mailbot.scheduler import (
     closure_periods,
     digest_sections,
     newly_missed,
+    next_change,
     next_update_due,
     notices,
     reminder_moments,
@@ -494,3 +495,31 @@ def test_simulated_week_sends_each_key_once_and_escalates_daily(
         assert [moments[n.label] for _, n in reminders] == sorted(
             moments[n.label] for _, n in reminders
         )
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (ams(2026, 12, 28, 7, 0), ams(2026, 12, 28, 8, 30)),  # closed: the next opening
+        (ams(2026, 12, 28, 9, 0), ams(2026, 12, 28, 17, 0)),  # open: today's cutoff first
+        (ams(2026, 12, 29, 9, 0), ams(2026, 12, 29, 15, 0)),  # the 2-hour reminder
+        (ams(2026, 12, 29, 15, 30), ams(2026, 12, 29, 17, 0)),  # the due (= cutoff)
+    ],
+)
+def test_next_change_is_the_next_trigger_due_or_office_edge(
+    now: datetime, expected: datetime
+) -> None:
+    """next_change names the first moment the answer can differ: trigger, due, open/close."""
+    assert next_change(now.astimezone(UTC), CAL, [clock()]) == expected.astimezone(UTC)
+
+
+@settings(max_examples=100, deadline=None)
+@given(offset=st.integers(min_value=0, max_value=10 * 24 * 60))
+def test_nothing_changes_before_next_change(offset: int) -> None:
+    """For any moment, notices one minute before next_change equal those at the moment."""
+    now = ams(2026, 12, 21, 0, 0).astimezone(UTC) + timedelta(minutes=offset)
+    clocks = [clock(), clock(name="update_due", due=ams(2026, 12, 23, 17).astimezone(UTC))]
+    until = next_change(now, CAL, clocks)
+    later = max(now, until - timedelta(minutes=1))
+    assert keys(later, clocks) == keys(now, clocks)
+    assert newly_missed(later, clocks) == newly_missed(now, clocks)
