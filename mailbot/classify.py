@@ -52,8 +52,9 @@ class Context:
     """The existing case the message names (by tag or by reference), if any."""
     found_by: str = ""
     """"tag" or "reference": how `case` was found."""
-    authenticated: bool = True
-    """For staff mail: whether our MTA vouched for the sender (see `authentication`)."""
+    authenticated: bool = False
+    """For staff mail: whether the sender is vouched for (see `authentication`); the shell
+    sets it, True without checking only when `require_authenticated` is off."""
     auth_reason: str = ""
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailbot import cases, parsing
+from mailbot.authentication import AuthVerdict, verify_sender
 from mailbot.classify import Context, Rules, Verdict, classify
 from mailbot.clock import Clock
 from mailbot.config import Settings
@@ -189,7 +190,12 @@ class Service:
             else self.store.message_by_sha(msg.raw_sha256) is not None
         )
         case, found_by = self._named_case(msg)
-        return Context(seen_before=seen, case=case, found_by=found_by)
+        staff = self.settings.staff
+        if not staff.require_authenticated:
+            auth = AuthVerdict(True, "authentication not required by config")
+        else:
+            auth = verify_sender(msg, staff.authserv_ids)
+        return Context(seen, case, found_by, auth.authenticated, auth.reason)
 
     def _named_case(self, msg: InboundMessage) -> tuple[Case | None, str]:
         for tag in cases.find_tags(msg.subject, self.settings.identity.case_prefix):

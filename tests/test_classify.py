@@ -60,8 +60,8 @@ def make_case(**overrides: Any) -> Case:
 
 
 def on_case(**overrides: Any) -> Context:
-    """The store found the message's case by its tag."""
-    values: dict[str, Any] = {"case": make_case(), "found_by": "tag"}
+    """The store found the message's case by its tag (and the sender passed the auth check)."""
+    values: dict[str, Any] = {"case": make_case(), "found_by": "tag", "authenticated": True}
     values.update(overrides)
     return Context(**values)
 
@@ -447,3 +447,10 @@ def test_spam_on_case_from_staff_is_spam() -> None:
     """Spam verdict beats even an authenticated staff reply."""
     msg = make_msg((("X-Spam-Flag", "YES"),), from_address=STAFF)
     assert disposition(msg, on_case()) == D.SPAM
+
+
+def test_staff_mail_is_unverified_unless_the_shell_vouched_for_it() -> None:
+    """Context defaults to not authenticated: a forgotten check never lets staff mail in."""
+    ctx = Context(case=make_case(), found_by="tag")
+    msg = make_msg(from_address=next(iter(RULES.staff)))
+    assert classify(msg, ctx, RULES).disposition == D.UNVERIFIED
