@@ -49,6 +49,8 @@ class Plan:
     mails: tuple[Queued, ...] = ()
     clocks: tuple[tuple[str, Deadline], ...] = ()
     """Clocks to start on the case (name, deadline)."""
+    end_clocks: bool = False
+    """The case closed: every open clock of it is done."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,6 @@ def decide(
         return _new_case(msg, verdict, new_id, inp)
     if verdict.disposition is D.FOLLOWUP and case is not None:
         return _followup(msg, verdict, case, inp)
-    if verdict.disposition is D.STAFF_REPLY and case is not None:
-        event = Event(case.id, "staff_reply_received", f"from {msg.from_address}", "staff")
-        return Plan(verdict, events=(event,))
     if verdict.disposition is D.UNVERIFIED and case is not None:
         return _unverified(msg, verdict, case, inp)
     if verdict.disposition is D.QUARANTINED:
@@ -119,7 +118,7 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
         events.append(Event(case_id, "flag_set", "no_contact: no usable reporter address"))
     mails: list[Queued] = []
     if case.reporter_email is not None:
-        mails.append(_rate_limited(_acknowledgement(msg, case, inp), inp))
+        mails.append(rate_limited(acknowledgement(msg, case, inp), inp))
     mails.append(Queued(_staff_notice(msg, case, inp)))
     for queued in mails:
         kind = queued.mail.kind
@@ -150,10 +149,10 @@ def _followup(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) ->
             updated = replace(case, flags=(*case.flags, "followup_after_close"))
         events.append(Event(case.id, "flag_set", f"followup_after_close: case is {case.state}"))
     context = {
-        "case": _case_context(case, inp),
+        "case": case_context(case, inp),
         "message_text": msg.text[:MAX_QUOTED_TEXT],
         "from_address": msg.from_address or "",
-        "identity": _identity_context(inp),
+        "identity": identity_context(inp),
     }
     notice = _render(inp, "followup_notice", inp.settings.identity.language, context, msg, case)
     events.append(Event(case.id, "followup_notice_queued", _to(notice)))
@@ -166,7 +165,7 @@ def _unverified(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) 
         "from_address": msg.from_address or "(none)",
         "reason": verdict.reason,
         "message_text": msg.text[:MAX_QUOTED_TEXT],
-        "identity": _identity_context(inp),
+        "identity": identity_context(inp),
     }
     alert = _render(inp, "unverified_notice", inp.settings.identity.language, context, msg, case)
     event = Event(case.id, "unverified_mail", f"from {msg.from_address}: {verdict.reason}")
@@ -197,7 +196,7 @@ def staff_alert(
     """A machine alert to staff; `title` per language ("nl", "en")."""
     language = inp.settings.identity.language
     alert = {"title": title.get(language, title["en"]), "reason": reason, "details": details}
-    context = {"alert": alert, "identity": _identity_context(inp), "case": None}
+    context = {"alert": alert, "identity": identity_context(inp), "case": None}
     text = inp.renderer.render("alert", language, context)
     ident = inp.identity
     subject = subject_with_tag(text.subject, case_id) if case_id else text.subject
@@ -215,8 +214,9 @@ def staff_alert(
     )
 
 
-def _acknowledgement(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMail:
-    context = {"case": _case_context(case, inp, case.language), "identity": _identity_context(inp)}
+def acknowledgement(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMail:
+    """The acknowledgement of `case` to its reporter, threaded to `msg`."""
+    context = {"case": case_context(case, inp, case.language), "identity": identity_context(inp)}
     if case.reporter_email is None:
         raise ValueError(f"case {case.id} has no reporter address to acknowledge")
     return _render(
@@ -233,13 +233,13 @@ def _acknowledgement(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMa
 
 def _staff_notice(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMail:
     context = {
-        "case": _case_context(case, inp),
+        "case": case_context(case, inp),
         "report_text": msg.text[:MAX_QUOTED_TEXT],
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size}
             for a in msg.attachments
         ],
-        "identity": _identity_context(inp),
+        "identity": identity_context(inp),
     }
     return _render(inp, "staff_notice", inp.settings.identity.language, context, msg, case)
 
@@ -282,7 +282,8 @@ def _render(
     )
 
 
-def _rate_limited(mail: OutgoingMail, inp: Inputs) -> Queued:
+def rate_limited(mail: OutgoingMail, inp: Inputs) -> Queued:
+    """Queued, or recorded as suppressed past the daily cap of automatic mail (not staff)."""
     cap = inp.settings.limits.auto_mails_per_address_per_day
     staff = {a.lower() for a in inp.settings.staff.addresses}
     for address in mail.recipients:
@@ -299,12 +300,13 @@ def _to(mail: OutgoingMail) -> str:
     return "to " + ", ".join(mail.recipients)
 
 
-def _identity_context(inp: Inputs) -> dict[str, str]:
+def identity_context(inp: Inputs) -> dict[str, str]:
+    """The meldpunt identity as templates see it."""
     ident = inp.identity
     return {"name": ident.name, "organisation": ident.organisation, "address": ident.address}
 
 
-def _case_context(case: Case, inp: Inputs, language: str | None = None) -> dict[str, object]:
+def case_context(case: Case, inp: Inputs, language: str | None = None) -> dict[str, object]:
     """The case as templates see it; moments written in `language` (default: staff's)."""
     lang = language or inp.settings.identity.language
 

@@ -21,6 +21,7 @@ from mailbot.models import Case, Disposition, InboundMessage
 from mailbot.outbox import DeliveryCounts, Outbox, crashpoint
 from mailbot.rendering import Renderer
 from mailbot.scheduler import SchedulePolicy
+from mailbot.staffmail import plan_staff_reply
 from mailbot.store import Store, iso
 from mailbot.ticker import Ticker
 from mailbot.transport import Transport
@@ -171,7 +172,10 @@ class Service:
             ctx = self._context(msg)
             verdict = classify(msg, ctx, self.rules)
             new_id = self._new_case_id(msg) if verdict.disposition is D.NEW_CASE else None
-            plan = decide(msg, verdict, ctx.case, new_id, self._inputs(msg))
+            if verdict.disposition is D.STAFF_REPLY and ctx.case is not None:
+                plan = plan_staff_reply(msg, verdict, ctx.case, self._known(msg), self._inputs(msg))
+            else:
+                plan = decide(msg, verdict, ctx.case, new_id, self._inputs(msg))
             self._apply(plan, msg, item)
             crashpoint("before_commit")
         crashpoint("after_commit")
@@ -215,6 +219,11 @@ class Service:
             return self.store.case(case_id), "reference"
         return None, ""
 
+    def _known(self, msg: InboundMessage) -> frozenset[str]:
+        """The case ids named in a staff mail's text that exist (for `Close: duplicate`)."""
+        tags = cases.find_tags(msg.text[:20_000], self.settings.identity.case_prefix)
+        return frozenset(t for t in tags if self.store.case(t) is not None)
+
     def _new_case_id(self, msg: InboundMessage) -> str:
         year = msg.received_at.astimezone(self.calendar.timezone).year
         case_id, _ = self.store.next_case_id(self.settings.identity.case_prefix, year)
@@ -236,10 +245,14 @@ class Service:
         if plan.new_case is not None:
             year, seq = (int(p) for p in plan.new_case.id.rsplit("-", 2)[1:3])
             self.store.insert_case(plan.new_case, year, seq, now)
-            for name, deadline in plan.clocks:
-                self.store.start_clock(plan.new_case.id, name, deadline, now)
         if plan.updated_case is not None:
             self.store.update_case(plan.updated_case, now)
+        case = plan.new_case or plan.updated_case
+        if case is not None:
+            for name, deadline in plan.clocks:
+                self.store.start_clock(case.id, name, deadline, now)
+            if plan.end_clocks:
+                self.store.end_clocks(case.id, now)
         on_case = v.case_id if v.disposition in {D.NEW_CASE, D.FOLLOWUP, D.STAFF_REPLY} else None
         self.store.record_message(
             _message_row(msg, v, on_case, item.key, item.raw, now),

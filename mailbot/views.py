@@ -147,17 +147,42 @@ def case_text(detail: dict[str, Any]) -> str:
         f"  flags:     {', '.join(detail['flags']) or '-'}",
         f"  affected:  {', '.join(detail['affected']) or '-'}",
         "",
-        "Messages:",
+        "Conversation (oldest first; [internal] never reached the reporter):",
     ]
-    for m in detail["messages"]:
-        arrow = "<-" if m["direction"] == "in" else "->"
-        who = m["from"] if m["direction"] == "in" else m["to"]
-        lines.append(f"  {_short(m['at'])} {arrow} {m['kind']:<16} {m['status']:<10} {who}")
-    lines += ["", "Events:"]
+    entries = [(m["at"], _message_line(m)) for m in detail["messages"]]
+    entries += [
+        (e["at"], f"  {_short(e['at'])} [internal] note by {e['actor']}: {e['detail']}")
+        for e in detail["events"]
+        if e["kind"] == "note"
+    ]
+    lines += [line for _, line in sorted(entries, key=lambda pair: pair[0])]
+    lines += ["", "Audit log:"]
     lines += [
         f"  {_short(e['at'])} {e['actor']:<8} {e['kind']}: {e['detail']}" for e in detail["events"]
     ]
     return "\n".join(lines) + "\n"
+
+
+INTERNAL_KINDS = frozenset(
+    {
+        "staff_notice",
+        "followup_notice",
+        "unverified_notice",
+        "alert",
+        "command_result",
+        "reminder",
+        "escalation",
+        "digest",
+    }
+)
+
+
+def _message_line(m: dict[str, Any]) -> str:
+    """One mail of the conversation: who to whom, and whether the reporter saw it."""
+    if m["direction"] == "in":
+        return f"  {_short(m['at'])} <- {m['kind']:<16} from {m['from']}: {m['subject']}"
+    mark = "[internal] " if m["kind"] in INTERNAL_KINDS else ""
+    return f"  {_short(m['at'])} -> {mark}{m['kind']} to {m['to']} ({m['status']}): {m['subject']}"
 
 
 def deadlines(store: Store) -> list[dict[str, Any]]:

@@ -1,0 +1,247 @@
+"""Staff run a case by email: a whole case life, and forgeries that must change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from mailbot import config
+from mailbot.clock import ManualClock
+from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.models import CaseState, Disposition
+from mailbot.service import Service
+from mailbot.store import Store
+from mailbot.transport import MaildirTransport
+
+START = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)  # Mon 10:00 CET
+STAFF = "security@gemeente.example"
+MX = "mx.gemeente.example"
+PASS = f"{MX}; dkim=pass header.d=gemeente.example; dmarc=pass header.from=gemeente.example"
+REPORTER = "jan@example.nl"
+SECRET = "wachtwoord-hunter2"
+
+OUTLOOK_QUOTE = """\
+
+Met vriendelijke groet,
+
+Petra de Boer
+Security officer | Gemeente Voorbeeld
+T 070 123 4567
+
+Van: Meldpunt kwetsbaarheden <meldpunt@gemeente.example>
+Verzonden: maandag 21 december 2026 10:00
+Aan: security@gemeente.example
+Onderwerp: [MK-2026-0001] Nieuwe melding: Lek in portaal
+
+Nieuwe melding van jan@example.nl: {secret}
+"""
+
+
+class Desk:
+    """A service with staff authentication required, on Maildir in and out."""
+
+    def __init__(self, base: Path) -> None:
+        settings = config.embedded(base)
+        staff = replace(settings.staff, require_authenticated=True, authserv_ids=(MX,))
+        self.settings = replace(settings, staff=staff)
+        self.clock = ManualClock(START)
+        self.inbox, self.outbox = base / "inbox", base / "outbox"
+        self.service = Service(
+            self.settings,
+            Store(self.settings.database.path),
+            MaildirMailbox(self.inbox),
+            MaildirTransport(self.outbox),
+            self.clock,
+        )
+        self.count = 0
+
+    def send(self, sender: str, subject: str, body: str, *headers: str) -> Disposition:
+        """Deliver one mail, one minute later than the last, and run once."""
+        self.count += 1
+        msg = EmailMessage()
+        msg["From"] = sender
+        msg["To"] = "meldpunt@gemeente.example"
+        msg["Subject"] = subject
+        msg["Message-ID"] = f"<m{self.count}@{sender.rpartition('@')[2].rstrip('>')}>"
+        for header in headers:
+            name, _, value = header.partition(": ")
+            msg[name] = value
+        msg.set_content(body)
+        self.clock.set(START + timedelta(minutes=self.count))
+        deliver_to_maildir(self.inbox, bytes(msg), self.clock.now())
+        outcomes, _ = asyncio.run(self.service.run_once())
+        return outcomes[0].disposition
+
+    def mails_to(self, address: str) -> list[email.message.EmailMessage]:
+        """Mails delivered to `address`, oldest first."""
+        files = sorted((self.outbox / "new").iterdir(), key=lambda f: f.stat().st_mtime_ns)
+        parsed = [
+            email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files
+        ]
+        return [m for m in parsed if str(m["To"]) == address]  # type: ignore[misc]
+
+    def case(self):  # type: ignore[no-untyped-def]
+        """Case MK-2026-0001 as stored."""
+        return self.service.store.case("MK-2026-0001")
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    """A desk with one reported case, acknowledged."""
+    d = Desk(tmp_path)
+    body = f"Lek op https://portaal.gemeente.example, detail: {SECRET}"
+    assert d.send(f"Jan <{REPORTER}>", "Lek in portaal", body) == Disposition.NEW_CASE
+    return d
+
+
+def staff_reply(desk: Desk, body: str, auth: str = PASS) -> Disposition:
+    """Staff answer on the case, with our MTA's Authentication-Results."""
+    headers = (f"Authentication-Results: {auth}",) if auth else ()
+    return desk.send(
+        f"Petra de Boer <{STAFF}>",
+        "RE: [MK-2026-0001] Nieuwe melding: Lek in portaal",
+        body,
+        *headers,
+    )
+
+
+def test_full_case_life_by_email(desk: Desk) -> None:
+    """Confirm with text, follow-up, internal note, reward, close: each step as intended."""
+    body = "Status: confirmed\n\nDank u, we hebben het lek bevestigd en werken aan een fix."
+    assert staff_reply(desk, body + OUTLOOK_QUOTE.format(secret=SECRET)) == Disposition.STAFF_REPLY
+    case = desk.case()
+    assert case.state == CaseState.CONFIRMED
+    relay = desk.mails_to(REPORTER)[-1]
+    text = relay.get_content()
+    assert "we hebben het lek bevestigd" in text
+    for leak in ("Petra", "070 123 4567", STAFF, "Status:", "Van:", SECRET):
+        assert leak not in text
+    assert str(relay["From"]) == "Meldpunt kwetsbaarheden <meldpunt@gemeente.example>"
+    assert "[MK-2026-0001]" in str(relay["Subject"])
+    assert relay["Auto-Submitted"] is None
+    assert "<case.MK-2026-0001@gemeente.example>" in str(relay["References"])
+    result = desk.mails_to(STAFF)[-1]
+    assert "Uitgevoerd" in str(result["Subject"])
+    clocks = {c["name"]: c for c in desk.service.store.clocks_of_case("MK-2026-0001")}
+    assert clocks["response_due"]["met_by"] is not None
+
+    assert desk.send(f"Jan <{REPORTER}>", "Re: [MK-2026-0001] Lek", "Nog een vraag.") == (
+        Disposition.FOLLOWUP
+    )
+    before = len(desk.mails_to(REPORTER))
+    assert staff_reply(desk, "Internal: yes\nNote: fix staat gepland\n\nAlleen voor ons.") == (
+        Disposition.STAFF_REPLY
+    )
+    assert len(desk.mails_to(REPORTER)) == before
+    assert staff_reply(desk, "Reward: yes") == Disposition.STAFF_REPLY
+    reward_mail = desk.mails_to(REPORTER)[-1]
+    assert "passende attentie" in reward_mail.get_content()
+    assert staff_reply(desk, "Close: resolved opgelost in release 4.2") == Disposition.STAFF_REPLY
+    case = desk.case()
+    assert (case.state, case.reward, case.close_reason) == (
+        CaseState.RESOLVED,
+        "yes",
+        "opgelost in release 4.2",
+    )
+    assert "opgelost" in desk.mails_to(REPORTER)[-1].get_content()
+    open_clocks = [c for c in desk.service.store.clocks_of_case(case.id) if c["done_at"] is None]
+    assert open_clocks == []
+    kinds = [e["kind"] for e in desk.service.store.events(case.id)]
+    assert kinds.count("note") == 1
+    assert "state_changed" in kinds
+
+
+def test_invalid_command_applies_and_relays_nothing(desk: Desk) -> None:
+    """One bad command: nothing changes, nothing reaches the reporter, staff told why."""
+    before = len(desk.mails_to(REPORTER))
+    assert staff_reply(desk, "Status: confirmed\nSeverity: huge\n\nTekst.") == (
+        Disposition.STAFF_REPLY
+    )
+    assert desk.case().state == CaseState.ACKNOWLEDGED
+    assert len(desk.mails_to(REPORTER)) == before
+    result = desk.mails_to(STAFF)[-1]
+    assert "Niet uitgevoerd" in str(result["Subject"])
+    assert "Severity: huge" in result.get_content()
+
+
+def test_help_returns_the_command_list(desk: Desk) -> None:
+    """`Help` gets the command list back and sends nothing to the reporter."""
+    before = len(desk.mails_to(REPORTER))
+    staff_reply(desk, "Help")
+    content = desk.mails_to(STAFF)[-1].get_content()
+    for key in (
+        "Status",
+        "Assign",
+        "Severity",
+        "Reward",
+        "Reporter",
+        "Close",
+        "Internal",
+        "Waiting",
+        "Note",
+    ):
+        assert f"{key}:" in content
+    assert len(desk.mails_to(REPORTER)) == before
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        f"{MX}; dmarc=fail header.from=gemeente.example",
+        "",
+        f"{MX}; dmarc=none header.from=gemeente.example",
+    ],
+    ids=["dmarc-fail", "no-authentication-results", "dmarc-none"],
+)
+def test_forged_staff_mail_applies_nothing_and_leaks_nothing(desk: Desk, auth: str) -> None:
+    """A staff address that our MTA does not vouch for is unverified: no change, no relay."""
+    before = len(desk.mails_to(REPORTER))
+    body = "Status: confirmed\nReporter: evil@attacker.example\n\nAlles is opgelost."
+    assert staff_reply(desk, body, auth) == Disposition.UNVERIFIED
+    assert desk.case().state == CaseState.ACKNOWLEDGED
+    assert len(desk.mails_to(REPORTER)) == before
+    assert desk.mails_to("evil@attacker.example") == []
+    assert [m for m in desk.mails_to(STAFF) if "Uitgevoerd" in str(m["Subject"])] == []
+
+
+def test_trusted_header_added_below_a_failing_one_is_ignored(desk: Desk) -> None:
+    """A sender-added pass below our MTA's (topmost) fail counts for nothing."""
+    ours = f"Authentication-Results: {MX}; dmarc=fail header.from=gemeente.example"
+    forged = f"Authentication-Results: {PASS}"
+    disposition = desk.send(f"<{STAFF}>", "RE: [MK-2026-0001] x", "Status: confirmed", ours, forged)
+    assert disposition == Disposition.UNVERIFIED
+    assert desk.case().state == CaseState.ACKNOWLEDGED
+
+
+def test_guessed_tag_from_outsider_gets_no_case_text(desk: Desk) -> None:
+    """An outsider naming the case gets nothing back; no mail to them holds case text."""
+    outsider = "mallory@evil.example"
+    assert desk.send(outsider, "Re: [MK-2026-0001] status?", "Wat is de status?") == (
+        Disposition.UNVERIFIED
+    )
+    assert desk.mails_to(outsider) == []
+    alert = desk.mails_to(STAFF)[-1]
+    assert outsider in alert.get_content()
+
+
+def test_reporter_command_on_relayed_case_sends_the_acknowledgement(tmp_path: Path) -> None:
+    """A relayed report without contact gets its reporter by command, then the ack."""
+    desk = Desk(tmp_path)
+    assert desk.send("meldpunt@vng.example", "Doorgestuurd", "Melding zonder adres.") == (
+        Disposition.NEW_CASE
+    )
+    assert desk.case().flags == ("no_contact",)
+    staff_reply(desk, "Reporter: k.bakker@mail.example")
+    case = desk.case()
+    assert (case.reporter_email, case.flags) == ("k.bakker@mail.example", ())
+    ack = desk.mails_to("k.bakker@mail.example")
+    assert len(ack) == 1
+    assert "[MK-2026-0001]" in str(ack[0]["Subject"])
+    assert case.acknowledged_at is not None
