@@ -18,7 +18,9 @@ as it is, since the SMTP client dot-stuffs.
 
 from __future__ import annotations
 
+import base64
 import re
+import urllib.parse
 from base64 import b64encode
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -250,3 +252,39 @@ def text_mail(fields: Sequence[str], body: str) -> bytes:
             raise MailInputError(f"unsafe header field {one[:200]!r}")
     head = "\n".join(fields).replace("\n", "\r\n")
     return f"{head}\r\n{_BODY_HEADERS}\r\n{quoted_printable(body)}".encode("ascii")
+
+
+_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
+
+
+def mixed_mail(
+    fields: Sequence[str], body: str, attachments: Sequence[tuple[str, str, bytes]], boundary: str
+) -> bytes:
+    """multipart/mixed: the text part, then each (name, type, bytes) as base64.
+
+    The name is written as an RFC 2231 parameter (any characters survive, none can end
+    the header); an unusual type becomes application/octet-stream.
+    """
+    for one in fields:
+        if not _FIELD.fullmatch(one) or max(map(len, one.split("\n"))) > MAX_LINE_OCTETS:
+            raise MailInputError(f"unsafe header field {one[:200]!r}")
+    if not re.fullmatch(r"[A-Za-z0-9'()+_,./:=?-]{1,69}", boundary):
+        raise MailInputError(f"unsafe MIME boundary {boundary!r}")
+    head = "\r\n".join(one.replace("\n", "\r\n") for one in fields)
+    parts = [
+        f"{head}\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n',
+        f"--{boundary}\r\n{_BODY_HEADERS.replace('MIME-Version: 1.0' + chr(13) + chr(10), '')}"
+        f"\r\n{quoted_printable(body)}\r\n",
+    ]
+    for name, declared, data in attachments:
+        kind = declared.lower() if _TYPE.fullmatch(declared.lower()) else "application/octet-stream"
+        quoted = urllib.parse.quote(name, safe="")
+        encoded = base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")
+        parts.append(
+            f"--{boundary}\r\nContent-Type: {kind}\r\n"
+            f"Content-Disposition: attachment; filename*=utf-8''{quoted}\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}"
+        )
+    parts.append(f"--{boundary}--\r\n")
+    return "".join(parts).encode("ascii")

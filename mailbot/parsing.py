@@ -128,6 +128,27 @@ def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> In
     )
 
 
+def attachment_payloads(raw: bytes, limit: int) -> list[tuple[str, str, bytes]]:
+    """(sanitised name, type, bytes) of the message's own attachments, at most `limit`
+    bytes in all (later ones are left out). Never raises: [] when unreadable."""
+    try:
+        defects: list[str] = []
+        nodes = _walk(safe_parser().parsebytes(raw), defects)
+        found: list[tuple[str, str, bytes]] = []
+        total = 0
+        for node in nodes:
+            if node.embedded or not _is_attachment(node):
+                continue
+            meta, data = _attachment(node.part, defects), _payload(node.part)
+            total += len(data)
+            if total > limit:
+                break
+            found.append((meta.filename, meta.content_type, data))
+        return found
+    except Exception:
+        return []
+
+
 def _parse_head(
     raw: bytes, size: int, digest: str, received_at: datetime, defects: list[str]
 ) -> InboundMessage:

@@ -26,6 +26,7 @@ the email package is not used for it). Text that is not plain ASCII, or that con
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from mailbot.mime import (
     field,
     id_list_field,
     mailbox_field,
+    mixed_mail,
     text_field,
     text_mail,
 )
@@ -338,6 +340,16 @@ def _cap(refs: list[str], limit: int) -> list[str]:
     return refs if len(refs) <= limit else [refs[0], *refs[len(refs) - limit + 1 :]]
 
 
+def _assemble(fields: list[str], body: str, attachments: Sequence[tuple[str, str, bytes]]) -> bytes:
+    if not attachments:
+        return text_mail(fields, body)
+    digest = hashlib.sha256(body.encode())
+    for _, _, data in attachments:
+        digest.update(data)
+    # "=_" never occurs in quoted-printable or base64 text: the boundary cannot collide.
+    return mixed_mail(fields, body, attachments, f"=_mailbot_{digest.hexdigest()[:32]}")
+
+
 def build_mail(
     *,
     kind: str,
@@ -352,8 +364,10 @@ def build_mail(
     references: Sequence[str] = (),
     automatic: bool = True,
     auto_submitted: str = "auto-replied",
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> OutgoingMail:
-    """One text/plain mail from the identity to `to` (validated addresses only).
+    """One text/plain mail from the identity to `to` (validated addresses only); with
+    `attachments` (name, type, bytes) a multipart/mixed mail.
 
     Raises MailInputError (a ValueError) naming a bad recipient, Message-ID or date;
     unsafe In-Reply-To/References IDs (they come from outside) are silently left out.
@@ -395,7 +409,7 @@ def build_mail(
         sender=identity.address,
         recipients=recipients,
         subject=clean_subject,
-        raw=text_mail(fields, clean_body_text(body)),
+        raw=_assemble(fields, clean_body_text(body), attachments),
         case_id=case_id,
         automatic=automatic,
     )

@@ -29,6 +29,8 @@ from mailbot.workdays import Calendar, make_calendar
 
 D = Disposition
 TO_QUARANTINE = frozenset({D.QUARANTINED})
+MAX_RELAYED_BYTES = 10 * 1024 * 1024
+"""Staff attachments relayed to a reporter, in all (later ones are left out)."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,9 @@ class Service:
             verdict = classify(msg, ctx, self.rules)
             new_id = self._new_case_id(msg) if verdict.disposition is D.NEW_CASE else None
             if verdict.disposition is D.STAFF_REPLY and ctx.case is not None:
-                plan = plan_staff_reply(msg, verdict, ctx.case, self._known(msg), self._inputs(msg))
+                files = parsing.attachment_payloads(item.raw, MAX_RELAYED_BYTES)
+                inputs = self._inputs(msg)
+                plan = plan_staff_reply(msg, verdict, ctx.case, self._known(msg), inputs, files)
             else:
                 plan = decide(msg, verdict, ctx.case, new_id, self._inputs(msg))
             self._apply(plan, msg, item)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from mailbot.cases import subject_with_tag
 from mailbot.classify import Verdict
@@ -23,9 +23,15 @@ from mailbot.replies import split_reply
 
 
 def plan_staff_reply(
-    msg: InboundMessage, verdict: Verdict, case: Case, known: frozenset[str], inp: Inputs
+    msg: InboundMessage,
+    verdict: Verdict,
+    case: Case,
+    known: frozenset[str],
+    inp: Inputs,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> Plan:
-    """What an authenticated staff mail on `case` does (`known`: case ids that exist)."""
+    """What an authenticated staff mail on `case` does (`known`: case ids that exist;
+    `attachments`: the staff mail's own, relayed with the text unless internal)."""
     actor = msg.from_address or "staff"
     result = apply_commands(
         case,
@@ -47,7 +53,7 @@ def plan_staff_reply(
     text = "" if result.internal else split_reply(result.rest).text.strip()
     relayed = bool(text) and updated.reporter_email is not None
     if relayed:
-        mails.append(Queued(_relay(msg, updated, text, inp)))
+        mails.append(Queued(_relay(msg, updated, text, inp, attachments)))
         events.append(Event(case.id, "relayed", f"to the reporter ({len(text)} chars)", actor))
     elif result.internal:
         events.append(Event(case.id, "internal", "nothing relayed (Internal: yes)", actor))
@@ -73,23 +79,21 @@ def plan_staff_reply(
     )
 
 
-def _relay(msg: InboundMessage, case: Case, text: str, inp: Inputs) -> OutgoingMail:
-    """The staff text to the reporter, from the meldpunt identity (a human mail)."""
+def _relay(
+    msg: InboundMessage,
+    case: Case,
+    text: str,
+    inp: Inputs,
+    attachments: Sequence[tuple[str, str, bytes]],
+) -> OutgoingMail:
+    """The staff text (and attachments) to the reporter, from the meldpunt identity."""
     context = {
         "case": {"id": case.id, "subject": case.subject},
         "text": text,
         "identity": identity_context(inp),
     }
-    return _mail(
-        msg,
-        case,
-        "relay",
-        case.language,
-        context,
-        (case.reporter_email or "",),
-        inp,
-        automatic=False,
-    )
+    to = (case.reporter_email or "",)
+    return _mail(msg, case, "relay", case.language, context, to, inp, False, attachments)
 
 
 def _status_mail(msg: InboundMessage, case: Case, status: str, inp: Inputs) -> OutgoingMail:
@@ -135,6 +139,7 @@ def _mail(
     to: tuple[str, ...],
     inp: Inputs,
     automatic: bool = True,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> OutgoingMail:
     text = inp.renderer.render(template, language, context)
     ident = inp.identity
@@ -149,4 +154,5 @@ def _mail(
         case_id=case.id,
         automatic=automatic,
         auto_submitted="auto-generated",
+        attachments=attachments,
     )

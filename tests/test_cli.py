@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import SmtpTestServer
 
 from mailbot.mailbox import deliver_to_maildir
 
@@ -230,3 +231,33 @@ def test_calendar_lists_closed_days_with_reasons(tmp_path: Path) -> None:
     assert {"date": "2027-05-05", "weekday": "Wed", "reason": "Bevrijdingsdag"} in days
     assert {"date": "2027-12-24", "weekday": "Fri", "reason": "sluitingsdag"} in days
     assert "Koningsdag" in mailbot(cfg, "calendar", "2027").stdout
+
+
+def test_staff_reply_through_cli_and_real_smtp(tmp_path: Path, smtp_server: SmtpTestServer) -> None:
+    """Report, then a staff reply with Status + text: the reporter gets the text over SMTP."""
+    cfg = write_config(tmp_path)
+    text = cfg.read_text().replace(
+        '[outbound]\ntransport = "maildir"\npath = "outbox"',
+        f'[outbound]\ntransport = "smtp"\nhost = "{smtp_server.host}"\n'
+        f'port = {smtp_server.port}\nsecurity = "plain"',
+    )
+    cfg.write_text(text)
+    deliver_to_maildir(tmp_path / "inbox", report(1), RECEIVED)
+    mailbot(cfg, "run", "--once")
+    staff = (
+        b"From: Petra de Boer <security@gemeente.example>\r\nTo: meldpunt@gemeente.example\r\n"
+        b"Subject: RE: [MK-2026-0001] Nieuwe melding\r\nMessage-ID: <s1@gemeente.example>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Status: confirmed\r\n\r\nBedankt, we pakken het op.\r\n\r\nMet vriendelijke groet,\r\n"
+        b"Petra de Boer\r\n"
+    )
+    deliver_to_maildir(tmp_path / "inbox", staff, RECEIVED.replace(minute=3))
+    mailbot(cfg, "run", "--once")
+    to_reporter = [data for _, rcpts, data in smtp_server.messages if rcpts == ["jan@example.nl"]]
+    assert len(to_reporter) == 2  # acknowledgement, relayed answer
+    relay = to_reporter[1].decode()
+    assert "we pakken het op" in relay
+    assert "Petra" not in relay
+    assert "security@gemeente.example" not in relay
+    shown = json.loads(mailbot(cfg, "case", "show", "MK-2026-0001", "--json").stdout)
+    assert shown["state"] == "confirmed"

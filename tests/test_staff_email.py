@@ -245,3 +245,41 @@ def test_reporter_command_on_relayed_case_sends_the_acknowledgement(tmp_path: Pa
     assert len(ack) == 1
     assert "[MK-2026-0001]" in str(ack[0]["Subject"])
     assert case.acknowledged_at is not None
+
+
+def test_staff_attachment_is_relayed_unless_internal(desk: Desk) -> None:
+    """A PDF from staff reaches the reporter with the relayed text; not when internal."""
+
+    def reply_with_pdf(body: str) -> None:
+        msg = EmailMessage()
+        msg["From"] = f"Petra <{STAFF}>"
+        msg["To"] = "meldpunt@gemeente.example"
+        msg["Subject"] = "RE: [MK-2026-0001] Lek"
+        desk.count += 1
+        msg["Message-ID"] = f"<pdf{desk.count}@gemeente.example>"
+        msg["Authentication-Results"] = PASS
+        msg.set_content(body)
+        msg.add_attachment(
+            b"%PDF-1.4 rapport",
+            maintype="application",
+            subtype="pdf",
+            filename="../rapport \u00e9\r\nBcc: x.pdf",
+        )
+        desk.clock.set(START + timedelta(minutes=desk.count))
+        deliver_to_maildir(desk.inbox, bytes(msg), desk.clock.now())
+        asyncio.run(desk.service.run_once())
+
+    reply_with_pdf("Zie het rapport in de bijlage.")
+    relay = desk.mails_to(REPORTER)[-1]
+    files = [
+        (p.get_filename(), p.get_content_type(), p.get_content()) for p in relay.iter_attachments()
+    ]
+    assert len(files) == 1
+    name, kind, data = files[0]
+    assert (kind, data) == ("application/pdf", b"%PDF-1.4 rapport")
+    assert "/" not in name and "\n" not in name and "\r" not in name
+    assert relay["Bcc"] is None
+    assert "Zie het rapport" in relay.get_body(("plain",)).get_content()
+    before = len(desk.mails_to(REPORTER))
+    reply_with_pdf("Internal: yes\n\nAlleen intern.")
+    assert len(desk.mails_to(REPORTER)) == before
