@@ -51,6 +51,10 @@ class Plan:
     """Clocks to start on the case (name, deadline)."""
     end_clocks: bool = False
     """The case closed: every open clock of it is done."""
+    outbox_failed: tuple[tuple[int, str], ...] = ()
+    """Outbox rows (id, reason) to mark failed: a delivery report named them."""
+    once: tuple[tuple[str, OutgoingMail], ...] = ()
+    """Mails queued only if their key was never recorded (one flood alert per day)."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,11 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
     if "no_contact" in case.flags:
         events.append(Event(case_id, "flag_set", "no_contact: no usable reporter address"))
     mails: list[Queued] = []
+    once: tuple[tuple[str, OutgoingMail], ...] = ()
     if case.reporter_email is not None:
         mails.append(rate_limited(acknowledgement(msg, case, inp), inp))
+        if mails[-1].status == "suppressed":
+            once = (_flood_alert(case.reporter_email, inp),)
     mails.append(Queued(_staff_notice(msg, case, inp)))
     for queued in mails:
         kind = queued.mail.kind
@@ -127,7 +134,28 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
     events += [
         Event(case_id, "clock_started", f"{name}: {d.explanation}") for name, d in clocks[2:]
     ]
-    return Plan(verdict, new_case=case, events=tuple(events), mails=tuple(mails), clocks=clocks)
+    return Plan(
+        verdict,
+        new_case=case,
+        events=tuple(events),
+        mails=tuple(mails),
+        clocks=clocks,
+        once=once,
+    )
+
+
+def _flood_alert(address: str, inp: Inputs) -> tuple[str, OutgoingMail]:
+    """The one alert per address and day that its automatic mail is being held back."""
+    day = inp.now.astimezone(inp.tz).date().isoformat()
+    cap = inp.settings.limits.auto_mails_per_address_per_day
+    title = {"nl": "Veel meldingen van één adres", "en": "Many reports from one address"}
+    reason = (
+        f"{address} reached the cap of {cap} automatic mails in 24 hours; its reports are "
+        "still recorded as cases, but get no acknowledgement until the cap frees up"
+    )
+    details = [f"Address: {address}", f"Day: {day}", "See: mailbot messages / mailbot cases"]
+    key = f"flood:{address}:{day}"
+    return key, staff_alert(inp, title, reason, details, seed=key)
 
 
 def _first_clocks(case: Case, inp: Inputs) -> tuple[tuple[str, Deadline], ...]:

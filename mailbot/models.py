@@ -189,3 +189,7 @@ class OutgoingMail:
     case_id: str | None = None
     automatic: bool = True
     """Machine mail (counts against the per-address daily cap unless to staff)."""
+
+
+#: Kinds of outgoing mail that go to the reporter (each restarts the update clock).
+TO_REPORTER = frozenset({"acknowledgement", "relay", "status"})

@@ -12,15 +12,13 @@ from mailbot.clock import Clock
 from mailbot.decide import Inputs, staff_alert
 from mailbot.errors import TransportPermanentError, TransportTemporaryError
 from mailbot.logs import get_logger
-from mailbot.models import CaseState
+from mailbot.models import TO_REPORTER, CaseState
 from mailbot.store import OutboxRow, Store, iso
 from mailbot.transport import Transport
 
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(days=2)
-TO_REPORTER = frozenset({"acknowledgement", "relay", "status"})
-"""Kinds of mail that go to the reporter (each restarts the update clock)."""
 CRASH_ENV = "MAILBOT_CRASH_AT"
 """Fault-injection hook for the crash tests: SIGKILL ourselves at the named point."""
 

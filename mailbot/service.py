@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 
 from mailbot import cases, parsing
 from mailbot.authentication import AuthVerdict, verify_sender
+from mailbot.bounces import BouncedMail, plan_bounce
 from mailbot.classify import Context, Rules, Verdict, classify
 from mailbot.clock import Clock
 from mailbot.config import Settings
@@ -174,7 +176,9 @@ class Service:
             ctx = self._context(msg)
             verdict = classify(msg, ctx, self.rules)
             new_id = self._new_case_id(msg) if verdict.disposition is D.NEW_CASE else None
-            if verdict.disposition is D.STAFF_REPLY and ctx.case is not None:
+            if verdict.disposition is D.BOUNCE:
+                plan = self._bounce_plan(msg, verdict)
+            elif verdict.disposition is D.STAFF_REPLY and ctx.case is not None:
                 files = parsing.attachment_payloads(item.raw, MAX_RELAYED_BYTES)
                 inputs = self._inputs(msg)
                 plan = plan_staff_reply(msg, verdict, ctx.case, self._known(msg), inputs, files)
@@ -222,6 +226,21 @@ class Service:
         if case_id is not None:
             return self.store.case(case_id), "reference"
         return None, ""
+
+    def _bounce_plan(self, msg: InboundMessage, verdict: Verdict) -> Plan:
+        bounced = [
+            BouncedMail(
+                r["id"],
+                r["message_id"],
+                r["case_id"],
+                r["kind"],
+                tuple(json.loads(r["recipients"])),
+            )
+            for r in self.store.outbox_by_message_ids(msg.bounced_message_ids)
+        ]
+        named = {b.case_id for b in bounced if b.case_id}
+        found = {c: case for c in named if (case := self.store.case(c)) is not None}
+        return plan_bounce(msg, verdict, bounced, found, self._inputs())
 
     def _known(self, msg: InboundMessage) -> frozenset[str]:
         """The case ids named in a staff mail's text that exist (for `Close: duplicate`)."""
@@ -274,6 +293,11 @@ class Service:
             self.store.add_event(event.case_id, now, event.actor, event.kind, event.detail)
         for queued in plan.mails:
             self.store.enqueue(queued.mail, now, queued.status, queued.reason)
+        for key, mail in plan.once:
+            if self.store.record_notice(key, mail.kind, mail.case_id, mail.message_id, now):
+                self.store.enqueue(mail, now)
+        for outbox_id, reason in plan.outbox_failed:
+            self.store.outbox_update(outbox_id, status="failed", reason=reason[:500])
 
     def _record_failure(self, item: MailboxItem, sha: str, exc: Exception) -> Outcome | None:
         """Park a message whose handling failed (raw kept, staff alerted); None if that fails."""

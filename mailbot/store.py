@@ -343,6 +343,16 @@ class Store:
         """Change an outbox row (status, attempts, next_attempt_at, reason, sent_at)."""
         self._update("outbox", "id", outbox_id, values)
 
+    def outbox_by_message_ids(self, message_ids: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Our outgoing mails with these Message-IDs (named by a delivery report)."""
+        if not message_ids:
+            return []
+        sql = (
+            "SELECT id, message_id, case_id, kind, recipients, status FROM outbox"
+            " WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY id"
+        )
+        return [dict(r) for r in self.db.query(sql, [json.dumps(list(message_ids))])]
+
     def outbox_of_case(self, case_id: str) -> list[dict[str, Any]]:
         """Outgoing mails of one case, oldest first (without raw bytes)."""
         sql = (
