@@ -1,0 +1,99 @@
+"""Peak memory while handling one large message (a 25 MB report with a big attachment).
+
+    .venv/bin/python -m benchmarks.memory [MEGABYTES]
+
+Measures the peak RSS growth of one intake pass over one message, against its size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from mailbot import config, logs
+from mailbot.clock import ManualClock
+from mailbot.mailbox import deliver_to_maildir
+from mailbot.wiring import build_service
+
+
+def big_message(megabytes: float) -> bytes:
+    """A report with one attachment, the whole message about `megabytes` MB (10^6 bytes)."""
+    msg = EmailMessage()
+    msg["From"] = "jan@example.nl"
+    msg["To"] = "meldpunt@gemeente.example"
+    msg["Subject"] = "Groot bewijsbestand"
+    msg["Message-ID"] = "<big@example.nl>"
+    msg.set_content("Zie de bijlage: https://portaal.gemeente.example is lek.")
+    payload = bytes(range(256)) * int(megabytes * 1e6 * 0.73 / 256)  # base64 grows 4/3
+    msg.add_attachment(payload, maintype="application", subtype="octet-stream", filename="dump.bin")
+    return bytes(msg)
+
+
+def peak_rss() -> int:
+    """Peak resident set size (VmHWM) since the last `reset_peak`, in bytes (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def reset_peak() -> None:
+    """Start the peak over from the current RSS (ru_maxrss even survives exec)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def measure(base: Path) -> None:
+    """In a fresh process: warm up, then one intake pass over the waiting message."""
+    logs.configure("console", "warning")
+    settings = config.embedded(base)
+    now = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
+    size = sum(f.stat().st_size for f in (base / "inbox" / "new").iterdir())
+    service = build_service(settings, ManualClock(now))
+    service.renderer.render("acknowledgement", "nl", _WARM)  # templates compiled
+    reset_peak()
+    before = peak_rss()
+    outcomes = service.intake()
+    asyncio.run(service.deliver())
+    after = peak_rss()
+    service.close()
+    growth = after - before
+    print(f"message: {size / 1e6:.1f} MB, disposition {outcomes[0].disposition.value}")
+    print(
+        f"peak RSS: {before / 1e6:.1f} MB before, growth {growth / 1e6:.1f} MB"
+        f" = {growth / size:.2f}x the message (target <= 4x)"
+    )
+
+
+_WARM = {
+    "case": {
+        "id": "MK-2026-0001",
+        "subject": "x",
+        "reporter_name": "",
+        "received": "",
+        "response_due": "",
+    },
+    "identity": {"name": "x", "organisation": "x", "address": "x@x.example"},
+}
+
+
+def main(megabytes: float = 25.0) -> None:
+    """Write the message, then measure in a child process so the generation's peak is gone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        deliver_to_maildir(
+            base / "inbox", big_message(megabytes), datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
+        )
+        subprocess.run([sys.executable, "-m", "benchmarks.memory", "--child", tmp], check=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        measure(Path(sys.argv[2]))
+    else:
+        main(float(sys.argv[1]) if len(sys.argv) > 1 else 25.0)
