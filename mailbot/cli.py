@@ -10,8 +10,19 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from mailbot import config, logs, views
+from mailbot import (
+    config,
+    logs,
+    privacy,
+    report,
+    report_html,
+    report_render,
+    securitytxt,
+    status,
+    views,
+)
 from mailbot.clock import SystemClock
 from mailbot.errors import MailbotError, NotFoundError, UserError
 from mailbot.service import calendar_for
@@ -53,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
     calendar = sub.add_parser("calendar", help="the closed weekdays of a year and why")
     calendar.add_argument("year", type=int, metavar="YEAR")
     calendar.add_argument("--json", action="store_true", help="JSON on stdout")
+    purge = sub.add_parser(
+        "purge",
+        help="anonymise closed cases past the retention period (reporter data, raw mail)",
+    )
+    purge.add_argument(
+        "--older-than",
+        type=int,
+        metavar="DAYS",
+        help="closed cases with no change for DAYS days (default: [privacy] retention_days)",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="change nothing, list the same")
+    purge.add_argument("--json", action="store_true", help="JSON on stdout")
+    _add_operator_commands(sub)
+    _add_report_command(sub)
     return parser
 
 
@@ -77,7 +102,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         logs.configure("console", "warning")
         return run_demo(sys.stdout)
-    settings = config.load(config.config_path(args.config, os.environ))
+    connects = args.command in {"run", "check", "status"}
+    settings = config.load(config.config_path(args.config, os.environ), secrets=connects)
     level = settings.logging.level if args.command == "run" else "warning"
     logs.configure(settings.logging.format, level)
     if args.command == "run":
@@ -87,6 +113,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "calendar":
         data = views.closed_days(calendar_for(settings), args.year)
         return _output(args, data, views.closed_days_text(data))
+    if args.command == "purge":
+        return _purge(args, settings)
+    if args.command == "report":
+        return _report(args, settings)
+    if args.command in ("status", "security-txt", "backup"):
+        return _operator(args, settings)
     store = Store(settings.database.path)
     try:
         return _inspect(args, store)
@@ -104,7 +136,7 @@ def _run(settings: config.Settings, once: bool) -> int:
         return 0
     from mailbot.daemon import run_daemon  # noqa: PLC0415
 
-    return run_daemon(settings)
+    return run_daemon(settings, Path(settings.source))  # config.load: source is the path
 
 
 def _check(settings: config.Settings) -> int:
@@ -170,6 +202,21 @@ def _inspect(args: argparse.Namespace, store: Store) -> int:
     return _output(args, data, text)
 
 
+def _purge(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Anonymise (or with --dry-run list) what is past retention; see mailbot.privacy."""
+    days = settings.privacy.retention_days if args.older_than is None else args.older_than
+    if args.older_than is None and days == 0:
+        raise UserError(
+            "no retention period: give --older-than DAYS or set [privacy] retention_days"
+        )
+    store = Store(settings.database.path)
+    try:
+        report = privacy.purge(store, SystemClock().now(), days, dry_run=args.dry_run)
+    finally:
+        store.close()
+    return _output(args, report.to_json(), report.text())
+
+
 def _output(args: argparse.Namespace, data: Any, text: str) -> int:
     """The JSON document alone on stdout with --json, else the human text."""
     if args.json:
@@ -178,6 +225,110 @@ def _output(args: argparse.Namespace, data: Any, text: str) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _add_operator_commands(sub: Any) -> None:
+    """`status`, `security-txt` and `backup`."""
+    health = sub.add_parser(
+        "status",
+        help="heartbeat, backlog, outbox, cases, deadlines; exit 1 when something needs attention",
+    )
+    health.add_argument("--json", action="store_true", help="JSON on stdout")
+    txt = sub.add_parser("security-txt", help="an RFC 9116 security.txt from [security_txt]")
+    txt.add_argument("--output", metavar="FILE", help="write FILE (mode 0644) instead of stdout")
+    backup = sub.add_parser("backup", help="a consistent copy of the database, also while running")
+    backup.add_argument("path", metavar="PATH", help="the copy to write (mode 0600)")
+    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+
+
+def _operator(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Run `status`, `security-txt` or `backup`."""
+    now = SystemClock().now()
+    if args.command == "security-txt":
+        tz = ZoneInfo(settings.deadlines.timezone)
+        text = securitytxt.render(settings.security_txt, settings.identity.address, now, tz)
+        if args.output:
+            _write_public(Path(args.output), text)
+            print(f"security.txt written to {args.output}")
+        else:
+            sys.stdout.write(text)
+        return 0
+    if args.command == "backup" and not settings.database.path.exists():
+        raise UserError(f"no database at {settings.database.path} ([database] path)")
+    store = Store(settings.database.path)
+    try:
+        if args.command == "backup":
+            size = store.backup(Path(args.path), force=args.force)
+            print(f"backup of {settings.database.path} written to {args.path} ({size} bytes)")
+            return 0
+        snapshot = status.gather(settings, store, now)
+    finally:
+        store.close()
+    reasons = status.attention(snapshot)
+    _output(args, status.as_json(snapshot, reasons), status.as_text(snapshot, reasons))
+    return 1 if reasons else 0
+
+
+def _write_public(path: Path, text: str) -> None:
+    """Write `path` whole (temporary file, then rename), readable by all (0644)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o644)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _add_report_command(sub: Any) -> None:
+    """`report --month YYYY-MM [--format html|text] [--output FILE] [--json]`."""
+    monthly = sub.add_parser(
+        "report", help="a month's reports, response times, promises kept, overdue cases, rewards"
+    )
+    monthly.add_argument(
+        "--month", required=True, type=_month, metavar="YYYY-MM", help="by local date of receipt"
+    )
+    monthly.add_argument("--format", choices=("text", "html"), default="text", help="default text")
+    monthly.add_argument("--output", metavar="FILE", help="write FILE (mode 0600), not stdout")
+    monthly.add_argument("--json", action="store_true", help="the figures as JSON on stdout")
+
+
+def _month(text: str) -> report.Month:
+    """argparse type: a bad month exits 2 naming it."""
+    try:
+        return report.parse_month(text)
+    except report.ReportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _report(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Build the month's report; text or HTML to stdout or --output, JSON with --json."""
+    calendar = calendar_for(settings)
+    store = Store(settings.database.path)
+    try:
+        rows = report.read_rows(store, args.month, calendar)
+    finally:
+        store.close()
+    d = settings.deadlines
+    terms = report.Terms(d.acknowledge, d.respond, d.update, d.resolve_days)
+    figures = report.build_report(
+        rows, args.month, calendar, SystemClock().now(), terms, settings.identity.organisation
+    )
+    render = report_html.render_html if args.format == "html" else report_render.render_text
+    text = render(figures)
+    if args.output:
+        path = Path(args.output)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        text = f"report {args.month} ({args.format}) written to {path}\n"
+    return _output(args, report_render.report_json(figures), text)
 
 
 def run_path(path: Path) -> int:  # pragma: no cover - convenience for `python -m`

@@ -63,6 +63,15 @@ class MailboxSettings:
     quarantine_folder: str = "Quarantine"
     idle: bool = True
     poll_seconds: int = 60
+    auth: str = "password"
+    """"password", or "xoauth2": OAuth2 client credentials (Microsoft 365, see oauth.py)."""
+    tenant: str = ""
+    client_id: str = ""
+    client_secret_file: Path | None = None
+    client_certificate_file: Path | None = None
+    """PEM with the certificate and its unencrypted private key."""
+    client_certificate_thumbprint: str = ""
+    authority: str = "https://login.microsoftonline.com"
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,15 @@ class OutboundSettings:
     password: Secret | None = None
     password_file: Path | None = None
     ca_file: Path | None = None
+    auth: str = "password"
+    """"password", or "xoauth2": OAuth2 client credentials (Microsoft 365, see oauth.py)."""
+    tenant: str = ""
+    client_id: str = ""
+    client_secret_file: Path | None = None
+    client_certificate_file: Path | None = None
+    """PEM with the certificate and its unencrypted private key."""
+    client_certificate_thumbprint: str = ""
+    authority: str = "https://login.microsoftonline.com"
 
 
 @dataclass(frozen=True)
@@ -146,6 +164,27 @@ class TemplateSettings:
 
 
 @dataclass(frozen=True)
+class SecurityTxtSettings:
+    """[security_txt]: what `mailbot security-txt` publishes (RFC 9116)."""
+
+    policy_url: str = ""
+    encryption: str = ""
+    """URL of the public key (optional)."""
+    expires: date | None = None
+    """Required for `mailbot security-txt`; `mailbot status` warns 30 days ahead."""
+    canonical: str = ""
+    """Where the file is published (optional)."""
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """[privacy]: how long reporter data is kept after a case closed (`mailbot purge`)."""
+
+    retention_days: int = 730
+    """Default of `mailbot purge --older-than`; 0: no default, the option is then required."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, frozen."""
 
@@ -159,6 +198,8 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     templates: TemplateSettings = field(default_factory=TemplateSettings)
+    security_txt: SecurityTxtSettings = field(default_factory=SecurityTxtSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     source: str = field(default="<defaults>", compare=False)
 
 
@@ -172,6 +213,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("mailbox", "security"): ("tls", "starttls", "plain"),
     ("outbound", "transport"): ("smtp", "maildir"),
     ("outbound", "security"): ("tls", "starttls", "plain"),
+    ("mailbox", "auth"): ("password", "xoauth2"),
+    ("outbound", "auth"): ("password", "xoauth2"),
     ("logging", "format"): ("json", "console"),
     ("logging", "level"): ("debug", "info", "warning", "error"),
 }
@@ -188,8 +231,10 @@ def config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
     return DEFAULT_PATH
 
 
-def load(path: Path, env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the TOML file at `path` (secrets from files or environment)."""
+def load(path: Path, env: Mapping[str, str] | None = None, secrets: bool = True) -> Settings:
+    """Read and validate the TOML file at `path`; with `secrets`, read the passwords from
+    their files or the environment (commands that only read the database skip that, so
+    they work without $CREDENTIALS_DIRECTORY)."""
     environ = os.environ if env is None else env
     try:
         text = path.read_bytes().decode("utf-8")
@@ -202,7 +247,7 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
     settings = from_mapping(data, str(path), base_dir=path.parent)
-    return resolve_secrets(settings, environ)
+    return resolve_secrets(settings, environ) if secrets else settings
 
 
 def from_mapping(data: Mapping[str, Any], source: str, base_dir: Path) -> Settings:
@@ -337,6 +382,31 @@ def _check_consistency(s: Settings) -> None:
         sec = getattr(s, section)
         if sec.password is not None and sec.password_file is not None:
             raise ConfigError(f"{src}: [{section}] give password or password_file, not both")
+    if s.mailbox.backend == "imap" and s.mailbox.auth == "xoauth2":
+        _check_oauth(src, "mailbox", s.mailbox)
+    if s.outbound.transport == "smtp" and s.outbound.auth == "xoauth2":
+        _check_oauth(src, "outbound", s.outbound)
+        if not s.outbound.username:
+            raise ConfigError(f'{src}: [outbound] username is required when auth = "xoauth2"')
+
+
+def _check_oauth(src: str, section: str, sec: MailboxSettings | OutboundSettings) -> None:
+    """auth = "xoauth2" needs tenant, client_id and exactly one credential file."""
+    where = f"{src}: [{section}]"
+    for key in ("tenant", "client_id"):
+        if not getattr(sec, key):
+            raise ConfigError(f'{where} {key} is required when auth = "xoauth2"')
+    if (sec.client_secret_file is None) == (sec.client_certificate_file is None):
+        raise ConfigError(
+            f'{where} auth = "xoauth2" needs one of client_secret_file or '
+            "client_certificate_file (not both)"
+        )
+    if sec.client_certificate_thumbprint and sec.client_certificate_file is None:
+        raise ConfigError(f"{where} client_certificate_thumbprint needs client_certificate_file")
+    if sec.password is not None or sec.password_file is not None:
+        raise ConfigError(f'{where} password/password_file are not used with auth = "xoauth2"')
+    if not sec.authority.startswith("https://"):
+        raise ConfigError(f"{where} authority: must be an https:// URL, got {sec.authority!r}")
 
 
 def resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:

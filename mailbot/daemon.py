@@ -3,7 +3,8 @@
 Blocking mailbox calls (imapclient, IDLE) run in a worker thread; the outbox and the
 scheduler go on while the mailbox is down, and the other way round. Every task survives
 every fault: a failure is logged, waited out with capped exponential backoff plus jitter,
-and tried again.
+and tried again. SIGHUP reads the config file again and applies it between two messages;
+an invalid one is refused and the running config kept.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ import asyncio
 import random
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from mailbot import config
 from mailbot.clock import SystemClock
 from mailbot.config import Settings
+from mailbot.errors import ConfigError
 from mailbot.logs import get_logger
 from mailbot.notify import Notifier
+from mailbot.rendering import Renderer
 from mailbot.service import Service
 from mailbot.store import Store
 from mailbot.wiring import build_service
@@ -48,6 +54,62 @@ class Daemon:
     stopping: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
     ready: bool = False
+    config_path: Path | None = None
+    in_pass: bool = False
+    """True while an intake pass runs in the worker thread (then a reload waits)."""
+    pending: tuple[Settings, Renderer] | None = None
+
+    def request_reload(self) -> None:
+        """SIGHUP: read the config again; apply it between two messages, or refuse it."""
+        if self.ready:
+            usec = time.monotonic_ns() // 1000
+            self.notifier.send("RELOADING=1", f"MONOTONIC_USEC={usec}", "STATUS=reloading config")
+        try:
+            self.pending = load_for_reload(self.config_path)
+        except Exception as exc:
+            self._refuse(exc)
+            return
+        if not self.in_pass:
+            self._apply_reload()
+
+    def _apply_reload(self) -> None:
+        """Swap in the pending config (in the event loop, while no intake pass runs)."""
+        if self.pending is None:
+            return
+        (settings, renderer), self.pending = self.pending, None
+        try:
+            restart = self.service.reconfigure(settings, renderer)
+        except Exception as exc:
+            self._refuse(exc)
+            return
+        log = get_logger()
+        status = "config reloaded"
+        if restart:
+            log.warning(
+                "config_reload_partial",
+                sections=list(restart),
+                detail="changed sections need a restart; old connections and values kept",
+            )
+            status += f"; restart to apply [{', '.join(restart)}]"
+        log.info("config_reloaded", path=settings.source)
+        self._reloaded(status)
+
+    def _refuse(self, exc: Exception) -> None:
+        reason = " ".join(str(exc).split())[:500]
+        get_logger().error(
+            "config_reload_refused",
+            path=str(self.config_path),
+            reason=reason,
+            detail="running on the old config",
+        )
+        self._reloaded(f"config reload refused, old config kept: {reason}")
+
+    def _reloaded(self, status: str) -> None:
+        """READY=1 ends the RELOADING=1 state (before the first READY only a status)."""
+        if self.ready:
+            self.notifier.ready(status)
+        else:
+            self.notifier.status(status)
 
     def request_stop(self) -> None:
         """Finish the message in hand, then stop every task."""
@@ -71,7 +133,14 @@ class Daemon:
         attempt = 0
         while not self.stop.is_set():
             try:
-                outcomes = await asyncio.to_thread(self.service.intake, 50, self.stopping.is_set)
+                self.in_pass = True
+                try:
+                    outcomes = await asyncio.to_thread(
+                        self.service.intake, 50, self.stopping.is_set
+                    )
+                finally:
+                    self.in_pass = False
+                    self._apply_reload()
                 if outcomes:
                     self.outbox_kick.set()
                 if not self.ready:
@@ -149,16 +218,25 @@ class Daemon:
             kick.clear()
 
 
-def run_daemon(settings: Settings) -> int:
-    """The daemon in the foreground; exit 0 after SIGTERM or SIGINT."""
+def load_for_reload(path: Path | None) -> tuple[Settings, Renderer]:
+    """The config at `path` read and validated again, with its templates; raises if invalid."""
+    if path is None:
+        raise ConfigError("started without a config file: nothing to reload")
+    settings = config.load(path)
+    return settings, Renderer(settings.templates.directory)
+
+
+def run_daemon(settings: Settings, config_path: Path | None = None) -> int:
+    """The daemon in the foreground; SIGHUP reloads `config_path`; exit 0 after SIGTERM/SIGINT."""
     log = get_logger()
 
     async def main() -> None:
         service = build_service(settings, SystemClock(), outbox_store=Store(settings.database.path))
-        daemon = Daemon(service)
+        daemon = Daemon(service, config_path=config_path)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, daemon.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, daemon.request_reload)
         log.info(
             "daemon_started",
             mailbox=settings.mailbox.backend,

@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from mailbot import cases, parsing
@@ -33,6 +33,8 @@ D = Disposition
 TO_QUARANTINE = frozenset({D.QUARANTINED})
 MAX_RELAYED_BYTES = 10 * 1024 * 1024
 """Staff attachments relayed to a reporter, in all (later ones are left out)."""
+RESTART_SECTIONS = ("mailbox", "outbound", "database", "logging")
+"""Config sections a reload cannot apply: open connections and loggers keep the old ones."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,22 @@ class Service:
         if self.outbox.store is not self.store:
             self.outbox.store.close()
         self.store.close()
+
+    def reconfigure(self, settings: Settings, renderer: Renderer | None = None) -> tuple[str, ...]:
+        """Take reloaded settings; returns the changed sections that need a restart.
+
+        Call between two messages (never during an intake pass or a tick). Everything is
+        built before anything is swapped; the RESTART_SECTIONS keep their running values.
+        """
+        restart = restart_sections(self.settings, settings)
+        kept = {name: getattr(self.settings, name) for name in RESTART_SECTIONS}
+        new = replace(settings, **kept)
+        new_renderer = renderer or Renderer(new.templates.directory)
+        calendar, rules = calendar_for(new), Rules.from_settings(new)
+        policy = SchedulePolicy(hours_before=float(new.deadlines.remind_hours_before))
+        self.settings, self.renderer, self.calendar, self.rules = new, new_renderer, calendar, rules
+        self.ticker = Ticker(self.outbox.store, self._inputs, policy)
+        return restart
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -331,6 +349,11 @@ class Service:
         except MailbotError as exc:
             # Recorded already: the next pass finds the sha256 and finishes the move.
             self.log.warning("move_failed", key=key, error=str(exc)[:300])
+
+
+def restart_sections(old: Settings, new: Settings) -> tuple[str, ...]:
+    """The RESTART_SECTIONS whose values differ between `old` and `new`."""
+    return tuple(name for name in RESTART_SECTIONS if getattr(old, name) != getattr(new, name))
 
 
 def _resumed(key: str, row: dict[str, object]) -> Outcome:

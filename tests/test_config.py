@@ -527,3 +527,12 @@ def test_port_defaults_follow_security(
     text = imap_config(f'security = "{imap_security}"', f'security = "{smtp_security}"')
     settings = load(write(tmp_path, text), env={})
     assert (settings.mailbox.port, settings.outbound.port) == ports
+
+
+def test_commands_that_only_read_skip_the_secrets(tmp_path: Path) -> None:
+    """Without secrets an unreadable password_file is no error (cases, deadlines, …)."""
+    file = write(tmp_path, imap_config('password_file = "$CREDENTIALS_DIRECTORY/imap"'))
+    with pytest.raises(ConfigError):
+        load(file, env={"CREDENTIALS_DIRECTORY": str(tmp_path / "none")})
+    settings = load(file, env={}, secrets=False)
+    assert settings.mailbox.password is None
