@@ -24,7 +24,7 @@ from mailbot import (
     views,
 )
 from mailbot.clock import SystemClock
-from mailbot.errors import MailbotError, NotFoundError, UserError
+from mailbot.errors import ConfigError, MailbotError, NotFoundError, UserError
 from mailbot.service import calendar_for
 from mailbot.store import Store
 from mailbot.wiring import build_mailbox, build_service, build_transport
@@ -246,7 +246,10 @@ def _operator(args: argparse.Namespace, settings: config.Settings) -> int:
     now = SystemClock().now()
     if args.command == "security-txt":
         tz = ZoneInfo(settings.deadlines.timezone)
-        text = securitytxt.render(settings.security_txt, settings.identity.address, now, tz)
+        try:
+            text = securitytxt.render(settings.security_txt, settings.identity.address, now, tz)
+        except ConfigError as exc:
+            raise ConfigError(f"{settings.source}: {exc}") from exc
         if args.output:
             _write_public(Path(args.output), text)
             print(f"security.txt written to {args.output}")

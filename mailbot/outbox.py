@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,6 +28,14 @@ def crashpoint(name: str) -> None:
     """Die like `kill -9` when $MAILBOT_CRASH_AT names this point (crash tests only)."""
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _redacted(exc: Exception, row: OutboxRow) -> str:
+    """The error for the log, without the recipients' addresses (the outbox row keeps all)."""
+    text = str(exc)[:300]
+    for address in row.recipients:
+        text = re.sub(re.escape(address), "<recipient>", text, flags=re.IGNORECASE)
+    return text
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -76,12 +85,12 @@ class Outbox:
             await self.transport.send(row.sender, row.recipients, row.raw)
         except TransportTemporaryError as exc:
             self._retry_or_fail(row, str(exc), counts)
-            log.warning("mail_deferred", error=str(exc)[:300], attempts=row.attempts + 1)
+            log.warning("mail_deferred", error=_redacted(exc, row), attempts=row.attempts + 1)
             return
         except TransportPermanentError as exc:
             self._fail(row, str(exc))
             counts.failed += 1
-            log.error("mail_failed", error=str(exc)[:300])
+            log.error("mail_failed", error=_redacted(exc, row))
             return
         crashpoint("after_send")
         now = self.clock.now()
