@@ -33,6 +33,7 @@ from mailbot.config import MailboxSettings
 from mailbot.errors import ConfigError, MailboxUnavailable
 from mailbot.logs import get_logger
 from mailbot.mailbox import MailboxItem
+from mailbot.oauth import TokenProvider, TokenSource, TokenUnavailable, oauth_client
 
 IDLE_RENEW_SECONDS = 25 * 60.0
 """Re-issue IDLE this often; servers may drop an IDLE after 29 minutes (RFC 2177)."""
@@ -44,6 +45,10 @@ _SIZE = b"RFC822.SIZE"
 _DELETED = b"\\Deleted"
 _LOST = (OSError, imaplib.IMAP4.abort)  # the connection is gone or unusable
 T = TypeVar("T")
+_XOAUTH2_HINT = (
+    " (XOAUTH2: does the app have IMAP.AccessAsApp with admin consent, and its service"
+    " principal FullAccess to this mailbox?)"
+)
 
 
 class StateStore(Protocol):
@@ -165,6 +170,7 @@ class ImapMailbox:
         batch: int = 50,
         timeout: float = 30,
         idle_renew: float = IDLE_RENEW_SECONDS,
+        tokens: TokenSource | None = None,
     ) -> None:
         _validate(settings)
         if batch < 1:
@@ -177,6 +183,7 @@ class ImapMailbox:
         self.address = f"{settings.host}:{settings.port}"
         self._context = _tls_context(settings) if settings.security != "plain" else None
         self._password = settings.password.reveal() if settings.password else ""
+        self._tokens = _token_source(settings, tokens)
         self._session: _Session | None = None
         self._uidvalidity: int | None = None
         self._meta: dict[int, tuple[datetime, int]] = {}  # uid → (received_at, size)
@@ -232,6 +239,10 @@ class ImapMailbox:
         """Connect, log in, make sure the folders exist; human lines for `mailbot check`."""
         return self._run("check", self._check)
 
+    def count_pending(self) -> int:
+        """Messages in the folder, from EXAMINE's EXISTS (read-only: no flag changes)."""
+        return self._run("count", self._count)
+
     @property
     def uidvalidity(self) -> int | None:
         """UIDVALIDITY of the folder when last selected, or None."""
@@ -259,6 +270,7 @@ class ImapMailbox:
 
     def _connect(self) -> _Session:
         mb = self.settings
+        token = self._access_token()
         try:
             client = IMAPClient(
                 mb.host,
@@ -274,12 +286,13 @@ class ImapMailbox:
                 if not client.has_capability("STARTTLS"):
                     raise MailboxUnavailable(f"IMAP {self.address}: server does not offer STARTTLS")
                 client.starttls(self._context)
-            client.login(mb.username, self._password)
+            self._login(client, token)
             capabilities = frozenset(client.capabilities())
         except LoginError as exc:
             _shutdown(client)
             raise MailboxUnavailable(
                 f"IMAP {self.address}: login failed for {mb.username}: {_text(exc)}"
+                + (_XOAUTH2_HINT if token is not None else "")
             ) from exc
         except (*_LOST, IMAPClientError) as exc:
             _shutdown(client)
@@ -290,6 +303,25 @@ class ImapMailbox:
         client.normalise_times = False
         self._session = _Session(client, capabilities)
         return self._session
+
+    def _access_token(self) -> str | None:
+        """The OAuth2 access token for XOAUTH2, or None with password auth."""
+        if self._tokens is None:
+            return None
+        try:
+            return self._tokens.token()
+        except TokenUnavailable as exc:
+            raise MailboxUnavailable(f"IMAP {self.address}: {exc}") from exc
+
+    def _login(self, client: IMAPClient, token: str | None) -> None:
+        if self._tokens is None or token is None:
+            client.login(self.settings.username, self._password)
+            return
+        try:
+            client.oauth2_login(self.settings.username, token)
+        except LoginError:
+            self._tokens.forget(token)  # fetch a fresh one next time
+            raise
 
     def _drop(self) -> None:
         session, self._session = self._session, None
@@ -460,13 +492,25 @@ class ImapMailbox:
                 return False
             time.sleep(min(interval, remaining))
 
+    def _count(self, s: _Session) -> int:
+        """EXISTS of a read-only select; without MOVE or UIDPLUS, undeleted ones only."""
+        response = s.client.select_folder(self.settings.folder, readonly=True)
+        s.selected = False  # read-only now: the next move or wait selects again
+        exists = int(response.get(b"EXISTS", 0))
+        if exists and not ({b"MOVE", b"UIDPLUS"} & s.capabilities):
+            return len(s.client.search("UNDELETED"))
+        return exists
+
     # -- check -----------------------------------------------------------------------------
 
     def _check(self, s: _Session) -> list[str]:
         mb = self.settings
         idle = "IDLE" if b"IDLE" in s.capabilities else "no IDLE"
         move = "MOVE" if b"MOVE" in s.capabilities else "no MOVE"
-        lines = [f"IMAP {self.address}: logged in as {mb.username} ({mb.security}, {idle}, {move})"]
+        how = " with XOAUTH2" if self._tokens is not None else ""
+        lines = [
+            f"IMAP {self.address}: logged in as {mb.username}{how} ({mb.security}, {idle}, {move})"
+        ]
         if not s.client.folder_exists(mb.folder):
             raise MailboxUnavailable(f"IMAP {self.address}: folder {mb.folder!r} does not exist")
         waiting = self._select(s)
@@ -512,7 +556,7 @@ def _validate(mb: MailboxSettings) -> None:
         raise ConfigError(f"{where} host is required for the imap backend")
     if not mb.username:
         raise ConfigError(f"{where} username is required for the imap backend")
-    if mb.password is None:
+    if mb.auth == "password" and mb.password is None:
         raise ConfigError(
             f"{where} password is not set for {mb.username} "
             "(password, password_file or MAILBOT_IMAP_PASSWORD)"
@@ -529,6 +573,13 @@ def _validate(mb: MailboxSettings) -> None:
             f'{where} port 993 is the implicit-TLS port; with security = "{mb.security}" '
             "set port (usually 143)"
         )
+
+
+def _token_source(mb: MailboxSettings, given: TokenSource | None) -> TokenSource | None:
+    """The token source for auth = "xoauth2" (the given one, else a new provider)."""
+    if mb.auth != "xoauth2":
+        return None
+    return given if given is not None else TokenProvider(oauth_client(mb), "mailbox")
 
 
 def _tls_context(mb: MailboxSettings) -> ssl.SSLContext:

@@ -75,6 +75,10 @@ class Mailbox(Protocol):
         """Reach the mailbox and its folders; human lines of what is fine (`mailbot check`)."""
         ...
 
+    def count_pending(self) -> int:
+        """How many messages wait to be handled (cheap: no message is read)."""
+        ...
+
     def close(self) -> None:
         """Release connections or handles."""
         ...
@@ -196,6 +200,10 @@ class MaildirMailbox:
             lines.append(f"Maildir {folder} is writable")
         lines.append(f"{len(_names(self.path / 'new'))} messages waiting in {self.path / 'new'}")
         return lines
+
+    def count_pending(self) -> int:
+        """Files in `new/` plus those in `cur/` without the S flag (none is read)."""
+        return sum(1 for _ in self._unprocessed())
 
     def close(self) -> None:
         """Nothing to release for a Maildir."""

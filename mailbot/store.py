@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
+from mailbot.errors import PermanentError, UserError
 from mailbot.models import CLOSED_STATES, Case, CaseState, Deadline, OutgoingMail
 
 MIGRATIONS: tuple[str, ...] = (
@@ -473,6 +474,113 @@ class Store:
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [key, value],
         )
+
+    # -- monthly report (`mailbot report`) ---------------------------------------------------
+
+    def report_rows(self, since: datetime, until: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Rows for the monthly report of the UTC window [since, until), compared as text.
+
+        "messages" and "cases" received in the window; "cases" also those with a clock due
+        before `until` that is due in the window or was not done by `since`; "clocks": every
+        clock of those cases; "events": their `clock_late` events and the `reward_changed`
+        events of the window. The caller widens the window and cuts by local date.
+        """
+        window = {"since": iso(since), "until": iso(until)}  # UTC moments, like the rows
+        chosen = (
+            "SELECT id FROM cases WHERE received_at >= :since AND received_at < :until"
+            " UNION SELECT case_id FROM clocks WHERE due < :until"
+            " AND (due >= :since OR done_at IS NULL OR done_at >= :since)"
+        )
+        # `chosen` is our constant text; every value is a bound parameter.
+        sql = {
+            "messages": "SELECT received_at, disposition FROM messages"
+            " WHERE received_at >= :since AND received_at < :until ORDER BY received_at, id",
+            "cases": "SELECT id, subject, state, source, flags, reward, received_at,"  # noqa: S608
+            f" acknowledged_at, waiting FROM cases WHERE id IN ({chosen})"
+            " ORDER BY received_at, id",
+            "clocks": "SELECT case_id, name, due, met_at, missed_at, done_at FROM clocks"  # noqa: S608
+            f" WHERE case_id IN ({chosen}) ORDER BY id",
+            "events": "SELECT case_id, at, kind, detail FROM events WHERE"  # noqa: S608
+            f" (kind = 'clock_late' AND case_id IN ({chosen}))"
+            " OR (kind = 'reward_changed' AND at >= :since AND at < :until) ORDER BY id",
+        }
+        return {name: [dict(r) for r in self.db.query(q, window)] for name, q in sql.items()}
+
+    # -- operator views and backup (`mailbot status`, `mailbot backup`) --------------------
+
+    def outbox_health(self) -> dict[str, Any]:
+        """Queued mails (count, oldest created_at) and the moment each failed mail failed.
+
+        A failed mail failed at its bounce (sent_at), else at its last attempt
+        (next_attempt_at), else when it was made.
+        """
+        queued, oldest = self.db.execute(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'queued'"
+        ).fetchone()
+        failed = self.db.execute(
+            "SELECT COALESCE(sent_at, next_attempt_at, created_at) FROM outbox"
+            " WHERE status = 'failed'"
+        ).fetchall()
+        return {
+            "queued": int(queued),
+            "oldest_queued": from_iso(oldest),
+            "failed_at": [datetime.fromisoformat(r[0]) for r in failed],
+        }
+
+    def backup(self, path: Path, force: bool = False) -> int:
+        """Copy the database to `path` (mode 0600) while the daemon may be writing.
+
+        SQLite's online backup API copies every page in one step under one read
+        transaction, so the copy is one committed state. It is written beside `path` and
+        renamed into place, so `path` is never half-written; an existing `path` is refused
+        unless `force`. The copy is a single file (rollback journal, not WAL) that passed
+        `PRAGMA quick_check`. Returns its size in bytes.
+        """
+        if os.path.lexists(path) and not force:
+            raise UserError(f"backup target {path} exists (use --force to overwrite)")
+        if path.exists() and path.resolve() == self.path.resolve():
+            raise UserError(f"backup target {path} is the database itself")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise UserError(f"cannot write backup {path}: {exc.strerror}") from exc
+        try:
+            self._copy_to(tmp)
+            _fsync(tmp)
+            if force:
+                tmp.replace(path)
+            else:
+                try:
+                    os.link(tmp, path)  # never replaces a file that appeared meanwhile
+                except FileExistsError as exc:
+                    raise UserError(f"backup target {path} exists (use --force)") from exc
+            _fsync(path.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.stat().st_size
+
+    def _copy_to(self, target_path: Path) -> None:
+        try:
+            target = sqlite3.connect(target_path, isolation_level=None)
+            try:
+                self.db.conn.backup(target)
+                target.execute("PRAGMA journal_mode=DELETE")
+                verdict = str(target.execute("PRAGMA quick_check").fetchone()[0])
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            raise PermanentError(f"backup of {self.path} to {target_path} failed: {exc}") from exc
+        if verdict != "ok":
+            raise PermanentError(f"backup copy {target_path} failed quick_check: {verdict}")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _case_to_row(case: Case) -> dict[str, Any]:
