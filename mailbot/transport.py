@@ -30,11 +30,16 @@ from aiosmtplib.email import parse_address
 
 from mailbot.errors import ConfigError, TransportPermanentError, TransportTemporaryError
 from mailbot.mailbox import deliver_to_maildir
+from mailbot.oauth import TokenSource, TokenUnavailable
 
 Security = Literal["tls", "starttls", "plain"]
 _SECURITY = ("tls", "starttls", "plain")
 _TransportError = TransportTemporaryError | TransportPermanentError
 _E = TypeVar("_E", bound=BaseException)
+_XOAUTH2_HINT = (
+    " (XOAUTH2: does the app have SMTP.SendAsApp with admin consent, SMTP AUTH enabled"
+    " for the mailbox, and its service principal access to it?)"
+)
 
 
 class Transport(Protocol):
@@ -118,6 +123,7 @@ class SmtpTransport:
         ca_file: Path | None = None,
         verify: bool = True,
         local_hostname: str | None = None,
+        tokens: TokenSource | None = None,
     ) -> None:
         if security not in _SECURITY:
             raise ConfigError(f"[outbound] security {security!r}: use one of {_SECURITY}")
@@ -129,6 +135,8 @@ class SmtpTransport:
         self.timeout = timeout
         self.verify = verify
         self.local_hostname = local_hostname
+        self.tokens = tokens
+        """With a token source, AUTH is XOAUTH2 with its access token instead of a password."""
         self._tls = _tls_context(ca_file, verify) if security != "plain" else None
         self._client: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
@@ -241,13 +249,35 @@ class SmtpTransport:
                 f"cannot log in as {self.username!r}"
             )
         try:
-            response = await client.login(self.username, self.password or "")
+            response = await self._authenticate(client, self.username)
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise TransportTemporaryError(
                 f"{self.where}: authentication as {self.username!r} failed: "
-                f"{exc.code} {exc.message}"
+                f"{exc.code} {exc.message}" + (_XOAUTH2_HINT if self.tokens else "")
             ) from exc
-        lines.append(f"AUTH as {self.username!r}: {_reply(response)}")
+        how = " with XOAUTH2" if self.tokens else ""
+        lines.append(f"AUTH as {self.username!r}{how}: {_reply(response)}")
+
+    async def _authenticate(
+        self, client: aiosmtplib.SMTP, username: str
+    ) -> aiosmtplib.SMTPResponse:
+        """AUTH with the password, or XOAUTH2 with an access token from `tokens`."""
+        if self.tokens is None:
+            return await client.login(username, self.password or "")
+        if "xoauth2" not in client.server_auth_methods:
+            offered = " ".join(client.server_auth_methods).upper() or "none"
+            raise TransportTemporaryError(
+                f"{self.where} does not offer AUTH XOAUTH2 (offers: {offered})"
+            )
+        try:
+            token = await asyncio.to_thread(self.tokens.token)
+        except TokenUnavailable as exc:
+            raise TransportTemporaryError(f"{self.where}: {exc}") from exc
+        try:
+            return await client.auth_xoauth2(username, token)
+        except aiosmtplib.SMTPAuthenticationError:
+            self.tokens.forget(token)  # fetch a fresh one next time
+            raise
 
     def _tls_summary(self, client: aiosmtplib.SMTP) -> str:
         ssl_object = client.get_transport_info("ssl_object")

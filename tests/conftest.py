@@ -13,6 +13,10 @@ speaks TLS from the first byte. Each yields an `SmtpTestServer`:
     server.disconnect_clients()       close every open connection from the server side
     server.username / server.password / server.cert_file   (TLS/AUTH variants)
 
+`smtp_server_xoauth2` requires STARTTLS and AUTH and offers XOAUTH2 the way Exchange
+Online does (an `XOAuth2TestServer`: `server.token` is the one bearer token it accepts
+for `server.username`; `server.xoauth2_logins` records (user, token) of every attempt).
+
 `dovecot` yields a fresh account on a private Dovecot started once per session
 (tests/dovecot.py: plain, STARTTLS and implicit TLS; skipped when Dovecot is absent
 unless MAILBOT_REQUIRE_DOVECOT=1). Tests using it are marked `@pytest.mark.dovecot`.
@@ -21,6 +25,8 @@ unless MAILBOT_REQUIRE_DOVECOT=1). Tests using it are marked `@pytest.mark.dovec
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import socket
 import ssl
@@ -193,6 +199,41 @@ class _RecordingController(Controller):
         return protocol
 
 
+class XOAuth2TestServer(SmtpTestServer):
+    """An SmtpTestServer that also offers AUTH XOAUTH2 and accepts one bearer token."""
+
+    def __init__(self, username: str, token: str, cert_file: Path | None = None) -> None:
+        super().__init__(username, None, cert_file)
+        self.token = token
+        self.xoauth2_logins: list[tuple[str, str]] = []
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """aiosmtpd hook for AUTH XOAUTH2: base64 of "user=U^Aauth=Bearer T^A^A".
+
+        A refused token gets what Exchange and Gmail send: a 334 challenge with a JSON
+        error, then 535 once the client answers with an empty line.
+        """
+        blob = args[1] if len(args) > 1 else ""
+        try:
+            fields = dict(
+                part.split("=", 1)
+                for part in base64.b64decode(blob, validate=True).decode().split("\x01")
+                if part
+            )
+        except ValueError:
+            return AuthResult(success=False, handled=False, message="501 5.5.2 bad XOAUTH2")
+        user, bearer = fields.get("user", ""), fields.get("auth", "")
+        token = bearer.removeprefix("Bearer ")
+        with self._lock:
+            self.xoauth2_logins.append((user, token))
+        if user == self.username and bearer.startswith("Bearer ") and token == self.token:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        error = {"status": "401", "schemes": "bearer", "scope": "https://outlook.office.com"}
+        await server.challenge_auth(json.dumps(error))
+        message = "535 5.7.3 Authentication unsuccessful"
+        return AuthResult(success=False, handled=False, message=message)
+
+
 @pytest.fixture(scope="session")
 def smtp_certificate() -> Iterator[tuple[Path, Path]]:
     """A self-signed certificate for 127.0.0.1 (cert, key), made with the openssl CLI."""
@@ -242,6 +283,23 @@ def smtp_server_implicit_tls(smtp_certificate: tuple[Path, Path]) -> Iterator[Sm
         authenticator=server.authenticate,
         auth_required=True,
         auth_require_tls=False,  # aiosmtpd only counts STARTTLS as TLS; this is TLS throughout
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_server_xoauth2(smtp_certificate: tuple[Path, Path]) -> Iterator[XOAuth2TestServer]:
+    """STARTTLS, then AUTH LOGIN or XOAUTH2 (bot@example.test, token "m365-token")."""
+    server = XOAuth2TestServer("bot@example.test", "m365-token", smtp_certificate[0])
+    server.start(
+        tls_context=_server_tls(smtp_certificate),
+        require_starttls=True,
+        authenticator=server.authenticate,
+        auth_required=True,
+        auth_exclude_mechanism=["PLAIN"],  # Exchange Online offers "AUTH LOGIN XOAUTH2"
     )
     try:
         yield server

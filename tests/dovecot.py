@@ -107,10 +107,31 @@ def _terminate(processes: dict[int, str]) -> None:
             return
 
 
-class DovecotServer:
-    """One private Dovecot instance in its own temporary folder."""
+def _oauth2_settings(url: str) -> str:
+    """Dovecot's oauth2 passdb settings: RFC 7662 introspection by POST to `url`.
 
-    def __init__(self, ssl: bool = False, accounts: int = 100) -> None:
+    The endpoint answers {"active": true, "username": USER} for a valid token; Dovecot
+    compares USER with the user named in the XOAUTH2/OAUTHBEARER exchange.
+    """
+    return f"""introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+"""
+
+
+class DovecotServer:
+    """One private Dovecot instance in its own temporary folder.
+
+    With `oauth2_url` it also offers AUTHENTICATE XOAUTH2 and OAUTHBEARER, checked by an
+    oauth2 passdb that POSTs each token to that RFC 7662 introspection URL.
+    """
+
+    def __init__(
+        self, ssl: bool = False, accounts: int = 100, oauth2_url: str | None = None
+    ) -> None:
         binary = dovecot_binary()
         if binary is None:
             raise RuntimeError("dovecot not found (apt-get install dovecot-imapd)")
@@ -128,6 +149,8 @@ class DovecotServer:
         self.passwd_file = self.root / "passwd"
         self.log_file = self.root / "dovecot.log"
         self.config_file = self.root / "dovecot.conf"
+        self.oauth2_url = oauth2_url
+        self.oauth2_file = self.root / "oauth2.conf.ext"
         self.home_root = self.root / "home"
         self._process: subprocess.Popen[bytes] | None = None
         names = ["bot@example.test"] + [f"bot-{n}@example.test" for n in range(1, accounts)]
@@ -221,6 +244,8 @@ class DovecotServer:
         self.passwd_file.write_text(lines, encoding="utf-8")
         self.passwd_file.chmod(0o644)
         self.config_file.write_text(self._config(), encoding="utf-8")
+        if self.oauth2_url is not None:
+            self.oauth2_file.write_text(_oauth2_settings(self.oauth2_url), encoding="utf-8")
 
     def _config(self) -> str:
         root = self.root
@@ -249,12 +274,12 @@ log_path = {self.log_file}
 info_log_path = {self.log_file}
 protocols = imap
 listen = {self.host}
-{users}{tls}auth_mechanisms = plain login
+{users}{tls}auth_mechanisms = plain login{" xoauth2 oauthbearer" if self.oauth2_url else ""}
 disable_plaintext_auth = no
 auth_failure_delay = 0
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 100
-passdb {{
+{self._oauth2_passdb()}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.passwd_file}
 }}
@@ -275,6 +300,19 @@ service anvil {{
 {chroot}  unix_listener anvil-auth-penalty {{
     mode = 0
   }}
+}}
+"""
+
+    def _oauth2_passdb(self) -> str:
+        """The oauth2 passdb for XOAUTH2/OAUTHBEARER (with `oauth2_url`), else nothing."""
+        if self.oauth2_url is None:
+            return ""
+        return f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {self.oauth2_file}
+  result_failure = return-fail
+  result_internalfail = return-fail
 }}
 """
 
