@@ -56,6 +56,7 @@ def measure(base: Path) -> None:
     size = sum(f.stat().st_size for f in (base / "inbox" / "new").iterdir())
     service = build_service(settings, ManualClock(now))
     service.renderer.render("acknowledgement", "nl", _WARM)  # templates compiled
+    service.calendar.due(now, 5)  # holiday tables imported (about 8 MB, once per process)
     reset_peak()
     before = peak_rss()
     outcomes = service.intake()

@@ -32,6 +32,8 @@ from mailbot.decoding import (
     unfold,
 )
 from mailbot.models import Attachment, InboundMessage
+from mailbot.payloads import decoded, parse_bytes
+from mailbot.payloads import digest as payload_digest
 
 __all__ = [
     "normalize_address",
@@ -108,7 +110,7 @@ def _minimal(size: int, digest: str, received_at: datetime, defect: str) -> Inbo
 def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> InboundMessage:
     """Headers, body text, attachments, contacts and bounce data of the whole message."""
     defects: list[str] = []
-    root = safe_parser().parsebytes(raw)
+    root = parse_bytes(raw)
     head = read_head(root, defects)
     nodes = _walk(root, defects)
     text, html_only = _body_text(nodes, defects)
@@ -133,7 +135,7 @@ def attachment_payloads(raw: bytes, limit: int) -> list[tuple[str, str, bytes]]:
     bytes in all (later ones are left out). Never raises: [] when unreadable."""
     try:
         defects: list[str] = []
-        nodes = _walk(safe_parser().parsebytes(raw), defects)
+        nodes = _walk(parse_bytes(raw), defects)
         found: list[tuple[str, str, bytes]] = []
         total = 0
         for node in nodes:
@@ -286,19 +288,18 @@ def _is_attachment(node: _Node) -> bool:
 
 def _payload(part: Message) -> bytes:
     """The transfer-decoded body of a leaf (b"" when there is none)."""
-    data = part.get_payload(decode=True)
-    return data if isinstance(data, bytes) else b""
+    return decoded(part)
 
 
 def _attachment(part: Message, defects: list[str]) -> Attachment:
-    """Name, type, size and sha256 of one attachment's decoded bytes."""
-    data = _payload(part)
+    """Name, type, size and sha256 of one attachment's decoded bytes (decoded in slices)."""
+    size, sha256 = payload_digest(part)
     name = decode_words(unfold(declared_filename(part) or ""), defects)
     return Attachment(
         filename=sanitize_filename(name),
         content_type=content_type(part),
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        size=size,
+        sha256=sha256,
     )
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+import tracemalloc
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailbot import parsing
+from mailbot import parsing, payloads
+from mailbot.decoding import safe_parser
 from mailbot.models import Attachment, Contacts
 from mailbot.parsing import (
     normalize_address,
@@ -834,3 +836,166 @@ def test_valid_multipart_baseline() -> None:
         (),
     )
     assert actual == expected
+
+
+# --- big attachments: parsed without copies, hashed slice by slice -------------------
+
+_BLOB = bytes(range(256)) * 80  # 20 KiB: its base64 runs become placeholders
+
+
+def _wrap(text: str, width: int, eol: str) -> str:
+    """`text` in lines of `width` characters, each ended by `eol`."""
+    return "".join(text[i : i + width] + eol for i in range(0, len(text), width))
+
+
+def _with_attachment(cte: str, body: str) -> bytes:
+    """A report whose second part is `body` under the transfer encoding `cte`."""
+    head = (
+        "From: jan@example.nl\r\nMessage-ID: <big@example.nl>\r\nSubject: bijlage\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b0undary"\r\n\r\n'
+        "--b0undary\r\nContent-Type: text/plain\r\n\r\nZie bijlage.\r\n--b0undary\r\n"
+        f"Content-Type: application/octet-stream; name=dump.bin\r\n"
+        f"Content-Transfer-Encoding: {cte}\r\n\r\n"
+    )
+    return (head + body + "\r\n--b0undary--\r\n").encode("latin-1")
+
+
+def _stock_attachment(raw: bytes) -> tuple[int, str, tuple[str, ...]]:
+    """Size, sha256 and defects of the attachment the way the stock parser decodes it."""
+    part = safe_parser().parsebytes(raw).get_payload()[1]
+    data = part.get_payload(decode=True)
+    return (
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        tuple(type(d).__name__ for d in part.defects),
+    )
+
+
+_B64 = base64.b64encode(_BLOB).decode()
+_QP = "".join(f"={b:02X}" if b < 33 or b > 126 or b == 61 else chr(b) for b in _BLOB)
+
+
+@pytest.mark.parametrize(
+    "cte, body",
+    [
+        ("base64", _wrap(_B64, 57, "\r\n")),
+        ("base64", _wrap(_B64, 1001, "\n")),
+        ("base64", _wrap(_B64, 3, "\r")),
+        ("base64", _wrap(_B64.rstrip("="), 76, "\r\n")),
+        ("base64", _wrap(_B64[:-3], 76, "\r\n")),  # one letter too many: left undecoded
+        ("base64", _wrap(_B64 + "QQ==" + _B64, 76, "\r\n")),  # decoding stops at the pad
+        ("base64", _wrap(_B64, 76, "\r\n").replace("A", "A *\xe9", 50)),
+        ("base64", _wrap(_B64, 76, "\r\n").replace("\r\n", "==\r\n", 3)),
+        ("quoted-printable", _wrap(_QP, 75, "=\r\n")),
+        ("quoted-printable", _wrap(_QP.replace("=3D", "=3d"), 13, "=\n")),
+        ("quoted-printable", _wrap(_QP, 60, "=\r\n").replace("=0", "=Z\xe9\t", 40)),
+        ("quoted-printable", _wrap("abc=3D=3d=ZZ" * 900, 71, "=\r\n")),  # base64-like lines
+        ("7bit", _wrap(_B64, 76, "\r\n")),
+    ],
+)
+def test_attachment_digest_equals_stock_decoding(cte: str, body: str) -> None:
+    """Attachment size, sha256 and defects equal hashlib over get_payload(decode=True)."""
+    raw = _with_attachment(cte, body)
+    size, sha256, defects = _stock_attachment(raw)
+    msg = parse(raw, NOW)
+    actual = (msg.attachments[0].size, msg.attachments[0].sha256, msg.defects)
+    assert actual == (size, sha256, defects)
+
+
+_BASE64_SOUP = st.lists(
+    st.sampled_from([*"QUJDRAz09+/", "=", "==", "\n", "\r\n", "\r", " ", "*", "\udce9"]),
+    max_size=80,
+).map("".join)
+_QP_SOUP = st.lists(
+    st.sampled_from([*"Az09=_ ", "=3D", "=3d", "=\n", "=\r\n", "=\r", "\n", "\r\n", "\udce9"]),
+    max_size=80,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["base64", "quoted-printable", "8bit"]),
+    _BASE64_SOUP,
+    _QP_SOUP,
+    st.integers(1, 9),
+)
+def test_digest_in_slices_equals_get_payload(cte: str, b64: str, qp: str, size: int) -> None:
+    """Slice-wise digest equals get_payload(decode=True), for any slice size and defects."""
+    parts = [Message(), Message()]
+    for part in parts:
+        part["Content-Transfer-Encoding"] = cte
+        part.set_payload(qp if cte == "quoted-printable" else b64)
+    data = parts[0].get_payload(decode=True)
+    expected = (len(data), hashlib.sha256(data).hexdigest(), [type(d) for d in parts[0].defects])
+    size_, sha256 = payloads.digest(parts[1], size)
+    assert (size_, sha256, [type(d) for d in parts[1].defects]) == expected
+
+
+_LINES = st.sampled_from(
+    [
+        'Content-Type: multipart/mixed; boundary="b1"',
+        "Content-Type: message/rfc822",
+        "Content-Type: message/delivery-status",
+        "Content-Transfer-Encoding: base64",
+        " folded",
+        "From x",
+        "",
+        "--b1",
+        "--b1--",
+        "QUJD",
+        "QUJDRA==",
+        "=",
+        "a:b",
+        "\xe9\xff",
+    ]
+)
+_SOUP = st.lists(
+    st.tuples(_LINES, st.sampled_from(["\n", "\r\n", "\r"])).map("".join), max_size=30
+).map(lambda lines: "".join(lines).encode("latin-1"))
+
+
+def _tree(part: Message, bodies: payloads.Bodies | None) -> list[object]:
+    """Everything the parser decided about `part` and below, placeholders expanded."""
+    text = [part.preamble, part.epilogue]
+    if bodies is not None:
+        text = [None if t is None else payloads.expand(t, bodies) for t in text]
+    defects = [type(d).__name__ for d in part.defects]
+    found: list[object] = [part.get_unixfrom(), list(part.raw_items()), defects, *text]
+    if part.is_multipart():
+        return [*found, [_tree(child, bodies) for child in part.get_payload()]]
+    payloads.materialize(part)
+    return [*found, part.__dict__["_payload"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_SOUP, st.integers(1, 16), st.sampled_from([1, 8, 4096]))
+def test_lean_parse_builds_the_stock_tree(raw: bytes, feed: int, min_run: int) -> None:
+    """parse_bytes, placeholders expanded, equals what BytesParser.parsebytes builds."""
+    lean = payloads.parse_bytes(raw, feed_bytes=feed, min_run=min_run)
+    stock = safe_parser().parsebytes(raw)
+    assert _tree(lean, lean.bodies) == _tree(stock, None)
+
+
+def test_big_attachment_parse_holds_no_copy() -> None:
+    """Parsing a 4 MB report traces under a quarter of its size (no copies of the body)."""
+    raw = _with_attachment("base64", _wrap(_B64, 76, "\r\n") * 150)
+    tracemalloc.start()
+    try:
+        parse(raw, NOW)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (peak < len(raw) // 4, len(raw) > 4_000_000) == (True, True)
+
+
+def test_big_parts_come_back_whole() -> None:
+    """A big base64 text body and a relayed attachment come back exactly, not as placeholders."""
+    text = "Bewijs: " + "lek " * 6000
+    raw = _with_attachment("base64", _wrap(_B64, 76, "\r\n")).replace(
+        b"Content-Type: text/plain\r\n\r\nZie bijlage.",
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + _wrap(base64.b64encode(text.encode()).decode(), 76, "\r\n").encode().rstrip(),
+    )
+    msg = parse(raw, NOW)
+    relayed = parsing.attachment_payloads(raw, 10**6)
+    assert (msg.text, relayed) == (text, [("dump.bin", "application/octet-stream", _BLOB)])
