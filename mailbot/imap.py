@@ -32,7 +32,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from mailbot.config import MailboxSettings
 from mailbot.errors import ConfigError, MailboxUnavailable
 from mailbot.logs import get_logger
-from mailbot.mailbox import MailboxItem
+from mailbot.mailbox import BATCH_BYTES, MailboxItem
 from mailbot.oauth import TokenProvider, TokenSource, TokenUnavailable, oauth_client
 
 IDLE_RENEW_SECONDS = 25 * 60.0
@@ -363,7 +363,9 @@ class ImapMailbox:
         uids = set(s.client.search("UNDELETED" if leaves_deleted else "ALL"))
         self._meta = {uid: meta for uid, meta in self._meta.items() if uid in uids}
         self._fetch_meta(s, sorted(uids - self._meta.keys()))
-        order = sorted(self._meta, key=lambda uid: (self._meta[uid][0], uid))[:limit]
+        order = _within_budget(
+            sorted(self._meta, key=lambda uid: (self._meta[uid][0], uid))[:limit], self._meta
+        )
         items: list[MailboxItem] = []
         for chunk in _chunks(order, self.batch):
             data = s.client.fetch(uid_set(chunk), ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
@@ -587,3 +589,15 @@ def _tls_context(mb: MailboxSettings) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(mb.ca_file) if mb.ca_file else None)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"[mailbox] ca_file {mb.ca_file}: cannot load: {exc}") from exc
+
+
+def _within_budget(order: list[int], meta: dict[int, tuple[datetime, int]]) -> list[int]:
+    """The first UIDs of `order` whose sizes add up to BATCH_BYTES (at least one)."""
+    chosen: list[int] = []
+    total = 0
+    for uid in order:
+        if chosen and total >= BATCH_BYTES:
+            break
+        chosen.append(uid)
+        total += meta[uid][1]
+    return chosen

@@ -30,6 +30,9 @@ _SEEN = "S"
 _counter = itertools.count(1)
 
 
+BATCH_BYTES = 64 * 1024 * 1024
+"""A batch of pending messages stops growing past this many bytes (at least one message),
+so fifty 25 MB messages are never in memory at once."""
 POLL_INTERVAL = 0.5
 """Seconds between two looks at a Maildir's new/ while waiting for mail."""
 
@@ -151,12 +154,14 @@ class MaildirMailbox:
         """Messages in `new/` and unseen ones in `cur/`, oldest mtime first."""
         entries = sorted(self._unprocessed(), key=lambda e: (e.mtime_ns, e.key))
         items: list[MailboxItem] = []
+        total = 0
         for entry in entries:
-            if len(items) >= limit:
+            if len(items) >= limit or (items and total >= BATCH_BYTES):
                 break
             item = self._read(entry)
             if item is not None:
                 items.append(item)
+                total += item.size
         return items
 
     def mark_processed(self, key: str) -> None:

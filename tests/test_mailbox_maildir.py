@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mailbot.mailbox as mailbox_module
 from mailbot.errors import MailboxUnavailable
 from mailbot.mailbox import MailboxItem, MaildirMailbox, deliver_to_maildir, split_info, with_flag
 
@@ -220,3 +221,16 @@ def test_with_flag_adds_seen_sorted_and_keeps_base(flags: str) -> None:
     """with_flag keeps the unique base, every old flag, adds S, in ASCII order, no repeats."""
     base, new_flags = split_info(with_flag(f"17.2_3.host:2,{flags}", "S"))
     assert (base, new_flags) == ("17.2_3.host", "".join(sorted(set(flags) | {"S"})))
+
+
+def test_pending_batch_stops_at_the_byte_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch holds messages up to BATCH_BYTES, at least one, so big mail is not piled up."""
+    monkeypatch.setattr(mailbox_module, "BATCH_BYTES", 2500)
+    box = MaildirMailbox(tmp_path / "md")
+    for n in range(4):
+        deliver_to_maildir(tmp_path / "md", b"x" * 1000 + str(n).encode())
+    assert len(box.pending(50)) == 3
+    monkeypatch.setattr(mailbox_module, "BATCH_BYTES", 10)
+    assert len(box.pending(50)) == 1
