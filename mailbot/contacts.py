@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -98,29 +99,59 @@ ENGLISH_WORDS = _words(
 _PUNCTUATION = "\"'.,;:!?()[]{}<>*_-/\\|`~"
 
 
-# RFC 5322 dot-atom local part; a domain of DNS labels (letters, digits, hyphens; IDNs in
-# their non-ASCII form are allowed as letters). Anything else, e.g. the "?=" tail of an
-# encoded word that the address parser split badly, is not an address.
+# RFC 5322 dot-atom local part; a domain of DNS labels (ASCII letters, digits, inner
+# hyphens), IDNs turned into their A-labels ("xn--..."): exactly what an outgoing header
+# may carry (see `rendering`). Anything else, e.g. the "?=" tail of an encoded word that
+# the address parser split badly, is not an address.
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_DOMAIN = re.compile(r"(?:[^\W_](?:[^\W_]|-){0,62}\.)*[^\W_](?:[^\W_]|-){0,62}")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_UNICODE_LABEL = re.compile(r"[^\W_](?:[^\W_]|-)*")
+#: Longest usable address (RFC 5321 path limit less the angle brackets).
+MAX_ADDRESS_CHARS = 254
 
 
 def normalize_address(value: str) -> str | None:
     """Lower-cased addr-spec, or None unless `value` looks like local@domain.
 
-    Surrounding whitespace is ignored; whitespace, control characters and any of
+    Surrounding whitespace is ignored; whitespace, control characters, "=?" and any of
     ``<>,;:()"\\[]`` inside make the value unusable, as do a second "@", an empty side,
-    or a domain with empty labels.
+    a domain with empty labels or labels that start or end with "-", and a result longer
+    than 254 characters. An internationalised domain is returned as its A-labels.
     """
     address = value.strip()
-    if not 3 <= len(address) <= 320 or _ADDRESS_BAD.search(address):
+    if not 3 <= len(address) <= 320 or _ADDRESS_BAD.search(address) or "=?" in address:
         return None
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain or "@" in local:
         return None
-    if not _LOCAL_PART.fullmatch(local) or not _DOMAIN.fullmatch(domain):
+    ascii_domain = _ascii_domain(domain.lower())
+    if ascii_domain is None or not _LOCAL_PART.fullmatch(local):
         return None
-    return address.lower()
+    if not _DOMAIN.fullmatch(ascii_domain):
+        return None
+    address = f"{local.lower()}@{ascii_domain}"
+    return address if len(address) <= MAX_ADDRESS_CHARS else None
+
+
+def _ascii_domain(domain: str) -> str | None:
+    """`domain` with its non-ASCII labels as A-labels ("xn--" + punycode of the NFC form,
+    as IDNA 2008 has it: "straße" stays itself, not "strasse"); None when a label is not
+    letters, digits and hyphens."""
+    if domain.isascii():
+        return domain
+    labels = [_a_label(label) for label in domain.split(".")]
+    return None if None in labels else ".".join(str(label) for label in labels)
+
+
+def _a_label(label: str) -> str | None:
+    """One label in ASCII: as it is, or "xn--" + punycode; None when not a name."""
+    if label.isascii():
+        return label
+    nfc = unicodedata.normalize("NFC", label)
+    if len(nfc) > 63 or not _UNICODE_LABEL.fullmatch(nfc):
+        return None
+    return "xn--" + nfc.encode("punycode").decode("ascii")
 
 
 def extract_contacts(subject: str, text: str) -> Contacts:
@@ -192,8 +223,9 @@ def url_spans(text: str) -> list[tuple[int, int, str]]:
             continue
         scheme = text[max(0, at - 5) : at].lower()
         start = at - 5 if scheme == "https" else at - 4 if scheme.endswith("http") else -1
-        rest = _URL_REST.match(text, at)
-        if start < 0 or rest is None:
+        # Only after the scheme matched: scanning the rest for every "://" is quadratic.
+        rest = _URL_REST.match(text, at) if start >= 0 else None
+        if rest is None:
             continue
         url = _trim_url(text[start : rest.end()])
         done = start + len(url)

@@ -64,6 +64,8 @@ def parse(raw: bytes, received_at: datetime) -> InboundMessage:
     """The decoded message; on any internal fault a reduced one with a parser_error defect."""
     size, digest = _fingerprint(raw)
     try:
+        if _too_complex(raw):
+            raise ValueError("too many multipart boundaries for its size")
         return _parse_full(raw, size, digest, received_at)
     except Exception as exc:
         defect = f"parser_error:{type(exc).__name__}"
@@ -83,6 +85,20 @@ def parse_headers_only(raw: bytes, received_at: datetime) -> InboundMessage:
 
 
 # --- top level ---------------------------------------------------------------------
+
+
+_BOUNDARY_PARAM = re.compile(rb"boundary\s*\*?\s*=", re.IGNORECASE)
+MAX_BOUNDARY_LINES = 20_000_000
+"""The email package checks every line against every open boundary: past this product of
+boundaries and lines a message would block intake for minutes, so it is quarantined."""
+
+
+def _too_complex(raw: bytes) -> bool:
+    """True when boundaries x lines exceeds MAX_BOUNDARY_LINES (counted in linear time)."""
+    lines = raw.count(b"\n") + 1
+    cap = MAX_BOUNDARY_LINES // lines + 1
+    matches = enumerate(_BOUNDARY_PARAM.finditer(raw), start=1)
+    return any(found >= cap for found, _ in matches)
 
 
 def _fingerprint(raw: bytes) -> tuple[int, str]:

@@ -64,7 +64,7 @@ def raw_report(subject: str, name: str, body: str, encode: bool) -> bytes:
         if encode:
             return Header(value, "utf-8").encode()
         # Unencoded, address syntax would just be another From the sender chose to write.
-        return value.translate(str.maketrans("\r\n:<>,;\"@()\\", " " * 12))
+        return value.translate(str.maketrans('\r\n:<>,;"@()\\', " " * 12))
 
     lines = [
         f"From: {header(name)} <{REPORTER}>",

@@ -1,0 +1,1 @@
+"""Fuzz campaign for the parser and the pipeline (run: python -m tests.fuzz.campaign)."""
