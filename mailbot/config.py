@@ -106,7 +106,7 @@ class StaffSettings:
     addresses: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
     escalate: tuple[str, ...] = ()
-    require_authenticated: bool = False
+    require_authenticated: bool = True
     authserv_ids: tuple[str, ...] = ()
 
 

@@ -47,6 +47,7 @@ transport = "maildir"
 path = "outbox"
 [staff]
 addresses = ["security@gemeente.example"]
+authserv_ids = ["mx.gemeente.example"]
 [database]
 path = "mailbot.db"
 [logging]
@@ -247,6 +248,7 @@ def test_staff_reply_through_cli_and_real_smtp(tmp_path: Path, smtp_server: Smtp
     staff = (
         b"From: Petra de Boer <security@gemeente.example>\r\nTo: meldpunt@gemeente.example\r\n"
         b"Subject: RE: [MK-2026-0001] Nieuwe melding\r\nMessage-ID: <s1@gemeente.example>\r\n"
+        b"Authentication-Results: mx.gemeente.example; dmarc=pass header.from=gemeente.example\r\n"
         b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
         b"Status: confirmed\r\n\r\nBedankt, we pakken het op.\r\n\r\nMet vriendelijke groet,\r\n"
         b"Petra de Boer\r\n"
