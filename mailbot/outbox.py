@@ -162,7 +162,6 @@ class Outbox:
         if case.is_open:
             inp = self.inputs()
             update = inp.calendar.due_after(now, inp.settings.deadlines.update)
-            self.store.start_clock(case.id, "update_due", update, now)
-            self.store.add_event(
-                case.id, now, "mailbot", "clock_started", f"update_due: {update.explanation}"
-            )
+            if self.store.start_clock(case.id, "update_due", update, now):
+                detail = f"update_due: {update.explanation}"
+                self.store.add_event(case.id, now, "mailbot", "clock_started", detail)

@@ -70,6 +70,12 @@ _ONE_DAY = timedelta(days=1)  # only ever added to dates
 Verdict = Literal["kept", "missed", "pending", "void"]
 
 
+def kept_share(kept: int, missed: int) -> float | None:
+    """kept / (kept + missed), None when nothing was decided."""
+    decided = kept + missed
+    return kept / decided if decided else None
+
+
 @dataclass(frozen=True)
 class Terms:
     """The policy's terms as configured ([deadlines])."""
@@ -122,8 +128,7 @@ class Promise:
     @property
     def share(self) -> float | None:
         """kept / (kept + missed), None when nothing was decided."""
-        decided = self.kept + self.missed
-        return self.kept / decided if decided else None
+        return kept_share(self.kept, self.missed)
 
 
 @dataclass(frozen=True)
@@ -140,8 +145,7 @@ class Week:
     @property
     def share(self) -> float | None:
         """kept / (kept + missed), None when nothing fell due."""
-        decided = self.kept + self.missed
-        return self.kept / decided if decided else None
+        return kept_share(self.kept, self.missed)
 
 
 @dataclass(frozen=True)

@@ -368,22 +368,23 @@ class Store:
 
     # -- clocks and notices ---------------------------------------------------------------
 
-    def start_clock(self, case_id: str, name: str, deadline: Deadline, now: datetime) -> None:
+    def start_clock(self, case_id: str, name: str, deadline: Deadline, now: datetime) -> bool:
         """Start clock `name` of a case (an update clock restarts: the old one is done).
 
         A restart that lands on the same due (two mails on one start day) keeps the open
-        clock as it is.
+        clock as it is and returns False; True when a clock was started.
         """
         self.db.execute(
             "UPDATE clocks SET done_at = ? WHERE case_id = ? AND name = ? AND done_at IS NULL"
             " AND due != ?",
             [iso(now), case_id, name, iso(deadline.due)],
         )
-        self.db.execute(
+        cursor = self.db.execute(
             "INSERT OR IGNORE INTO clocks (case_id, name, due, explanation, started_at)"
             " VALUES (?, ?, ?, ?, ?)",
             [case_id, name, iso(deadline.due), deadline.explanation, iso(now)],
         )
+        return bool(cursor.rowcount == 1)
 
     def settle_clock(self, case_id: str, name: str, at: datetime, by: str) -> str | None:
         """The open clock `name` is fulfilled by mail `by` at `at`: "met", "late" or None.
