@@ -59,9 +59,29 @@ def find_tags(text: str, prefix: str) -> tuple[str, ...]:
 def subject_with_tag(subject: str, case_id: str) -> str:
     """`subject` carrying "[case_id]" exactly once."""
     clean = " ".join(subject.split())
-    if re.search(rf"(?<![A-Za-z0-9]){re.escape(case_id)}(?![A-Za-z0-9])", clean, re.I):
+    if _names(clean.lower(), case_id.lower()):
         return clean
     return f"[{case_id}] {clean}".strip()
+
+
+def _names(text: str, tag: str) -> bool:
+    """True when `tag` occurs in `text` with no letter or digit right before or after it.
+
+    A plain search: a pattern per case id would be compiled anew for every message.
+    """
+    start = text.find(tag)
+    while start >= 0:
+        end = start + len(tag)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (_is_word(before) or _is_word(after)):
+            return True
+        start = text.find(tag, start + 1)
+    return False
+
+
+def _is_word(char: str) -> bool:
+    return char.isascii() and char.isalnum()
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,8 @@ class OutboundSettings:
     """PEM with the certificate and its unencrypted private key."""
     client_certificate_thumbprint: str = ""
     authority: str = "https://login.microsoftonline.com"
+    connections: int = 3
+    """SMTP connections that send side by side (1-10; Exchange Online allows 3)."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ SECTIONS: dict[str, type[Any]] = {
     f.name: typing.get_type_hints(Settings)[f.name] for f in fields(Settings) if f.name != "source"
 }
 
+MAX_CONNECTIONS = 10
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("identity", "language"): ("nl", "en"),
     ("mailbox", "backend"): ("imap", "maildir"),
@@ -370,6 +373,10 @@ def _check_consistency(s: Settings) -> None:
         raise ConfigError(f'{src}: [outbound] path is required when transport = "maildir"')
     if s.outbound.transport == "smtp" and not s.outbound.host:
         raise ConfigError(f'{src}: [outbound] host is required when transport = "smtp"')
+    if not 1 <= s.outbound.connections <= MAX_CONNECTIONS:
+        raise ConfigError(
+            f"{src}: [outbound] connections: 1 to {MAX_CONNECTIONS}, got {s.outbound.connections}"
+        )
     try:
         ZoneInfo(s.deadlines.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:

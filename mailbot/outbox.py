@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -38,6 +40,12 @@ def _redacted(exc: Exception, row: OutboxRow) -> str:
     return text
 
 
+def lane_of(row: OutboxRow, lanes: int) -> int:
+    """The lane of a mail: the same for every mail of its case (else of its recipients)."""
+    key = row.case_id or ",".join(sorted(row.recipients))
+    return zlib.crc32(key.encode()) % lanes
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Backoff after `attempts` failed tries: 1, 2, 4 … minutes, at most an hour."""
     delay: timedelta = RETRY_BASE * 2 ** max(attempts - 1, 0)
@@ -52,6 +60,12 @@ class DeliveryCounts:
     retried: int = 0
     failed: int = 0
 
+    def add(self, other: DeliveryCounts) -> None:
+        """Count what another flush did as well."""
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+
 
 class Outbox:
     """Delivers queued mail through one transport, with its own store connection."""
@@ -62,27 +76,55 @@ class Outbox:
         transport: Transport,
         clock: Clock,
         inputs: Callable[[], Inputs],
+        lanes: Sequence[Transport] = (),
     ) -> None:
         self.store = store
         self.transport = transport
+        self.lanes = (transport, *lanes)
+        """Transports (connections) that send side by side; one case keeps to one lane."""
         self.clock = clock
         self.inputs = inputs
         self.log = get_logger(task="outbox")
 
     async def deliver(self) -> DeliveryCounts:
-        """Send every queued mail that is due; temporary failures are retried later."""
+        """Send every queued mail that is due; temporary failures are retried later.
+
+        The mails of one case (or, without a case, to one set of recipients) go through
+        one lane in queue order; the lanes send side by side.
+        """
         counts = DeliveryCounts()
         seen: set[int] = set()
         while batch := [r for r in self.store.due_outbox(self.clock.now()) if r.id not in seen]:
+            seen.update(r.id for r in batch)
+            shares: list[list[OutboxRow]] = [[] for _ in self.lanes]
             for row in batch:
-                seen.add(row.id)
-                await self._deliver_one(row, counts)
+                shares[lane_of(row, len(self.lanes))].append(row)
+            await asyncio.gather(
+                *(
+                    self._deliver_all(t, rows, counts)
+                    for t, rows in zip(self.lanes, shares, strict=True)
+                    if rows
+                )
+            )
         return counts
 
-    async def _deliver_one(self, row: OutboxRow, counts: DeliveryCounts) -> None:
+    async def close(self) -> None:
+        """Close every lane's connection."""
+        for transport in self.lanes:
+            await transport.close()
+
+    async def _deliver_all(
+        self, transport: Transport, rows: list[OutboxRow], counts: DeliveryCounts
+    ) -> None:
+        for row in rows:
+            await self._deliver_one(row, counts, transport)
+
+    async def _deliver_one(
+        self, row: OutboxRow, counts: DeliveryCounts, transport: Transport
+    ) -> None:
         log = self.log.bind(case=row.case_id, message_id=row.message_id, kind=row.kind)
         try:
-            await self.transport.send(row.sender, row.recipients, row.raw)
+            await transport.send(row.sender, row.recipients, row.raw)
         except TransportTemporaryError as exc:
             self._retry_or_fail(row, str(exc), counts)
             log.warning("mail_deferred", error=_redacted(exc, row), attempts=row.attempts + 1)

@@ -209,8 +209,9 @@ class Renderer:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
-            auto_reload=True,
+            auto_reload=False,  # SIGHUP builds a new Renderer; no stat() per mail
         )
+        self._resolved: dict[tuple[str, str], str] = {}
 
     def render(self, name: str, language: str, context: Mapping[str, object]) -> RenderedText:
         """Render template `name`; falls back to Dutch when `language` has no such file."""
@@ -226,6 +227,12 @@ class Renderer:
 
     def _resolve(self, name: str, language: str) -> str:
         """The file name to use: the language's own, else the default language's."""
+        key = (name, language)
+        if key not in self._resolved:
+            self._resolved[key] = self._find(name, language)
+        return self._resolved[key]
+
+    def _find(self, name: str, language: str) -> str:
         for lang in dict.fromkeys((language, DEFAULT_LANGUAGE)):
             file_name = f"{lang}/{name}.txt"
             try:

@@ -6,6 +6,9 @@ Nothing is returned outside office hours. A waiting case's `update_due` is pause
 reminder, escalation, closure listing or `newly_missed`; the digest lists it as paused).
 Reminders for a clock due at D: `reminder_moments`; escalations: `_escalation`;
 closure periods: `closure_periods`. Day arithmetic is on local dates, moments are UTC.
+
+Only clocks due before `reminder_horizon` (about two working days ahead) can give a
+notice now or change the answer soon: the calendar arithmetic is done for those only.
 """
 
 from __future__ import annotations
@@ -129,16 +132,19 @@ def notices(
     """
     if not calendar.is_office_hours(now):
         return []
+    horizon, _ = reminder_horizon(calendar, now, policy)
+    today = _local_date(calendar, now)
     found: list[Notice] = []
     for clock in clocks:
-        if clock.paused:
+        if clock.due >= horizon or clock.paused:  # nothing now (`reminder_horizon`)
             continue
         if now >= clock.due:
-            found.append(_escalation(now, calendar, clock))
+            if _key(clock, "escalation", today.isoformat()) not in sent:
+                found.append(_escalation(now, calendar, clock))
         else:
-            found.extend(_reminder(now, calendar, clock, policy))
-    found.extend(_closure_warnings(now, calendar, clocks))
-    if clocks:
+            found.extend(_reminder(now, calendar, clock, policy, sent))
+    found.extend(_closure_warnings(now, calendar, clocks, sent))
+    if clocks and _digest_key(calendar, now) not in sent:
         found.append(_digest(now, calendar, clocks))
     return _unique_sorted(notice for notice in found if notice.key not in sent)
 
@@ -156,14 +162,57 @@ def next_change(
     """
     _check_aware(now, "now")
     if calendar.is_office_hours(now):
-        moments = [_at(calendar, _local_date(calendar, now), calendar.cutoff)]
+        edge = _at(calendar, _local_date(calendar, now), calendar.cutoff)
     else:
-        moments = [calendar.next_office_opening(now)]
+        edge = calendar.next_office_opening(now)
+    horizon, _ = reminder_horizon(calendar, edge, policy)
+    moments = [edge]
     for clock in clocks:
+        if clock.due >= horizon:  # its due and triggers all come after `edge`
+            continue
         if clock.due > now:
             moments.append(clock.due)
         moments.extend(t for _, _, t in _triggers(calendar, clock, policy) if t > now)
     return min(moments)
+
+
+def reminder_horizon(
+    calendar: Calendar, moment: datetime, policy: SchedulePolicy = DEFAULT_POLICY
+) -> tuple[datetime, datetime]:
+    """(H, L) with `moment` < L < H: a clock due at or after H has its due and every
+    reminder trigger at or after L. So at `moment` it gives no reminder and no escalation,
+    and before L it cannot change what `notices` or `newly_missed` answer.
+
+    L is the office opening of the next working day W after `moment`'s local date. H is
+    local midnight after the first working day from W on by which the working days W..
+    hold `policy.hours_before` of office time: a due on a later local date has its "due
+    tomorrow" (the working day before) and "due today" triggers on W or later, and its
+    "due in N working hours" trigger at or after W's opening.
+    """
+    _check_aware(moment, "moment")
+    first = calendar.nth_working_day_after(_local_date(calendar, moment), 1)
+    last = first
+    wanted = timedelta(hours=policy.hours_before)
+    covered = _office_time(calendar, first)
+    while covered < wanted:
+        last = calendar.nth_working_day_after(last, 1)
+        covered += _office_time(calendar, last)
+    return _at(calendar, last + _ONE_DAY, time(0)), _at(calendar, first, calendar.office_open)
+
+
+def daily_keys(now: datetime, calendar: Calendar) -> list[str]:
+    """The keys of the notices about no single clock that `notices` may send at `now`:
+    today's digest and the closure warnings in their window (in office hours only)."""
+    if not calendar.is_office_hours(now):
+        return []
+    periods = closure_periods(calendar, _local_date(calendar, now))
+    return [_digest_key(calendar, now), *(_closure_key(first) for first, _ in periods)]
+
+
+def escalation_affixes(now: datetime, calendar: Calendar) -> tuple[str, str]:
+    """(prefix, suffix) of today's escalation keys: prefix + "case:clock:due" + suffix, the
+    due in UTC ISO form (a query can then find the clocks already escalated today)."""
+    return "escalation:", f":{_local_date(calendar, now).isoformat()}"
 
 
 def newly_missed(now: datetime, clocks: Sequence[OpenClock]) -> list[OpenClock]:
@@ -268,12 +317,15 @@ def closure_periods(calendar: Calendar, today: date) -> list[tuple[date, date]]:
 
 
 def _closure_warnings(
-    now: datetime, calendar: Calendar, clocks: Sequence[OpenClock]
+    now: datetime, calendar: Calendar, clocks: Sequence[OpenClock], sent: Set[str]
 ) -> list[Notice]:
     """One warning per closure period in its window, when something falls due up to the
-    end (cutoff) of the first working day after the period."""
+    end (cutoff) of the first working day after the period (none whose key is in `sent`)."""
     result: list[Notice] = []
     for first, last in closure_periods(calendar, _local_date(calendar, now)):
+        key = _closure_key(first)
+        if key in sent:
+            continue
         reopens = last + _ONE_DAY
         horizon = _at(calendar, reopens, calendar.cutoff)
         items = tuple(
@@ -289,7 +341,6 @@ def _closure_warnings(
         label = (
             f"office closed {_day_text(first)} to {_day_text(last)}, reopens {_day_text(reopens)}"
         )
-        key = f"closure:{first.isoformat()}"
         explanation = "; ".join(closed)
         kind = "closure_warning"
         result.append(Notice(key, kind, "notify", None, None, horizon, explanation, label, items))
@@ -340,13 +391,16 @@ def _triggers_of(
 
 
 def _reminder(
-    now: datetime, calendar: Calendar, clock: OpenClock, policy: SchedulePolicy
+    now: datetime, calendar: Calendar, clock: OpenClock, policy: SchedulePolicy, sent: Set[str]
 ) -> list[Notice]:
-    """The reminder of the latest trigger that has passed (none before the first one)."""
+    """The reminder of the latest trigger that has passed (none before the first one, none
+    whose key is in `sent`)."""
     passed = [entry for entry in _triggers(calendar, clock, policy) if entry[2] <= now]
     if not passed:
         return []
     code, label, _ = passed[-1]
+    if _key(clock, "reminder", code) in sent:
+        return []
     return [_about(clock, "reminder", "notify", code, label)]
 
 
@@ -371,10 +425,9 @@ def _escalation_day(calendar: Calendar, due: datetime, today: date) -> int:
 
 
 def _about(clock: OpenClock, kind: str, audience: str, suffix: str, label: str) -> Notice:
-    """A notice about one clock (its only item), keyed f"{kind}:{case}:{clock}:{due}:{suffix}"."""
-    key = f"{kind}:{clock.case_id}:{clock.name}:{clock.due.isoformat()}:{suffix}"
+    """A notice about one clock (its only item), keyed by `_key`."""
     return Notice(
-        key,
+        _key(clock, kind, suffix),
         kind,
         audience,
         clock.case_id,
@@ -386,10 +439,28 @@ def _about(clock: OpenClock, kind: str, audience: str, suffix: str, label: str) 
     )
 
 
+def _key(clock: OpenClock, kind: str, suffix: str) -> str:
+    """f"{kind}:{case}:{clock}:{due}:{suffix}" (see `escalation_affixes`)."""
+    return f"{kind}:{clock.case_id}:{clock.name}:{clock.due.isoformat()}:{suffix}"
+
+
+def _digest_key(calendar: Calendar, now: datetime) -> str:
+    return f"digest:{_local_date(calendar, now).isoformat()}"
+
+
+def _closure_key(first: date) -> str:
+    return f"closure:{first.isoformat()}"
+
+
+def _office_time(calendar: Calendar, day: date) -> timedelta:
+    """The office time of a working day (cutoff minus opening, in real time)."""
+    return _at(calendar, day, calendar.cutoff) - _at(calendar, day, calendar.office_open)
+
+
 def _digest(now: datetime, calendar: Calendar, clocks: Sequence[OpenClock]) -> Notice:
     """Today's digest listing every open clock."""
     return Notice(
-        key=f"digest:{_local_date(calendar, now).isoformat()}",
+        key=_digest_key(calendar, now),
         kind="digest",
         audience="notify",
         case_id=None,

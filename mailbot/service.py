@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -67,6 +68,7 @@ class Service:
         clock: Clock,
         renderer: Renderer | None = None,
         outbox_store: Store | None = None,
+        lanes: tuple[Transport, ...] = (),
     ) -> None:
         self.settings = settings
         self.store = store
@@ -77,7 +79,7 @@ class Service:
         self.calendar = calendar_for(settings)
         self.rules = Rules.from_settings(settings)
         self.log = get_logger()
-        self.outbox = Outbox(outbox_store or store, transport, clock, self._inputs)
+        self.outbox = Outbox(outbox_store or store, transport, clock, self._inputs, lanes)
         policy = SchedulePolicy(hours_before=float(settings.deadlines.remind_hours_before))
         self.ticker = Ticker(self.outbox.store, self._inputs, policy)
 
@@ -90,19 +92,45 @@ class Service:
         return self.ticker.tick()
 
     async def run_once(self) -> tuple[list[Outcome], DeliveryCounts]:
-        """One intake pass, then flush the outbox (`mailbot run --once`)."""
+        """One intake pass, then a tick and a flush of the outbox (`mailbot run --once`).
+
+        With a store connection of its own for the outbox, mail goes out during the pass:
+        the intake runs in a worker thread and wakes the outbox after every batch, so a
+        backlog's acknowledgements leave while the rest is still being read.
+        """
+        counts = DeliveryCounts()
         try:
-            outcomes = self.intake()
+            if self.outbox.store is self.store:
+                outcomes = self.intake()
+            else:
+                outcomes = await self._intake_delivering(counts)
         except MailboxUnavailable:
             # The mailbox is down: what is recorded still gets its reminders and mail.
             self.tick()
             await self.deliver()
-            await self.transport.close()
+            await self.outbox.close()
             raise
         self.tick()
-        counts = await self.deliver()
-        await self.transport.close()
+        counts.add(await self.deliver())
+        await self.outbox.close()
         return outcomes, counts
+
+    async def _intake_delivering(self, counts: DeliveryCounts) -> list[Outcome]:
+        """`intake` in a worker thread while the outbox delivers what each batch queued."""
+        loop = asyncio.get_running_loop()
+        kick = asyncio.Event()
+
+        def batch_done() -> None:
+            loop.call_soon_threadsafe(kick.set)
+
+        passing = asyncio.ensure_future(asyncio.to_thread(self.intake, 50, None, batch_done))
+        while not passing.done():
+            kicked = asyncio.ensure_future(kick.wait())
+            await asyncio.wait({passing, kicked}, return_when=asyncio.FIRST_COMPLETED)
+            kicked.cancel()
+            kick.clear()
+            counts.add(await self.deliver())
+        return passing.result()
 
     def close(self) -> None:
         """Release the mailbox and the store connections."""
@@ -129,12 +157,19 @@ class Service:
 
     # -- intake ---------------------------------------------------------------------------
 
-    def intake(self, batch: int = 50, stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
+    def intake(
+        self,
+        batch: int = 50,
+        stop: Callable[[], bool] | None = None,
+        batch_done: Callable[[], None] | None = None,
+    ) -> list[Outcome]:
         """Handle every pending message once; returns what became of each.
 
         `stop` is asked between two messages: when it says True the pass ends after the
-        message in hand (SIGTERM). Raises MailboxUnavailable when the mailbox cannot be read.
+        message in hand (SIGTERM). `batch_done` is called after each batch is recorded and
+        moved (to wake the outbox). Raises MailboxUnavailable when the mailbox cannot be read.
         """
+        stop = stop or _never
         outcomes: list[Outcome] = []
         tried: set[str] = set()
         while not stop():
@@ -157,6 +192,8 @@ class Service:
                 else:
                     processed.append(item.key)
             self._move_processed(processed)
+            if batch_done is not None:
+                batch_done()
         self.store.state_set("heartbeat:intake", self.clock.now().isoformat())
         return outcomes
 
@@ -349,6 +386,10 @@ class Service:
         except MailbotError as exc:
             # Recorded already: the next pass finds the sha256 and finishes the move.
             self.log.warning("move_failed", key=key, error=str(exc)[:300])
+
+
+def _never() -> bool:
+    return False
 
 
 def restart_sections(old: Settings, new: Settings) -> tuple[str, ...]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,11 @@ MIGRATIONS: tuple[str, ...] = (
         sent_at TEXT NOT NULL
     );
     """,
+    # The open clocks by due, covering what the scheduler filters on (`open_clock_rows`).
+    """
+    CREATE INDEX clocks_open_due ON clocks(due, id, case_id, name, missed_at)
+        WHERE done_at IS NULL;
+    """,
 )
 
 CASE_JSON_FIELDS = ("affected", "flags")
@@ -119,10 +125,50 @@ def from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-class Store:
-    """All reads and writes of mailbot's SQLite database."""
+#: The columns of `Store.open_clock_rows`, in order.
+OPEN_CLOCK_COLUMNS = (
+    "k.id",
+    "k.case_id",
+    "k.name",
+    "k.due",
+    "k.explanation",
+    "k.missed_at",
+    "c.subject",
+    "c.state",
+    "c.waiting",
+)
 
-    def __init__(self, path: Path) -> None:
+
+def _closed_states() -> str:
+    """The closed case states as a JSON list (for json_each)."""
+    return json.dumps(sorted(s.value for s in CLOSED_STATES))
+
+
+_WRITERS: dict[Path, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.Lock:
+    """One lock per database file for this process's transactions.
+
+    Two connections of one process (intake and outbox) would otherwise meet at SQLite's
+    busy handler, which sleeps 1, 2, 5 … ms between tries; a lock hands over at once.
+    """
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(path.resolve(), threading.Lock())
+
+
+class Store:
+    """All reads and writes of mailbot's SQLite database.
+
+    `durable=False` commits without waiting for the disk (WAL, synchronous=NORMAL): a
+    crash of the process loses nothing, a power failure may lose the last commits. The
+    outbox and scheduler connection uses it: what it could lose is a "sent" mark or a
+    notice record, which means a mail sent twice, never a mail or a report lost. Intake
+    stays synchronous=FULL: a message leaves the mailbox only after its record is on disk.
+    """
+
+    def __init__(self, path: Path, durable: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -130,7 +176,8 @@ class Store:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._writer = _writer_lock(path)
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")
         self.migrate()
@@ -153,13 +200,14 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One atomic unit: everything inside commits together or not at all."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self._writer:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     # sqlite-utils' insert()/update() commit on their own (`with conn:`), which would end
     # the transaction of the message in hand; these two stay inside it.
@@ -184,8 +232,9 @@ class Store:
 
     def message_by_sha(self, sha256: str) -> dict[str, Any] | None:
         """The recorded message with these exact raw bytes, if any."""
-        rows = list(self.db.table("messages").rows_where("sha256 = ?", [sha256], limit=1))
-        return rows[0] if rows else None
+        return next(
+            self.db.query("SELECT * FROM messages WHERE sha256 = ? LIMIT 1", [sha256]), None
+        )
 
     def seen_message_id(self, message_id: str) -> bool:
         """True when a message with this Message-ID was recorded before."""
@@ -240,8 +289,8 @@ class Store:
 
     def case(self, case_id: str) -> Case | None:
         """One case by id, or None."""
-        rows = list(self.db.table("cases").rows_where("id = ?", [case_id], limit=1))
-        return _row_to_case(rows[0]) if rows else None
+        row = next(self.db.query("SELECT * FROM cases WHERE id = ?", [case_id]), None)
+        return _row_to_case(row) if row is not None else None
 
     def cases(self, include_closed: bool = False) -> list[Case]:
         """Cases by receipt, open ones only unless `include_closed`."""
@@ -321,8 +370,10 @@ class Store:
 
     def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
         """Queued mails whose next attempt is due, oldest first."""
-        rows = self.db.table("outbox").rows_where(
-            "status = 'queued' AND next_attempt_at <= ?", [iso(now)], order_by="id", limit=limit
+        rows = self.db.query(
+            "SELECT * FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?"
+            " ORDER BY id LIMIT ?",
+            [iso(now), limit],
         )
         return [
             OutboxRow(
@@ -427,14 +478,48 @@ class Store:
 
     def open_clocks(self) -> list[dict[str, Any]]:
         """Clocks not done, of open cases, soonest first, with their case's fields."""
-        closed = sorted(s.value for s in CLOSED_STATES)
         sql = (
             "SELECT k.id, k.case_id, k.name, k.due, k.explanation, k.missed_at, k.started_at,"
-            " c.subject, c.state, c.waiting FROM clocks k JOIN cases c ON c.id = k.case_id"
+            " c.subject, c.state, c.waiting FROM clocks k INDEXED BY clocks_open_due"
+            " CROSS JOIN cases c ON c.id = k.case_id"
             " WHERE k.done_at IS NULL AND c.state NOT IN (SELECT value FROM json_each(?))"
             " ORDER BY k.due, k.id"
         )
-        return [dict(r) for r in self.db.query(sql, [json.dumps(closed)])]
+        return [dict(r) for r in self.db.query(sql, [_closed_states()])]
+
+    def open_clock_rows(
+        self, until: datetime | None = None, escalated: tuple[datetime, str, str] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Rows (OPEN_CLOCK_COLUMNS) of the clocks not done, of open cases, by due and id.
+
+        With `until`: without the clocks due after it (every clock due before it is
+        there; the index is searched with a day to spare for a due not stored in UTC,
+        then cut with a second to spare). With `escalated` = (now, prefix, suffix):
+        without the clocks recorded missed, due before `now`, whose notice
+        prefix + "case:clock:due" + suffix is recorded (escalated today already).
+        """
+        where = ["k.done_at IS NULL", "c.state NOT IN (SELECT value FROM json_each(:closed))"]
+        params: dict[str, Any] = {"closed": _closed_states()}
+        if until is not None:
+            where.append("k.due < :spare AND coalesce(julianday(k.due) < julianday(:until), 1)")
+            params.update(
+                spare=iso(until + timedelta(days=1)), until=iso(until + timedelta(seconds=1))
+            )
+        if escalated is not None:
+            where.append(
+                "NOT (k.missed_at IS NOT NULL AND coalesce(julianday(k.due) < julianday(:now), 0)"
+                " AND EXISTS (SELECT 1 FROM notices n WHERE n.key ="
+                " :prefix || k.case_id || ':' || k.name || ':' || k.due || :suffix))"
+            )
+            now, prefix, suffix = escalated
+            params.update(now=iso(now - timedelta(seconds=1)), prefix=prefix, suffix=suffix)
+        sql = (
+            f"SELECT {', '.join(OPEN_CLOCK_COLUMNS)} FROM clocks k INDEXED BY clocks_open_due"  # noqa: S608
+            f" CROSS JOIN cases c ON c.id = k.case_id WHERE {' AND '.join(where)}"
+            " ORDER BY k.due, k.id"
+        )
+        rows: list[tuple[Any, ...]] = self.db.execute(sql, params).fetchall()
+        return rows
 
     def clocks_of_case(self, case_id: str) -> list[dict[str, Any]]:
         """Every clock of a case, in start order."""

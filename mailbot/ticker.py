@@ -1,7 +1,15 @@
-"""The scheduler tick (shell): read open clocks, record misses, queue each notice once."""
+"""The scheduler tick (shell): read open clocks, record misses, queue each notice once.
+
+A tick reads every open clock only while a notice about no single clock (today's digest,
+a closure warning) is still to go out, in practice the first tick of the working day.
+Otherwise it reads the clocks that can matter now: due before `reminder_horizon`, and
+not missed clocks whose escalation of today is recorded already. What it leaves out
+gives no notice now, and nothing of it changes before the horizon's quiet moment.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -16,10 +24,13 @@ from mailbot.scheduler import Notice as SchedulerNotice
 from mailbot.scheduler import (
     OpenClock,
     SchedulePolicy,
+    daily_keys,
     digest_sections,
+    escalation_affixes,
     newly_missed,
     next_change,
     notices,
+    reminder_horizon,
 )
 from mailbot.store import Store
 
@@ -45,20 +56,30 @@ DIGEST_TITLES = {
 
 def open_clocks(store: Store) -> list[OpenClock]:
     """The clocks the scheduler watches: not done, of open cases."""
-    return [_open_clock(r) for r in store.open_clocks()]
+    return [open_clock(r) for r in store.open_clock_rows()]
 
 
-def _open_clock(r: Mapping[str, Any]) -> OpenClock:
+def open_clock(row: tuple[Any, ...]) -> OpenClock:
+    """An OpenClock of a row of `Store.open_clock_rows`."""
+    _, case_id, name, due, explanation, missed_at, subject, state, waiting = row
     return OpenClock(
-        case_id=r["case_id"],
-        name=r["name"],
-        due=datetime.fromisoformat(r["due"]),
-        explanation=r["explanation"],
-        subject=r["subject"],
-        state=r["state"],
-        waiting=bool(r["waiting"]),
-        missed_at=datetime.fromisoformat(r["missed_at"]) if r["missed_at"] else None,
+        case_id=case_id,
+        name=name,
+        due=datetime.fromisoformat(due),
+        explanation=explanation,
+        subject=subject,
+        state=state,
+        waiting=bool(waiting),
+        missed_at=datetime.fromisoformat(missed_at) if missed_at else None,
     )
+
+
+#: `format_moment` of the many clocks sharing a due (a digest lists every open clock).
+_format_moment = functools.lru_cache(maxsize=4096)(format_moment)
+
+#: Notices rendered, then recorded and queued in one transaction (the first tick of a
+#: day may queue thousands: one commit each would cost more than the rendering).
+BATCH = 100
 
 
 class Ticker:
@@ -89,47 +110,64 @@ class Ticker:
             self.store.state_set("heartbeat:tick", inp.now.isoformat())
             self._version = (version[0], self.store.db.conn.total_changes)
             return 0
-        queued, clocks = self._full_tick(inp)
-        self._valid_until = next_change(inp.now, inp.calendar, clocks, self.policy)
+        queued, valid_until = self._full_tick(inp)
+        self._valid_until = valid_until
         self._version = (version[0], self.store.db.conn.total_changes)
         return queued
 
-    def _full_tick(self, inp: Inputs) -> tuple[int, list[OpenClock]]:
-        found = self.store.open_clocks()  # one read: ids and clocks from the same rows
-        rows = {(r["case_id"], r["name"], r["due"]): r["id"] for r in found}
-        clocks = [_open_clock(r) for r in found]
-        with self.store.transaction():
-            for clock in newly_missed(inp.now, clocks):
-                if clock.missed_at is None:
-                    self.store.mark_missed(rows[(clock.case_id, clock.name, _iso(clock))], inp.now)
+    def _full_tick(self, inp: Inputs) -> tuple[int, datetime]:
+        """Decide on the clocks that can matter now and act; returns (queued, valid until)."""
+        now, calendar = inp.now, inp.calendar
+        day_keys = daily_keys(now, calendar)
+        sent = frozenset(self.store.recorded_notices(day_keys)) if day_keys else frozenset()
+        if len(sent) < len(day_keys):  # a digest or closure warning to send: every clock
+            found = self.store.open_clock_rows()
+            quiet = None
+        else:
+            horizon, quiet = reminder_horizon(calendar, now, self.policy)
+            escalated = (now, *escalation_affixes(now, calendar))
+            found = self.store.open_clock_rows(until=horizon, escalated=escalated)
+        clocks = [open_clock(r) for r in found]
+        missed = [c for c in newly_missed(now, clocks) if c.missed_at is None]
+        if missed:
+            ids = {id(c): r[0] for c, r in zip(clocks, found, strict=True)}  # the same read
+            with self.store.transaction():
+                for clock in missed:
+                    self.store.mark_missed(ids[id(clock)], now)
                     self.store.add_event(
-                        clock.case_id, inp.now, "mailbot", "clock_missed", f"{clock.name}"
+                        clock.case_id, now, "mailbot", "clock_missed", f"{clock.name}"
                     )
         queued = 0
-        due_now = notices(inp.now, inp.calendar, clocks, frozenset(), self.policy)
+        due_now = notices(now, calendar, clocks, sent, self.policy)
         recorded = self.store.recorded_notices([n.key for n in due_now])  # one query
-        for notice in due_now:
-            if notice.key in recorded:
-                continue
-            mail = render_notice(notice, inp, self.policy)
-            with self.store.transaction():
+        pending = [n for n in due_now if n.key not in recorded]
+        for start in range(0, len(pending), BATCH):
+            batch: list[tuple[SchedulerNotice, OutgoingMail]] = []
+            try:
+                for notice in pending[start : start + BATCH]:
+                    batch.append((notice, render_notice(notice, inp, self.policy)))
+            finally:  # a notice that fails to render stops the tick after those before it
+                queued += self._queue(batch, now)
+        self.store.state_set("heartbeat:tick", inp.now.isoformat())
+        until = next_change(now, calendar, clocks, self.policy)
+        return queued, until if quiet is None else min(until, quiet)
+
+    def _queue(self, batch: list[tuple[SchedulerNotice, OutgoingMail]], now: datetime) -> int:
+        """Record, queue and log rendered notices in one transaction; returns mails queued."""
+        queued = 0
+        with self.store.transaction():
+            for notice, mail in batch:
                 if self.store.record_notice(
-                    notice.key, notice.kind, notice.case_id, mail.message_id, inp.now
+                    notice.key, notice.kind, notice.case_id, mail.message_id, now
                 ):
-                    self.store.enqueue(mail, inp.now)
+                    self.store.enqueue(mail, now)
                     if notice.case_id:
                         detail = f"{notice.clock}: {notice.label}"
-                        self.store.add_event(
-                            notice.case_id, inp.now, "mailbot", notice.kind, detail
-                        )
+                        self.store.add_event(notice.case_id, now, "mailbot", notice.kind, detail)
                     queued += 1
+        for notice, _ in batch:
             self.log.info("notice_queued", kind=notice.kind, case=notice.case_id, key=notice.key)
-        self.store.state_set("heartbeat:tick", inp.now.isoformat())
-        return queued, clocks
-
-
-def _iso(clock: OpenClock) -> str:
-    return clock.due.isoformat()
+        return queued
 
 
 def render_notice(notice: SchedulerNotice, inp: Inputs, policy: SchedulePolicy) -> OutgoingMail:
@@ -163,7 +201,7 @@ def _context(
     notice: SchedulerNotice, inp: Inputs, language: str, policy: SchedulePolicy
 ) -> dict[str, object]:
     def moment(value: datetime) -> str:
-        return format_moment(value, inp.tz, language)
+        return _format_moment(value, inp.tz, language)
 
     def item(clock: OpenClock) -> dict[str, str]:
         return {

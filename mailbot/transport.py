@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import ssl
 from collections.abc import Sequence
 from email.parser import BytesHeaderParser
@@ -384,12 +385,19 @@ class SmtpTransport:
             self._drop()
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+"""The common case of an envelope address, checked without parsing."""
+
+
 def _check_envelope(sender: str, recipients: Sequence[str]) -> None:
     if isinstance(recipients, str) or not recipients:
         raise TransportPermanentError(
             f"mail from {sender!r} needs a list of recipients, got {recipients!r}"
         )
     for address in (sender, *recipients):
+        if _PLAIN_ADDRESS.fullmatch(address):
+            continue  # a dot-atom@domain: parse_address gives it back unchanged
         try:
             bare = parse_address(address)
         except ValueError:

@@ -69,6 +69,7 @@ def build_service(settings: Settings, clock: Clock, outbox_store: Store | None =
     """A ready service with its own store connection (and one for the outbox, if given)."""
     store = Store(settings.database.path)
     tokens: TokenProviders = {}
+    extra = settings.outbound.connections - 1 if settings.outbound.transport == "smtp" else 0
     return Service(
         settings,
         store,
@@ -76,4 +77,5 @@ def build_service(settings: Settings, clock: Clock, outbox_store: Store | None =
         build_transport(settings, tokens),
         clock,
         outbox_store=outbox_store,
+        lanes=tuple(build_transport(settings, tokens) for _ in range(extra)),
     )

@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 from mailbot.errors import MailbotError
 from mailbot.models import Deadline
 
@@ -43,6 +41,8 @@ class CalendarError(MailbotError, ValueError):
 @functools.lru_cache(maxsize=128)
 def nl_holidays(year: int) -> Mapping[date, str]:
     """Dutch public + optional holidays of `year` (Bevrijdingsdag included), Dutch names."""
+    import holidays  # noqa: PLC0415 - ~0.25 s with its tables: not before the daemon's READY
+
     found = holidays.country_holidays(
         "NL", years=year, categories=_HOLIDAY_CATEGORIES, language="nl"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mailbot.errors import UserError
-from mailbot.store import Store
+from mailbot.store import MIGRATIONS, Store
 
 NOW = datetime(2026, 12, 21, 9, 5, tzinfo=UTC)
 
@@ -51,7 +51,7 @@ def test_backup_is_a_private_self_contained_copy(store: Store, tmp_path: Path) -
     finally:
         conn.close()
     assert _events(target) == [("note", "one"), ("note", "two")]
-    assert checks == ("delete", "ok", 2)
+    assert checks == ("delete", "ok", len(MIGRATIONS))
     assert (stat.S_IMODE(target.stat().st_mode), size) == (0o600, target.stat().st_size)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 

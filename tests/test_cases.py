@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from itertools import pairwise
 from typing import Any
@@ -163,6 +164,27 @@ def test_subject_with_tag_adds_tag_in_front() -> None:
 def test_subject_with_tag_adds_once(subject: str) -> None:
     """A subject that already carries the tag (any case) is left as it is."""
     assert subject_with_tag(subject, "MK-2026-0042") == subject
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Over MK-2026-00421", "xMK-2026-0042 lek", "MK-2026-00420", "MK-2026-004"],
+)
+def test_subject_with_tag_ignores_a_longer_id(subject: str) -> None:
+    """The tag inside a longer id (a letter or digit next to it) does not count."""
+    assert subject_with_tag(subject, "MK-2026-0042") == f"[MK-2026-0042] {subject}"
+
+
+@given(
+    st.text(st.characters(max_codepoint=0xFF), max_size=40),
+    st.text(st.characters(max_codepoint=0xFF), max_size=40),
+)
+def test_subject_with_tag_agrees_with_the_word_boundary_pattern(before: str, after: str) -> None:
+    """Left alone exactly when the word-boundary pattern (Latin-1 text) finds the tag."""
+    subject = " ".join(f"{before}MK-2026-0042{after}".split())
+    pattern = r"(?<![A-Za-z0-9])MK-2026-0042(?![A-Za-z0-9])"
+    found = re.search(pattern, subject, re.I) is not None
+    assert (subject_with_tag(subject, "MK-2026-0042") == subject) == found
 
 
 def test_subject_with_tag_is_idempotent() -> None:

@@ -6,10 +6,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from aiosmtplib.email import parse_address
 from conftest import SmtpTestServer, free_port
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailbot.errors import TransportPermanentError, TransportTemporaryError
-from mailbot.transport import MaildirTransport, Security, SmtpTransport
+from mailbot.transport import _PLAIN_ADDRESS, MaildirTransport, Security, SmtpTransport
 
 SENDER = "meldpunt@gemeente.example"
 RAW = (
@@ -318,3 +321,15 @@ def test_smtp_display_name_in_envelope_is_refused(smtp_server: SmtpTestServer) -
     with pytest.raises(TransportPermanentError, match=r"Alice <alice@example\.test>"):
         asyncio.run(_send_and_close(_smtp(smtp_server), ["Alice <alice@example.test>"]))
     assert smtp_server.connections == 0
+
+
+@given(
+    st.from_regex(
+        r"\A[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}){0,2}"
+        r"@[A-Za-z0-9-]{1,8}(\.[A-Za-z0-9-]{1,8}){0,2}\Z"
+    )
+)
+def test_plain_address_fast_path_agrees_with_parse_address(address: str) -> None:
+    """Every address the envelope check lets through unparsed comes back unchanged."""
+    assert _PLAIN_ADDRESS.fullmatch(address) is not None
+    assert parse_address(address) == address

@@ -1,0 +1,231 @@
+"""A backlog already in INBOX: `mailbot run --once` end to end next to a bare pipeline.
+
+    .venv/bin/python -m benchmarks.backlog [COUNT] [--profile FILE]
+
+COUNT mixed messages (benchmarks/corpus.py: plain, alternative, HTML-only, auto-replies,
+5 % with a 200 KB attachment) are delivered into the Dovecot account's Maildir, as an
+MTA would. The bare pipeline then does, on its own connection and database: imapclient
+FETCH BODY.PEEK[] in batches of 50 → `email.message_from_bytes(policy=default)` →
+four headers and the text body → one SQLite transaction per message (WAL,
+synchronous=FULL, as mailbot's store). Then `mailbot run --once` runs as a subprocess,
+timed from spawn to exit: every message recorded, acknowledgements and staff notices
+accepted by the sink, every message moved out of INBOX.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import aiosmtplib
+from imapclient import IMAPClient
+
+from benchmarks.corpus import corpus
+from benchmarks.procstat import Watched, watch
+from benchmarks.servers import (
+    BOT,
+    STAFF,
+    DovecotAccount,
+    DovecotServer,
+    Sink,
+    mailbot_config,
+    servers,
+)
+from benchmarks.table import Row
+from mailbot.mailbox import deliver_to_maildir
+
+COUNT = 10_000
+BATCH = 50
+TARGET = 0.8
+STEADY = 1.25
+MB = 1e6
+MAILBOT = Path(sys.executable).with_name("mailbot")
+RECEIVED = datetime(2026, 12, 21, 7, 0, tzinfo=UTC)
+ANSWER = (
+    f"From: {BOT}\r\nTo: melder@example.nl\r\nSubject: [MK-2026-0001] Ontvangen\r\n"
+    "Message-ID: <bare@gemeente.example>\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    + "Hartelijk dank voor uw melding. Wij nemen binnen vijf werkdagen contact op.\r\n"
+    * 20
+).encode()
+"""A mail the size of an acknowledgement (about 1.6 KB)."""
+
+
+def seed(account: DovecotAccount, messages: list[bytes]) -> None:
+    """Deliver `messages` into the account's Maildir INBOX (owned like Dovecot's files)."""
+    with account.client() as client:
+        client.select_folder("INBOX")  # Dovecot creates the Maildir on first use
+    maildir = account.server.home_root / account.user / "Maildir"
+    owner = maildir.stat()
+    for n, raw in enumerate(messages):
+        name = deliver_to_maildir(maildir, raw, RECEIVED + timedelta(seconds=n))
+        os.chown(maildir / "new" / name, owner.st_uid, owner.st_gid)
+    with account.client() as client:  # let Dovecot index the new files before timing
+        client.select_folder("INBOX", readonly=True)
+        client.fetch("1:*", ["RFC822.SIZE"])
+
+
+def bare_pipeline(account: DovecotAccount, folder: Path, sink: Sink | None = None) -> float:
+    """Seconds of FETCH in batches → email parse → one insert per message.
+
+    With `sink`, each message is also answered by two mails sent over one aiosmtplib
+    connection (what mailbot must send per report: acknowledgement and staff notice).
+    It runs in a child process, as mailbot does, so that it does not share the
+    interpreter lock with the sink's thread.
+    """
+    where = [account.host, str(account.port), account.user, account.password, str(folder)]
+    smtp = [sink.host, str(sink.port)] if sink is not None else []
+    command = [sys.executable, "-m", "benchmarks.backlog", "--bare", *where, *smtp]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
+
+
+def _bare_child(args: list[str]) -> None:
+    """In the child: run the bare pipeline and print its seconds."""
+    host, port, user, password, folder = args[:5]
+    smtp = (args[5], int(args[6])) if len(args) > 6 else None
+    print(asyncio.run(_bare(host, int(port), user, password, Path(folder), smtp)))
+
+
+async def _bare(
+    host: str, port: int, user: str, password: str, folder: Path, sink: tuple[str, int] | None
+) -> float:
+    db = sqlite3.connect(folder / f"bare-{sink is not None}.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute(
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY, message_id TEXT, sender TEXT,"
+        " subject TEXT, date TEXT, body TEXT, raw BLOB)"
+    )
+    smtp = aiosmtplib.SMTP(hostname=sink[0], port=sink[1]) if sink else None
+    started = time.perf_counter()
+    if smtp is not None:
+        await smtp.connect()
+    with IMAPClient(host, port, ssl=False) as client:
+        client.login(user, password)
+        client.select_folder("INBOX", readonly=True)
+        uids = sorted(client.search("ALL"))
+        for i in range(0, len(uids), BATCH):
+            for data in client.fetch(uids[i : i + BATCH], ["BODY.PEEK[]"]).values():
+                raw = data[b"BODY[]"]
+                msg = message_from_bytes(raw, policy=policy.default)
+                body = msg.get_body(("plain", "html"))  # type: ignore[attr-defined]
+                text = body.get_content() if body is not None else ""
+                row = (msg["Message-ID"], msg["From"], msg["Subject"], msg["Date"], text, raw)
+                db.execute("BEGIN")
+                db.execute(
+                    "INSERT INTO messages (message_id, sender, subject, date, body, raw)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    tuple(str(v) if not isinstance(v, bytes) else v for v in row),
+                )
+                db.execute("COMMIT")
+                if smtp is not None:
+                    await smtp.sendmail(BOT, ["melder@example.nl"], ANSWER)
+                    await smtp.sendmail(BOT, [STAFF], ANSWER)
+    if smtp is not None:
+        await smtp.quit()
+    seconds = time.perf_counter() - started
+    db.close()
+    return seconds
+
+
+def run_once(config: Path, sink: Sink, profile: Path | None = None) -> Watched:
+    """`mailbot run --once` from spawn to exit, its RSS sampled against mails delivered.
+
+    With `profile`: py-spy's raw stacks (when py-spy is installed next to Python, it
+    samples without slowing the run down much), else cProfile's stats.
+    """
+    command = [str(MAILBOT), "--config", str(config), "run", "--once"]
+    spy = MAILBOT.with_name("py-spy")
+    if profile is not None and spy.exists():
+        record = ["record", "-r", "200", "--gil", "-f", "raw", "-o", str(profile), "--"]
+        command = [str(spy), *record, *command]
+    elif profile is not None:
+        cprofile = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "mailbot"]
+        command = [*cprofile, *command[1:]]
+    env = {**os.environ, "MAILBOT_NOW": "2026-12-21T09:00:00+01:00"}
+    done = watch(command, env, sink.count)
+    if done.returncode != 0:
+        raise RuntimeError(f"mailbot run --once exited {done.returncode}: {done.stderr[-2000:]}")
+    return done
+
+
+def cases_in(db: Path) -> int:
+    """How many cases the run recorded."""
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0])
+
+
+def rows(
+    dovecot: DovecotServer, sink: Sink, count: int = COUNT, profile: Path | None = None
+) -> list[Row]:
+    """The backlog row: our end-to-end rate next to the bare pipeline's."""
+    account = dovecot.account()
+    messages = corpus(count)
+    megabytes = sum(len(m) for m in messages) / 1e6
+    seed(account, messages)
+    with tempfile.TemporaryDirectory(prefix="mailbot-bench-") as tmp:
+        folder = Path(tmp)
+        bare_s = bare_pipeline(account, folder)
+        answered_s = bare_pipeline(account, folder, sink)
+        sink.clear()
+        config = mailbot_config(folder, account, sink)
+        run = run_once(config, sink, profile)
+        made = cases_in(folder / "mailbot.db")
+    left = len(account.folder_uids("INBOX"))
+    mails = sink.count()
+    bare, answered, ours = count / bare_s, count / answered_s, count / run.seconds
+    early, late = run.rss_at(0.1), run.rss_at(1.0)
+    return [
+        Row(
+            f"backlog: {count:,} messages ({megabytes:.0f} MB) in INBOX, `run --once` end to end",
+            f"{ours:.0f} msg/s ({run.seconds:.1f} s)",
+            f"{bare:.0f} msg/s ({bare_s:.1f} s): FETCH → parse → insert",
+            f"≥ {TARGET:.0%} of the limit",
+            ours / bare >= TARGET and left == 0,
+            f"{ours / bare:.0%} of the bare pipeline; {made:,} cases, {mails:,} mails accepted"
+            f" by the sink, {left} left in INBOX",
+        ),
+        Row(
+            "backlog, next to a bare pipeline that also sends two mails per message",
+            f"{ours:.0f} msg/s",
+            f"{answered:.0f} msg/s ({answered_s:.1f} s): + 2 aiosmtplib sendmail calls",
+            "(informative)",
+            None,
+            f"{ours / answered:.0%} of it",
+        ),
+        Row(
+            "memory during the backlog (RSS of `run --once`)",
+            f"{early / MB:.0f} MB at 10 % of the mail, {late / MB:.0f} MB at the end,"
+            f" peak {run.peak_rss / MB:.0f} MB",
+            f"{early / MB:.0f} MB (itself at 10 %)",
+            f"steady: end ≤ {STEADY} x the 10 % mark",
+            late <= STEADY * early,
+            "RSS sampled every 0.25 s against the mails the sink had accepted",
+        ),
+    ]
+
+
+def main() -> None:
+    """Print the rows (standalone run with its own servers)."""
+    args = sys.argv[1:]
+    if args[:1] == ["--bare"]:
+        _bare_child(args[1:])
+        return
+    profile = Path(args[args.index("--profile") + 1]) if "--profile" in args else None
+    count = int(args[0]) if args and args[0].isdigit() else COUNT
+    with servers() as (dovecot, sink):
+        for row in rows(dovecot, sink, count, profile):
+            print(f"{row.what}\n  ours {row.ours}, limit {row.limit}: {row.verdict}\n  {row.note}")
+
+
+if __name__ == "__main__":
+    main()

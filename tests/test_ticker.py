@@ -1,0 +1,308 @@
+"""Tests of the scheduler tick's reads: the partial index, and the clocks it leaves out.
+
+After the day's digest is out, a tick reads only the clocks due before the reminder
+horizon that were not escalated today already (`Store.open_clock_rows(until, escalated)`).
+These tests show the queries use the index, and that deciding on that subset gives
+exactly what deciding on every open clock gives, both for the pure decision over varied
+databases and for two services ticking side by side (one forced to read everything).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailbot import config, ticker
+from mailbot.clock import ManualClock
+from mailbot.mailbox import MaildirMailbox
+from mailbot.scheduler import (
+    CLOCKS,
+    SchedulePolicy,
+    daily_keys,
+    escalation_affixes,
+    newly_missed,
+    next_change,
+    notices,
+    reminder_horizon,
+)
+from mailbot.service import Service
+from mailbot.store import Store
+from mailbot.transport import MaildirTransport
+from mailbot.workdays import make_calendar
+
+AMS = ZoneInfo("Europe/Amsterdam")
+XMAS = (date(2026, 12, 24), *(date(2026, 12, d) for d in range(28, 32)))
+STATES = ("new", "acknowledged", "investigating", "confirmed", "resolved", "closed", "spam")
+AT = "2026-11-01T09:00:00+00:00"
+
+
+def add_case(
+    store: Store, case_id: str, state: str = "acknowledged", waiting: bool = False
+) -> None:
+    """A case row with only what the clock queries read."""
+    store.db.execute(
+        "INSERT INTO cases (id, year, seq, state, subject, source, language, waiting,"
+        " received_at, created_at, updated_at) VALUES (?, 2026, ?, ?, ?, 'direct', 'nl', ?,"
+        " ?, ?, ?)",
+        [case_id, int(case_id[-4:]), state, f"subject of {case_id}", int(waiting), AT, AT, AT],
+    )
+
+
+def add_clock(
+    store: Store, case_id: str, name: str, due: str, missed: bool = False, done: bool = False
+) -> None:
+    """A clock row; `due` is stored as given (ISO text)."""
+    store.db.execute(
+        "INSERT INTO clocks (case_id, name, due, explanation, started_at, missed_at, done_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            case_id,
+            name,
+            due,
+            f"{name} of {case_id}",
+            AT,
+            due if missed else None,
+            AT if done else None,
+        ],
+    )
+
+
+def record(store: Store, key: str) -> None:
+    """Record a notice key as sent."""
+    store.db.execute(
+        "INSERT OR IGNORE INTO notices (key, kind, case_id, message_id, sent_at)"
+        " VALUES (?, 'test', NULL, NULL, ?)",
+        [key, AT],
+    )
+
+
+def plans(store: Store, now: datetime) -> list[str]:
+    """EXPLAIN QUERY PLAN details of the full read and of the subset read at `now`."""
+    executed: list[str] = []
+    store.db.conn.set_trace_callback(executed.append)
+    try:
+        store.open_clock_rows()
+        store.open_clock_rows(until=now, escalated=(now, "escalation:", ":2027-01-13"))
+    finally:
+        store.db.conn.set_trace_callback(None)
+    return [
+        " / ".join(str(row[3]) for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        for sql in executed
+    ]
+
+
+def test_the_open_clock_reads_walk_the_partial_index_in_due_order(tmp_path: Path) -> None:
+    """Full read: a scan of clocks_open_due; subset: a range search (due<?); no sorting."""
+    store = Store(tmp_path / "mailbot.db")
+    add_case(store, "MK-2026-0001")
+    add_clock(store, "MK-2026-0001", "ack_due", "2027-01-12T16:00:00+00:00")
+    index = store.db.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'clocks_open_due'"
+    ).fetchone()[0]
+    full, subset = plans(store, datetime(2027, 1, 13, 9, tzinfo=UTC))
+    assert "WHERE done_at IS NULL" in index
+    assert full.startswith("SCAN k USING INDEX clocks_open_due / SEARCH c USING INDEX")
+    assert subset.startswith("SEARCH k USING INDEX clocks_open_due (due<?)")
+    assert ("TEMP B-TREE" in full, "TEMP B-TREE" in subset) == (False, False)
+
+
+# --- the subset decides like every open clock ---------------------------------------------
+
+BASE = datetime(2026, 12, 1, tzinfo=UTC)
+policies = st.builds(
+    SchedulePolicy,
+    hours_before=st.sampled_from([0.0, 2.0, 9.0, 20.0]),
+    day_ahead=st.frozensets(st.sampled_from(CLOCKS)),
+)
+
+
+@st.composite
+def databases(draw: st.DrawFn) -> dict[str, Any]:
+    """Cases in open and closed states, waiting or not, each with some clocks: due from 12
+    days before now to 20 after (on the minute, at 17:00 or midnight local), stored in UTC
+    or with the Amsterdam offset, done or not, recorded missed or not."""
+    now = BASE + timedelta(minutes=draw(st.integers(0, 100 * 24 * 60)))
+    cases = []
+    for number in range(1, draw(st.integers(1, 7)) + 1):
+        clocks = []
+        for name in draw(st.sets(st.sampled_from(CLOCKS), min_size=1)):
+            due = now + timedelta(minutes=draw(st.integers(-12 * 24 * 60, 20 * 24 * 60)))
+            wall = draw(st.sampled_from([None, time(17), time(0)]))
+            if wall is not None:
+                due = datetime.combine(due.astimezone(AMS).date(), wall, tzinfo=AMS)
+            stored = due.astimezone(draw(st.sampled_from([UTC, AMS]))).isoformat()
+            missed = due <= now and draw(st.booleans())
+            clocks.append((name, stored, missed, draw(st.integers(0, 5)) == 0))
+        cases.append(
+            (f"MK-2026-{number:04d}", draw(st.sampled_from(STATES)), draw(st.booleans()), clocks)
+        )
+    return {
+        "now": now,
+        "calendar": draw(st.sampled_from([make_calendar(), make_calendar(closure_days=XMAS)])),
+        "policy": draw(policies),
+        "cases": cases,
+        "recorded": draw(st.integers(0, 2**32)),
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(db=databases())
+def test_the_subset_read_decides_exactly_like_every_open_clock(db: dict[str, Any]) -> None:
+    """Notices not yet recorded, newly missed clocks and the next change (up to the quiet
+    moment) are the same from the subset as from every open clock."""
+    now, cal, policy = db["now"], db["calendar"], db["policy"]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "mailbot.db")
+        for case_id, state, waiting, clocks in db["cases"]:
+            add_case(store, case_id, state, waiting)
+            for name, due, missed, done in clocks:
+                add_clock(store, case_id, name, due, missed, done)
+        every = ticker.open_clocks(store)
+        full = notices(now, cal, every, frozenset(), policy)
+        chosen = random.Random(db["recorded"])  # record the day's keys and some others
+        for key in [*daily_keys(now, cal), *(n.key for n in full if chosen.random() < 0.6)]:
+            record(store, key)
+        recorded = store.recorded_notices([n.key for n in full])
+        horizon, quiet = reminder_horizon(cal, now, policy)
+        rows = store.open_clock_rows(until=horizon, escalated=(now, *escalation_affixes(now, cal)))
+        subset = [ticker.open_clock(r) for r in rows]
+        store.close()
+    sent = frozenset(daily_keys(now, cal))
+    assert [n for n in notices(now, cal, subset, sent, policy) if n.key not in recorded] == [
+        n for n in full if n.key not in recorded
+    ]
+    assert newly_missed(now, subset) == newly_missed(now, every)
+    assert min(next_change(now, cal, subset, policy), quiet) == min(
+        next_change(now, cal, every, policy), quiet
+    )
+    assert now < quiet
+
+
+# --- two services side by side ----------------------------------------------------------
+
+START = datetime(2027, 1, 12, 8, 0, tzinfo=AMS)  # Tue 12 Jan 2027, before opening
+STEP = timedelta(minutes=41)
+
+
+def fill(store: Store, rng: random.Random) -> list[tuple[str, str]]:
+    """60 cases with 1-4 clocks due from 8 days before START to 6 after; (case, clock)s."""
+    clocks = []
+    for number in range(1, 61):
+        case_id = f"MK-2027-{number:04d}"
+        add_case(store, case_id, rng.choice(STATES[:4]), rng.random() < 0.2)
+        for name in rng.sample(CLOCKS, rng.randint(1, 4)):
+            due = START + timedelta(minutes=rng.randrange(-8 * 24 * 60, 6 * 24 * 60))
+            if rng.random() < 0.5:
+                due = datetime.combine(due.date(), time(17), tzinfo=AMS)
+            add_clock(store, case_id, name, due.astimezone(UTC).isoformat())
+            clocks.append((case_id, name))
+    return clocks
+
+
+def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """What the ticks wrote: notices, queued mails, events, clock marks."""
+    queries = {
+        "notices": "SELECT key, kind, case_id, message_id, sent_at FROM notices ORDER BY key",
+        "outbox": "SELECT message_id, case_id, kind, recipients, subject FROM outbox ORDER BY id",
+        "events": "SELECT case_id, at, kind, detail FROM events ORDER BY id",
+        "clocks": "SELECT id, missed_at, done_at FROM clocks ORDER BY id",
+    }
+    return {name: [tuple(r) for r in store.db.execute(sql)] for name, sql in queries.items()}
+
+
+def test_ticks_on_the_subset_write_what_ticks_on_every_clock_write(tmp_path: Path) -> None:
+    """Two services on equal databases tick every 41 minutes for 5 days with a clock met
+    between ticks; one reads every open clock each time: both write exactly the same."""
+    rng = random.Random(20270112)
+    services, reads = [], []
+    for side in ("subset", "every"):
+        settings_ = config.embedded(tmp_path / side)
+        store = Store(settings_.database.path)
+        clocks = fill(store, random.Random(7))
+        service = Service(
+            settings_,
+            store,
+            MaildirMailbox(tmp_path / side / "inbox"),
+            MaildirTransport(tmp_path / side / "outbox"),
+            ManualClock(START.astimezone(UTC)),
+        )
+        services.append(service)
+    real_daily_keys = ticker.daily_keys
+
+    def never_all_recorded(now: datetime, calendar: Any) -> list[str]:
+        return [*real_daily_keys(now, calendar), "never-recorded"]
+
+    original = Store.open_clock_rows
+
+    def counting(store: Store, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        reads.append("subset" if kwargs.get("until") else "every")
+        return original(store, *args, **kwargs)
+
+    queued: dict[str, list[int]] = {"subset": [], "every": []}
+    moment = START.astimezone(UTC)
+    with patch.object(Store, "open_clock_rows", counting):
+        for step in range(int(timedelta(days=5) / STEP)):
+            moment += STEP
+            case_id, name = clocks[rng.randrange(len(clocks))]
+            for side, service in zip(("subset", "every"), services, strict=True):
+                assert isinstance(service.clock, ManualClock)
+                service.clock.set(moment)
+                if step % 3 == 0:  # a staff reply meets (or settles late) a clock
+                    service.store.settle_clock(case_id, name, moment, f"<m{step}@x>")
+                else:  # a message leaves an event
+                    service.store.add_event(case_id, moment, "mailbot", "note", f"{step}")
+                if side == "every":
+                    with patch.object(ticker, "daily_keys", never_all_recorded):
+                        queued[side].append(service.tick())
+                else:
+                    queued[side].append(service.tick())
+    subset, every = (snapshot(s.store) for s in services)
+    for service in services:
+        service.close()
+    assert queued["subset"] == queued["every"]
+    assert subset == every
+    assert sum(queued["every"]) > ticker.BATCH  # the first morning crosses a batch
+    assert reads.count("subset") > len(reads) // 4
+
+
+def test_a_notice_that_fails_to_render_stops_the_tick_after_the_ones_before_it(
+    tmp_path: Path,
+) -> None:
+    """Notices rendered before a failing one are queued (same batch); the next tick sends
+    the rest: the failure neither loses nor repeats a notice."""
+    settings_ = config.embedded(tmp_path)
+    store = Store(settings_.database.path)
+    fill(store, random.Random(7))
+    service = Service(
+        settings_,
+        store,
+        MaildirMailbox(tmp_path / "inbox"),
+        MaildirTransport(tmp_path / "outbox"),
+        ManualClock(datetime(2027, 1, 12, 9, 0, tzinfo=AMS).astimezone(UTC)),
+    )
+    real = ticker.render_notice
+    calls: list[str] = []
+
+    def third_fails(notice: Any, inp: Any, policy: Any) -> Any:
+        calls.append(notice.key)
+        if len(calls) == 3:
+            raise RuntimeError("template broke")
+        return real(notice, inp, policy)
+
+    with patch.object(ticker, "render_notice", third_fails), pytest.raises(RuntimeError):
+        service.tick()
+    first = [r[0] for r in store.db.execute("SELECT key FROM notices ORDER BY rowid")]
+    rest = service.tick()
+    total = store.db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM notices").fetchone()
+    service.close()
+    assert (first, tuple(total)) == (calls[:2], (2 + rest, 2 + rest))
+    assert 2 + rest > ticker.BATCH  # the morning's notices fill more than one batch
