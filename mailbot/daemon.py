@@ -32,7 +32,7 @@ from mailbot.wiring import build_service
 OUTBOX_INTERVAL = 5.0
 TICK_INTERVAL = 60.0
 WAIT_SLICE = 5.0
-"""Longest blocking mailbox wait, so that a stop request is seen within this time."""
+"""Longest blocking wait of a mailbox without `interrupt()`, so that a stop is seen."""
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 300.0
 
@@ -51,6 +51,8 @@ class Daemon:
     notifier: Notifier = field(default_factory=Notifier)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     outbox_kick: asyncio.Event = field(default_factory=asyncio.Event)
+    first_pass: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the first intake pass ended (READY) or failed: the scheduler starts then."""
     stopping: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
     ready: bool = False
@@ -118,6 +120,9 @@ class Daemon:
             self.notifier.stopping()
         self.stopping.set()
         self.stop.set()
+        interrupt = getattr(self.service.mailbox, "interrupt", None)
+        if callable(interrupt):
+            interrupt()  # IMAP: end the IDLE now rather than at the end of its slice
 
     async def run(self) -> None:
         """Run all tasks until stop is requested."""
@@ -125,24 +130,33 @@ class Daemon:
         if self.notifier.watchdog_seconds:
             tasks.append(self._watchdog(self.notifier.watchdog_seconds / 2))
         await asyncio.gather(*tasks)
-        await self.service.transport.close()
+        await self.service.outbox.close()
 
     async def _intake(self) -> None:
         log = get_logger(task="intake")
         mailbox = self.service.mailbox
+        loop = asyncio.get_running_loop()
+
+        def batch_done() -> None:
+            """From the worker thread: what the batch queued goes out before the pass ends."""
+            loop.call_soon_threadsafe(self.outbox_kick.set)
+
         attempt = 0
         while not self.stop.is_set():
             try:
                 self.in_pass = True
+                started = time.perf_counter()
                 try:
                     outcomes = await asyncio.to_thread(
-                        self.service.intake, 50, self.stopping.is_set
+                        self.service.intake, 50, self.stopping.is_set, batch_done
                     )
                 finally:
                     self.in_pass = False
                     self._apply_reload()
                 if outcomes:
                     self.outbox_kick.set()
+                log.debug("intake_pass", messages=len(outcomes), ms=_ms(started))
+                self.first_pass.set()
                 if not self.ready:
                     self.ready = True
                     self.notifier.ready("mailbox reached, handling mail")
@@ -151,7 +165,9 @@ class Daemon:
                     log.info("mailbox_reconnected", attempts=attempt)
                 attempt = 0
                 if not self.stop.is_set():
-                    await asyncio.to_thread(mailbox.wait, self._slice())
+                    started = time.perf_counter()
+                    news = await asyncio.to_thread(mailbox.wait, self._slice())
+                    log.debug("mailbox_waited", news=news, ms=_ms(started))
             except Exception as exc:
                 attempt += 1
                 delay = backoff(attempt, self.rng)
@@ -162,10 +178,19 @@ class Daemon:
                     error=str(exc)[:300],
                 )
                 self.notifier.status(f"mailbox unavailable, retry in {delay:.0f} s: {exc}")
+                self.first_pass.set()
                 await self._sleep(delay)
 
     def _slice(self) -> float:
-        return min(float(self.service.settings.mailbox.poll_seconds), WAIT_SLICE)
+        """How long one mailbox wait may block before the next (safety-net) intake pass.
+
+        An interruptible wait (IMAP) lasts poll_seconds; an IDLE is not broken off every
+        few seconds just so that SIGTERM is seen. Other backends wait in WAIT_SLICE pieces.
+        """
+        seconds = float(self.service.settings.mailbox.poll_seconds)
+        if callable(getattr(self.service.mailbox, "interrupt", None)):
+            return seconds
+        return min(seconds, WAIT_SLICE)
 
     async def _outbox(self) -> None:
         await self._every(OUTBOX_INTERVAL, self.service.deliver, "outbox", self.outbox_kick)
@@ -175,6 +200,10 @@ class Daemon:
             if self.service.tick():
                 self.outbox_kick.set()
 
+        # The first tick loads the holiday tables (~0.2 s, blocking the event loop): after
+        # READY, which waits for nothing but the mailbox. The tick warms up the calendar
+        # for the first report too.
+        await self._until(self.first_pass)
         await self._every(TICK_INTERVAL, tick, "scheduler")
 
     async def _every(
@@ -204,6 +233,13 @@ class Daemon:
             self.notifier.watchdog()
             await self._sleep(interval)
 
+    async def _until(self, event: asyncio.Event) -> None:
+        """Wait until `event` is set or stop is requested."""
+        waiters = [asyncio.create_task(self.stop.wait()), asyncio.create_task(event.wait())]
+        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+
     async def _sleep(self, seconds: float, kick: asyncio.Event | None = None) -> None:
         """Sleep up to `seconds`; wake early on stop (or on `kick`, which is then cleared)."""
         waiters = [asyncio.create_task(self.stop.wait())]
@@ -216,6 +252,11 @@ class Daemon:
             waiter.cancel()
         if kick is not None:
             kick.clear()
+
+
+def _ms(started: float) -> float:
+    """Milliseconds since `started` (a perf_counter value), for debug timings."""
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def load_for_reload(path: Path | None) -> tuple[Settings, Renderer]:
@@ -231,7 +272,9 @@ def run_daemon(settings: Settings, config_path: Path | None = None) -> int:
     log = get_logger()
 
     async def main() -> None:
-        service = build_service(settings, SystemClock(), outbox_store=Store(settings.database.path))
+        service = build_service(
+            settings, SystemClock(), outbox_store=Store(settings.database.path, durable=False)
+        )
         daemon = Daemon(service, config_path=config_path)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -17,9 +17,12 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import ipaddress
+import os
 import re
+import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -189,6 +192,9 @@ class ImapMailbox:
         self._meta: dict[int, tuple[datetime, int]] = {}  # uid → (received_at, size)
         self._handed: dict[str, int] = {}  # key → UIDVALIDITY it was handed out under
         self._log = get_logger(mailbox=self.address, folder=settings.folder)
+        self._interrupted = False
+        self._wake: tuple[int, int] | None = None  # pipe that ends a wait (interrupt)
+        self._wake_lock = threading.Lock()
 
     # -- the Mailbox protocol --------------------------------------------------------------
 
@@ -210,7 +216,10 @@ class ImapMailbox:
         """IDLE (or NOOP-poll) until new mail shows (True) or `timeout` seconds pass (False).
 
         After a reconnect it returns True at once: mail may have come while we were away.
+        After `interrupt()` it returns False at once (an IDLE is ended with DONE).
         """
+        if self._interrupted:
+            return False
         deadline = time.monotonic() + max(timeout, 0.0)
         before = self._session
 
@@ -228,6 +237,10 @@ class ImapMailbox:
 
     def close(self) -> None:
         """Log out quietly."""
+        with self._wake_lock:
+            wake, self._wake = self._wake, None
+        for fd in wake or ():
+            os.close(fd)
         session, self._session = self._session, None
         if session is not None:
             try:
@@ -449,6 +462,36 @@ class ImapMailbox:
 
     # -- waiting ---------------------------------------------------------------------------
 
+    def interrupt(self) -> None:
+        """End a running `wait()` at once, and every later one (shutdown; thread-safe)."""
+        with self._wake_lock:
+            self._interrupted = True
+            if self._wake is not None:
+                with contextlib.suppress(OSError):  # full pipe: a wake-up is pending anyway
+                    os.write(self._wake[1], b"!")
+
+    def _wake_fd(self) -> int:
+        """The read end of the pipe `interrupt()` writes to (made on first use)."""
+        with self._wake_lock:
+            if self._wake is None:
+                read, write = os.pipe()
+                os.set_blocking(read, False)
+                os.set_blocking(write, False)
+                self._wake = (read, write)
+            return self._wake[0]
+
+    def _readable(self, sock: socket.socket | None, timeout: float) -> bool:
+        """Block until `sock` is readable (True), `timeout` passes or interrupt() (False)."""
+        wake = self._wake_fd()
+        if self._interrupted:  # set before the pipe existed
+            return False
+        poller = select.poll()  # not select(): descriptors may be above 1024
+        poller.register(wake, select.POLLIN)
+        if sock is not None:
+            poller.register(sock.fileno(), select.POLLIN)
+        ready = {fd for fd, _ in poller.poll(max(timeout, 0.0) * 1000)}
+        return sock is not None and sock.fileno() in ready and wake not in ready
+
     def _idle(self, s: _Session, deadline: float) -> bool:
         client = s.client
         if self._start_idle(client):
@@ -456,7 +499,14 @@ class ImapMailbox:
         started = time.monotonic()
         while (now := time.monotonic()) < deadline:
             window = min(deadline - now, started + self.idle_renew - now)
-            responses = client.idle_check(timeout=window) if window > 0 else []
+            woken = window > 0 and self._readable(client.socket(), window)
+            if self._interrupted:
+                try:
+                    client.idle_done()
+                except (*_LOST, IMAPClientError):  # shutting down: no reconnect for this
+                    self._drop()
+                return False
+            responses = client.idle_check(timeout=0) if woken else []
             _check_bye(responses)
             if _news(responses):
                 client.idle_done()
@@ -490,9 +540,9 @@ class ImapMailbox:
             if _news(s.client.noop()[1]):
                 return True
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._interrupted:
                 return False
-            time.sleep(min(interval, remaining))
+            self._readable(None, min(interval, remaining))
 
     def _count(self, s: _Session) -> int:
         """EXISTS of a read-only select; without MOVE or UIDPLUS, undeleted ones only."""

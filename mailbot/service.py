@@ -166,8 +166,9 @@ class Service:
         """Handle every pending message once; returns what became of each.
 
         `stop` is asked between two messages: when it says True the pass ends after the
-        message in hand (SIGTERM). `batch_done` is called after each batch is recorded and
-        moved (to wake the outbox). Raises MailboxUnavailable when the mailbox cannot be read.
+        message in hand (SIGTERM). `batch_done` is called once each batch is recorded,
+        before its move (to wake the outbox). Raises MailboxUnavailable when the mailbox
+        cannot be read.
         """
         stop = stop or _never
         outcomes: list[Outcome] = []
@@ -191,9 +192,9 @@ class Service:
                     self._move(item.key, outcome)
                 else:
                     processed.append(item.key)
-            self._move_processed(processed)
             if batch_done is not None:
-                batch_done()
+                batch_done()  # recorded and committed: the outbox may send while we move
+            self._move_processed(processed)
         self.store.state_set("heartbeat:intake", self.clock.now().isoformat())
         return outcomes
 

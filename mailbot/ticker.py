@@ -48,6 +48,9 @@ CLOCK_TITLES: Mapping[str, Mapping[str, str]] = {
         "resolve_due": "resolution",
     },
 }
+DIGEST_ENTRIES = 200
+"""Entries per digest section; the rest is counted ("… and N more", `mailbot deadlines`).
+A mail listing thousands of clocks is read by nobody and costs ~10x its size to build."""
 DIGEST_TITLES = {
     "nl": ("Verlopen", "Vandaag", "Volgende werkdag", "Later", "Gepauzeerd (wacht op melder)"),
     "en": ("Overdue", "Due today", "Due next working day", "Later", "Paused (waiting)"),
@@ -247,7 +250,12 @@ def _context(
             sections.paused,
         )
         context["sections"] = [
-            {"title": title, "entries": [item(c) for c in group]}
+            {
+                "title": title,
+                "entries": [item(c) for c in group[:DIGEST_ENTRIES]],
+                "total": len(group),
+                "more": max(len(group) - DIGEST_ENTRIES, 0),
+            }
             for title, group in zip(titles, groups, strict=True)
         ]
         context["date"] = moment(inp.now).rsplit(" ", 2)[0]  # without "om HH:MM"

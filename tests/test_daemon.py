@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from mailbot.daemon import BACKOFF_CAP, backoff
+from mailbot.daemon import BACKOFF_CAP, WAIT_SLICE, Daemon, backoff
+from mailbot.errors import MailboxUnavailable
 from mailbot.mailbox import deliver_to_maildir
 from mailbot.notify import Notifier
 
@@ -145,3 +150,96 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert delays[3] > delays[0]
     assert max(delays) <= BACKOFF_CAP
     assert delays[-1] >= BACKOFF_CAP / 2
+
+
+# -- the tasks of Daemon, on a stub service ------------------------------------------------
+
+
+class StubMailbox:
+    """A mailbox whose wait blocks until interrupt() (like ImapMailbox); notes its timeouts."""
+
+    def __init__(self) -> None:
+        self.woken = threading.Event()
+        self.timeouts: list[float] = []
+
+    def wait(self, timeout: float) -> bool:
+        self.timeouts.append(timeout)
+        self.woken.wait(30)
+        return False
+
+    def interrupt(self) -> None:
+        self.woken.set()
+
+
+class PlainMailbox:
+    """A mailbox without interrupt() (like Maildir)."""
+
+    def wait(self, timeout: float) -> bool:
+        return False
+
+
+def stub_service(mailbox: object, order: list[str], fail: bool = False) -> Any:
+    """A service whose intake and tick note their turns in `order` (intake may fail)."""
+
+    def intake(batch: int, stop: object, batch_done: Any) -> list[object]:
+        order.append("intake")
+        if fail:
+            raise MailboxUnavailable("IMAP 127.0.0.1:1: connection refused")
+        return []
+
+    async def deliver() -> None:
+        return None
+
+    async def close() -> None:
+        return None
+
+    return SimpleNamespace(
+        mailbox=mailbox,
+        intake=intake,
+        tick=lambda: order.append("tick") and 0,
+        deliver=deliver,
+        outbox=SimpleNamespace(close=close),
+        settings=SimpleNamespace(mailbox=SimpleNamespace(poll_seconds=60)),
+    )
+
+
+def run_until_first_tick(service: Any) -> Daemon:
+    """Run a Daemon on `service`; stop it (SIGTERM path) as soon as the scheduler ticked."""
+
+    async def go() -> Daemon:
+        daemon = Daemon(service, notifier=Notifier({}))
+        tick = service.tick
+
+        def tick_then_stop() -> int:
+            tick()
+            daemon.request_stop()
+            return 0
+
+        service.tick = tick_then_stop
+        await asyncio.wait_for(daemon.run(), timeout=30)
+        return daemon
+
+    return asyncio.run(go())
+
+
+def test_first_tick_comes_after_the_first_intake_pass() -> None:
+    """The scheduler's first tick (holiday tables) waits for the intake pass that READY needs."""
+    order: list[str] = []
+    mailbox = StubMailbox()
+    daemon = run_until_first_tick(stub_service(mailbox, order))
+    assert (order[:2], daemon.ready, mailbox.woken.is_set()) == (["intake", "tick"], True, True)
+
+
+def test_scheduler_starts_when_the_mailbox_is_down() -> None:
+    """A failed first intake pass still lets the scheduler tick (no READY meanwhile)."""
+    order: list[str] = []
+    daemon = run_until_first_tick(stub_service(StubMailbox(), order, fail=True))
+    assert (order[:2], daemon.ready) == (["intake", "tick"], False)
+
+
+def test_an_interruptible_wait_lasts_poll_seconds() -> None:
+    """IDLE (interrupt() on stop) waits poll_seconds; a mailbox without it WAIT_SLICE at most."""
+    order: list[str] = []
+    idle = Daemon(stub_service(StubMailbox(), order), notifier=Notifier({}))
+    plain = Daemon(stub_service(PlainMailbox(), order), notifier=Notifier({}))
+    assert (idle._slice(), plain._slice()) == (60.0, WAIT_SLICE)

@@ -417,8 +417,9 @@ def test_killed_during_batch_restart_handles_each_report_once(
     """SIGKILL at a step, restart: one disposition and one case per report, no repeated mail.
 
     The one exception is SMTP's own window after_send: the server said 250 and the process
-    died before the outbox recorded it, so that one mail (same bytes, same Message-ID) is
-    sent again. SMTP is at-least-once there; the Maildir transport is exactly-once.
+    died before the outbox recorded it, so the mails in flight then (at most one per SMTP
+    connection, same bytes, same Message-ID) are sent again. SMTP is at-least-once there;
+    the Maildir transport is exactly-once.
     """
     cfg = write_config(tmp_path, dovecot, smtp_server)
     for n in (1, 2, 3):
@@ -442,11 +443,11 @@ def test_killed_during_batch_restart_handles_each_report_once(
     assert set(times) == queued_message_ids(tmp_path)  # every queued mail went out
     repeated = sorted(mid for mid, count in times.items() if count > 1)
     if point == "after_send":
-        assert len(before_restart) == 1
-        again = before_restart[0]
-        assert repeated == [again.message_id]
-        assert outbox[again.message_id] == ("queued", 0)  # killed between 250 and the commit
-        assert [m.data for m in mails if m.message_id == again.message_id] == [again.data] * 2
+        assert 1 <= len(before_restart) <= 3  # one lane per SMTP connection (default 3)
+        assert repeated == sorted(m.message_id for m in before_restart)
+        for again in before_restart:
+            assert outbox[again.message_id] == ("queued", 0)  # killed between 250 and commit
+            assert [m.data for m in mails if m.message_id == again.message_id] == [again.data] * 2
     else:
         assert (before_restart, repeated) == ([], [])
     acks = {(m.in_reply_to, m.message_id) for m in mails if STAFF not in m.rcpt}

@@ -57,14 +57,8 @@ def opened() -> Iterator[Callable[..., ImapMailbox]]:
         box.close()
 
 
-@contextmanager
-def append_after_first(
-    monkeypatch: pytest.MonkeyPatch, account: DovecotAccount, command: str
-) -> Iterator[list[float]]:
-    """APPEND from another connection as soon as the mailbox has sent `command` once.
-
-    Yields a list that receives the monotonic time at which the APPEND completed.
-    """
+def sent_event(monkeypatch: pytest.MonkeyPatch, command: str) -> threading.Event:
+    """An event set each time any IMAPClient has sent `command` (patched for the test)."""
     sent = threading.Event()
     real = getattr(IMAPClient, command)
 
@@ -74,6 +68,18 @@ def append_after_first(
         return result
 
     monkeypatch.setattr(IMAPClient, command, spy)
+    return sent
+
+
+@contextmanager
+def append_after_first(
+    monkeypatch: pytest.MonkeyPatch, account: DovecotAccount, command: str
+) -> Iterator[list[float]]:
+    """APPEND from another connection as soon as the mailbox has sent `command` once.
+
+    Yields a list that receives the monotonic time at which the APPEND completed.
+    """
+    sent = sent_event(monkeypatch, command)
     appended: list[float] = []
     finished = threading.Event()
 
@@ -397,6 +403,62 @@ def test_wait_without_a_connection_connects_and_says_maybe(
     started = time.monotonic()
     result = box.wait(5)
     assert (result, time.monotonic() - started < 1.0) == (True, True)
+
+
+@contextmanager
+def interrupt_after_first(
+    monkeypatch: pytest.MonkeyPatch, box: ImapMailbox, command: str
+) -> Iterator[None]:
+    """Call box.interrupt() from another thread as soon as the mailbox has sent `command`."""
+    sent = sent_event(monkeypatch, command)
+    thread = threading.Thread(target=lambda: sent.wait(10) and box.interrupt())
+    thread.start()
+    try:
+        yield
+    finally:
+        sent.set()
+        thread.join()
+
+
+@pytest.mark.dovecot
+def test_interrupt_ends_an_idle_wait_at_once(
+    dovecot: DovecotAccount, opened: Callable[..., ImapMailbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """interrupt() from another thread ends a 60 s IDLE early with False; later waits too."""
+    box = opened(_settings(dovecot, poll_seconds=60))
+    box.pending()
+    started = time.monotonic()
+    with interrupt_after_first(monkeypatch, box, "idle"):
+        first = box.wait(60)
+    again = box.wait(60)
+    elapsed = time.monotonic() - started
+    dovecot.append(_raw("still usable"), T0)
+    keys = [item.key for item in box.pending()]
+    assert (first, again, elapsed < 10.0, keys) == (False, False, True, ["1"])
+
+
+@pytest.mark.dovecot
+def test_interrupt_ends_noop_polling_at_once(
+    dovecot: DovecotAccount, opened: Callable[..., ImapMailbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """idle = false: interrupt() ends the pause between two NOOPs, with False."""
+    box = opened(_settings(dovecot, idle=False, poll_seconds=60))
+    box.pending()
+    started = time.monotonic()
+    with interrupt_after_first(monkeypatch, box, "noop"):
+        result = box.wait(60)
+    assert (result, time.monotonic() - started < 10.0) == (False, True)
+
+
+@pytest.mark.dovecot
+def test_interrupt_before_wait_returns_without_connecting(
+    dovecot: DovecotAccount, opened: Callable[..., ImapMailbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After interrupt() (shutdown) wait() returns False at once and opens no connection."""
+    box = opened(_settings(dovecot))
+    logins = _count_calls(monkeypatch, "login")
+    box.interrupt()
+    assert (box.wait(60), logins) == (False, [])
 
 
 # -- failures and security -----------------------------------------------------------------

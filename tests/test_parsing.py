@@ -1000,3 +1000,16 @@ def test_big_parts_come_back_whole() -> None:
     msg = parse(raw, NOW)
     relayed = parsing.attachment_payloads(raw, 10**6)
     assert (msg.text, relayed) == (text, [("dump.bin", "application/octet-stream", _BLOB)])
+
+
+@pytest.mark.parametrize(("declared", "defects"), [(19, ()), (20, ("parser_error:ValueError",))])
+def test_boundaries_times_lines_over_the_cap_is_refused_up_front(
+    declared: int, defects: tuple[str, ...]
+) -> None:
+    """1,000,001 lines allow 19 boundary parameters (20 x 10^6 cap); the 20th is refused."""
+    params = "".join(f'X-Note: boundary="b{n}"\r\n' for n in range(declared))
+    head = f"From: a@example.org\r\nSubject: veel\r\n{params}\r\n"
+    raw = head.encode() + b"\n" * (1_000_001 - head.count("\n") - 1)
+    assert raw.count(b"\n") + 1 == 1_000_001
+    msg = parsing.parse(raw, datetime(2026, 12, 21, tzinfo=UTC))
+    assert tuple(d for d in msg.defects if d.startswith("parser_error")) == defects

@@ -9,6 +9,7 @@ databases and for two services ticking side by side (one forced to read everythi
 
 from __future__ import annotations
 
+import email
 import random
 import tempfile
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,9 +24,12 @@ from hypothesis import strategies as st
 
 from mailbot import config, ticker
 from mailbot.clock import ManualClock
+from mailbot.decide import Inputs
 from mailbot.mailbox import MaildirMailbox
+from mailbot.rendering import Renderer
 from mailbot.scheduler import (
     CLOCKS,
+    OpenClock,
     SchedulePolicy,
     daily_keys,
     escalation_affixes,
@@ -34,8 +38,10 @@ from mailbot.scheduler import (
     notices,
     reminder_horizon,
 )
-from mailbot.service import Service
+from mailbot.scheduler import Notice as SchedulerNotice
+from mailbot.service import Service, calendar_for
 from mailbot.store import Store
+from mailbot.ticker import render_notice
 from mailbot.transport import MaildirTransport
 from mailbot.workdays import make_calendar
 
@@ -306,3 +312,30 @@ def test_a_notice_that_fails_to_render_stops_the_tick_after_the_ones_before_it(
     service.close()
     assert (first, tuple(total)) == (calls[:2], (2 + rest, 2 + rest))
     assert 2 + rest > ticker.BATCH  # the morning's notices fill more than one batch
+
+
+def test_digest_lists_at_most_200_per_section_and_counts_the_rest(tmp_path: Path) -> None:
+    """250 overdue clocks: the section header says 250, 200 are listed, 50 are counted."""
+    embedded = config.embedded(tmp_path)
+    now = datetime(2027, 1, 13, 9, 0, tzinfo=UTC)
+    calendar = calendar_for(embedded)
+    clocks = tuple(
+        OpenClock(
+            f"MK-2027-{n:04d}",
+            "ack_due",
+            now - timedelta(days=1),
+            "x",
+            f"melding {n}",
+            "new",
+            False,
+        )
+        for n in range(1, 251)
+    )
+    notice = SchedulerNotice(
+        "digest:2027-01-13", "digest", "notify", None, None, None, "", "", clocks
+    )
+    inp = Inputs(embedded, calendar, Renderer(), now)
+    body = email.message_from_bytes(render_notice(notice, inp, SchedulePolicy()).raw)
+    text = body.get_payload(decode=True).decode()
+    assert "Verlopen (250)" in text
+    assert (text.count("[MK-2027-"), "… en nog 50 (zie `mailbot deadlines`)" in text) == (200, True)
