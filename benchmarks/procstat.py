@@ -17,9 +17,10 @@ class Watched:
 
     seconds: float
     returncode: int
-    peak_rss: int  # bytes (ru_maxrss of the child)
+    peak_rss: int  # bytes: the highest VmHWM sampled
     samples: list[tuple[int, int]] = field(default_factory=list)  # (progress, RSS bytes)
     stderr: str = ""
+    cpu: float = 0.0  # seconds of user + system time of the child
 
     def rss_at(self, share: float) -> int:
         """RSS of the first sample whose progress reached `share` of the last sample's."""
@@ -29,14 +30,14 @@ class Watched:
         return next(rss for progress, rss in self.samples if progress >= goal)
 
 
-def rss_of(pid: int) -> int | None:
-    """Current VmRSS of `pid` in bytes, or None once it is gone."""
+def rss_of(pid: int, field: str = "VmRSS") -> int | None:
+    """VmRSS (or another Vm field, e.g. VmHWM) of `pid` in bytes, or None once it is gone."""
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
     for line in text.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return None
 
@@ -47,7 +48,11 @@ def watch(
     progress: Callable[[], int] = lambda: 0,
     every: float = 0.25,
 ) -> Watched:
-    """Run `command`; sample its RSS every `every` seconds with `progress()` at that moment."""
+    """Run `command`; sample its RSS every `every` seconds with `progress()` at that moment.
+
+    The peak is the highest VmHWM sampled, not the child's ru_maxrss: that one starts
+    from the parent's RSS at fork (it survives exec), which says nothing of the child.
+    """
     samples: list[tuple[int, int]] = []
     started = time.perf_counter()
     child = subprocess.Popen(
@@ -59,6 +64,7 @@ def watch(
         text=True,
     )
     errors: list[str] = []
+    peak = 0
     reader = threading.Thread(
         target=lambda: errors.append(child.stderr.read() if child.stderr else "")
     )
@@ -67,12 +73,14 @@ def watch(
         ended = os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         if ended is not None:
             break
-        rss = rss_of(child.pid)
-        if rss is not None:
+        rss, high = rss_of(child.pid), rss_of(child.pid, "VmHWM")
+        if rss is not None and high is not None:
             samples.append((progress(), rss))
+            peak = max(peak, high)
         time.sleep(every)
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     reader.join()
-    return Watched(seconds, child.returncode, usage.ru_maxrss * 1024, samples, "".join(errors))
+    cpu = usage.ru_utime + usage.ru_stime
+    return Watched(seconds, child.returncode, peak, samples, "".join(errors), cpu)

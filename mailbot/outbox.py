@@ -99,13 +99,19 @@ class Outbox:
             shares: list[list[OutboxRow]] = [[] for _ in self.lanes]
             for row in batch:
                 shares[lane_of(row, len(self.lanes))].append(row)
-            await asyncio.gather(
+            # Every lane ends before an error goes up: a lane left running would still send
+            # rows that the next flush picks up again.
+            results = await asyncio.gather(
                 *(
                     self._deliver_all(t, rows, counts)
                     for t, rows in zip(self.lanes, shares, strict=True)
                     if rows
-                )
+                ),
+                return_exceptions=True,
             )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         return counts
 
     async def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,3 +145,54 @@ def test_two_connections_writing_from_two_threads_never_see_database_locked(
     first.close()
     second.close()
     assert (failures, count, modes) == ([], 400, [2, 1])  # FULL = 2, NORMAL = 1
+
+
+class Failing:
+    """A transport that raises a plain RuntimeError (a bug, not a transport error)."""
+
+    async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> None:
+        raise RuntimeError("bug in a transport")
+
+    async def check(self) -> list[str]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
+class Slow:
+    """A transport that takes a while per mail and remembers what it sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, ...]] = []
+
+    async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> None:
+        await asyncio.sleep(0.01)
+        self.sent.append(tuple(recipients))
+
+    async def check(self) -> list[str]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
+def test_an_error_in_one_lane_goes_up_only_after_the_other_lanes_finished(
+    tmp_path: Path,
+) -> None:
+    """A lane that raises does not leave the others running: their mail is sent and
+    recorded before the error reaches the caller."""
+    store = Store(tmp_path / "mailbot.db")
+    by_lane: dict[int, list[str]] = {0: [], 1: []}
+    for k in range(40):
+        to = f"r{k}@example.nl"
+        by_lane[lane_of(row(None, (to,)), 2)].append(to)
+    for to in by_lane[0][:1] + by_lane[1][:3]:
+        store.enqueue(mail(to, 0), NOW)
+    slow = Slow()
+    outbox = Outbox(store, Failing(), ManualClock(NOW), lambda: None, [slow])  # type: ignore[arg-type, return-value]
+    with pytest.raises(RuntimeError, match="bug in a transport"):
+        asyncio.run(outbox.deliver())
+    statuses = {r["recipients"]: r["status"] for r in store.outbox_all()}
+    assert slow.sent == [(to,) for to in by_lane[1][:3]]
+    assert sorted(statuses.values()) == ["queued", "sent", "sent", "sent"]

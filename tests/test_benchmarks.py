@@ -1,0 +1,42 @@
+"""The benchmark harness itself: the table it prints and how it watches a child."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks.procstat import Watched, watch
+from benchmarks.table import Row, markdown
+
+
+def test_markdown_has_one_line_per_row_and_the_notes_below() -> None:
+    """Rows become table lines with their verdicts; notes follow the table."""
+    rows = [
+        Row("tick", "18 ms", "81 ms", "≤ 50 ms", True, "n = 30"),
+        Row("backlog", "113 msg/s", "233 msg/s", "≥ 80%", False),
+        Row("skipped tick", "0.05 ms", "", "", None),
+    ]
+    assert markdown(rows).splitlines() == [
+        "| what | ours | limit (same run) | target | verdict |",
+        "|---|---|---|---|---|",
+        "| tick | 18 ms | 81 ms | ≤ 50 ms | met |",
+        "| backlog | 113 msg/s | 233 msg/s | ≥ 80% | MISSED |",
+        "| skipped tick | 0.05 ms |  |  |  |",
+        "",
+        "- tick: n = 30",
+    ]
+
+
+def test_watch_reports_exit_status_cpu_and_the_child_own_peak() -> None:
+    """A child that holds 60 MB: its peak is its own (not the parent's), its CPU counted."""
+    code = "b = bytearray(60_000_000); import time; time.sleep(0.5); raise SystemExit(3)"
+    done = watch([sys.executable, "-c", code], every=0.05)
+    assert done.returncode == 3
+    assert 60e6 <= done.peak_rss < 200e6
+    assert done.cpu > 0
+    assert done.samples and all(progress == 0 for progress, _ in done.samples)
+
+
+def test_rss_at_picks_the_first_sample_that_reached_the_share() -> None:
+    """rss_at(0.5) is the RSS of the first sample at or past half the final progress."""
+    run = Watched(1.0, 0, 9, [(0, 5), (40, 6), (50, 7), (100, 8)])
+    assert (run.rss_at(0.1), run.rss_at(0.5), run.rss_at(1.0)) == (6, 7, 8)
