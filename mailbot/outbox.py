@@ -16,7 +16,8 @@ from mailbot.decide import Inputs, staff_alert
 from mailbot.errors import TransportPermanentError, TransportTemporaryError
 from mailbot.logs import get_logger
 from mailbot.models import TO_REPORTER, CaseState
-from mailbot.store import OutboxRow, Store, iso
+from mailbot.schema import OutboxRow, iso
+from mailbot.store import Store
 from mailbot.transport import Transport
 
 RETRY_BASE = timedelta(minutes=1)

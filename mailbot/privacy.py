@@ -19,7 +19,8 @@ from typing import Any
 
 from mailbot.errors import UserError
 from mailbot.models import CLOSED_STATES, CaseState
-from mailbot.store import Store, from_iso, iso
+from mailbot.schema import from_iso, iso
+from mailbot.store import Store
 
 PURGED = "(purged)"
 """What a scrubbed text field says instead."""

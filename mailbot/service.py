@@ -24,8 +24,9 @@ from mailbot.models import Case, Disposition, InboundMessage
 from mailbot.outbox import DeliveryCounts, Outbox, crashpoint
 from mailbot.rendering import Renderer
 from mailbot.scheduler import SchedulePolicy
+from mailbot.schema import iso
 from mailbot.staffmail import plan_staff_reply
-from mailbot.store import Store, iso
+from mailbot.store import Store
 from mailbot.ticker import Ticker
 from mailbot.transport import Transport
 from mailbot.workdays import Calendar, make_calendar

@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from mailbot.models import Case
-from mailbot.store import Store, iso
+from mailbot.schema import iso
+from mailbot.store import Store
 from mailbot.workdays import Calendar
 
 

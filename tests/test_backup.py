@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from mailbot.errors import UserError
-from mailbot.store import MIGRATIONS, Store
+from mailbot.schema import MIGRATIONS
+from mailbot.store import Store
 
 NOW = datetime(2026, 12, 21, 9, 5, tzinfo=UTC)
 

@@ -18,7 +18,8 @@ from mailbot.clock import ManualClock
 from mailbot.errors import ConfigError
 from mailbot.models import OutgoingMail
 from mailbot.outbox import Outbox, lane_of
-from mailbot.store import OutboxRow, Store
+from mailbot.schema import OutboxRow
+from mailbot.store import Store
 from mailbot.transport import SmtpTransport
 from mailbot.wiring import build_service
 
