@@ -80,7 +80,6 @@ class Outbox:
         lanes: Sequence[Transport] = (),
     ) -> None:
         self.store = store
-        self.transport = transport
         self.lanes = (transport, *lanes)
         """Transports (connections) that send side by side; one case keeps to one lane."""
         self.clock = clock

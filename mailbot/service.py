@@ -74,7 +74,6 @@ class Service:
         self.settings = settings
         self.store = store
         self.mailbox = mailbox
-        self.transport = transport
         self.clock = clock
         self.renderer = renderer or Renderer(settings.templates.directory)
         self.calendar = calendar_for(settings)
