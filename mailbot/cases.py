@@ -27,6 +27,10 @@ TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
 }
 
 MAX_AFFECTED = 50
+#: `find_tags` hands back at most this many distinct case ids (only the first few matter).
+MAX_TAGS = 20
+#: ... and looks at no more than this many tag-shaped words (repeats included).
+MAX_TAG_WORDS = 1000
 
 
 def can_transition(current: CaseState, target: CaseState) -> bool:
@@ -47,12 +51,17 @@ def _tag_pattern(prefix: str) -> re.Pattern[str]:
 
 
 def find_tags(text: str, prefix: str) -> tuple[str, ...]:
-    """Every case id named in `text` (anywhere, any Re:/Fwd: prefix), in order, no repeats."""
-    found: list[str] = []
-    for match in _tag_pattern(prefix).finditer(text):
-        tag = format_tag(prefix, int(match.group(1)), int(match.group(2)))
-        if tag not in found:
-            found.append(tag)
+    """The case ids named in `text` (anywhere, any Re:/Fwd: prefix), in order, no repeats:
+    the first MAX_TAGS distinct ones among the first MAX_TAG_WORDS tag-shaped words.
+
+    Linear in `text` and bounded in what it hands back, so that a subject of a million
+    tags costs its callers at most MAX_TAGS look-ups.
+    """
+    found: dict[str, None] = {}
+    for count, match in enumerate(_tag_pattern(prefix).finditer(text), start=1):
+        found.setdefault(format_tag(prefix, int(match.group(1)), int(match.group(2))))
+        if len(found) >= MAX_TAGS or count >= MAX_TAG_WORDS:
+            break
     return tuple(found)
 
 

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from mailbot.cases import (
     MAX_AFFECTED,
+    MAX_TAG_WORDS,
+    MAX_TAGS,
     TRANSITIONS,
     Reporter,
     affected_systems,
@@ -148,6 +150,49 @@ def test_find_tags_finds_every_formatted_tag(
     """Every tag format_tag makes is found back by find_tags, whatever surrounds it."""
     tag = format_tag(prefix, year, sequence)
     assert find_tags(f"{before}{tag}{after}", prefix) == (tag,)
+
+
+def test_find_tags_stops_after_max_tags_distinct_ids() -> None:
+    """A subject of 100,000 distinct tags yields only the first MAX_TAGS, in order."""
+    tags = [format_tag("MK", 2000 + n // 10_000, n % 10_000) for n in range(100_000)]
+    assert find_tags(" ".join(tags), "MK") == tuple(tags[:MAX_TAGS])
+
+
+def test_find_tags_reads_at_most_max_tag_words() -> None:
+    """Tags after MAX_TAG_WORDS tag-shaped words (repeats count) are not looked at."""
+    subject = "MK-2026-0001 " * (MAX_TAG_WORDS - 1) + "mk-2026-000002 MK-2026-0003"
+    assert find_tags(subject, "MK") == ("MK-2026-0001", "MK-2026-0002")
+
+
+def test_find_tags_formats_at_most_max_tag_words_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A megabyte of repeated tags costs at most MAX_TAG_WORDS ids built (the work bound)."""
+    built: list[int] = []
+
+    def counting(prefix: str, year: int, sequence: int) -> str:
+        built.append(sequence)
+        return format_tag(prefix, year, sequence)
+
+    monkeypatch.setattr("mailbot.cases.format_tag", counting)
+    assert (find_tags("[MK-2026-0001] " * 70_000, "MK"), len(built)) == (
+        ("MK-2026-0001",),
+        MAX_TAG_WORDS,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(2000, 2001), st.integers(1, 30), st.sampled_from([" ", ", ", "]["])),
+        max_size=60,
+    )
+)
+def test_find_tags_is_the_first_distinct_ids_in_order(
+    words: list[tuple[int, int, str]],
+) -> None:
+    """For any sequence of tags with repeats: the first MAX_TAGS distinct ids, in order."""
+    text = "".join(f"MK-{year}-{seq:04d}{gap}" for year, seq, gap in words)
+    distinct = list(dict.fromkeys(format_tag("MK", year, seq) for year, seq, _ in words))
+    assert find_tags(text, "MK") == tuple(distinct[:MAX_TAGS])
 
 
 def test_subject_with_tag_adds_tag_in_front() -> None:
