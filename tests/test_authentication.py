@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import authres  # type: ignore[import-untyped]
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.authentication import MAX_HEADER_CHARS, AuthVerdict, verify_sender
+from mailbot.authentication import (
+    MAX_HEADER_CHARS,
+    MAX_HEADERS,
+    MAX_READ_CHARS,
+    AuthVerdict,
+    _leading_id,
+    verify_sender,
+)
 from mailbot.models import InboundMessage
 
 OURS = "mx.gemeente.example"
@@ -353,3 +362,104 @@ def test_nothing_below_our_failing_header_authenticates(forged: list[str]) -> No
     """Whatever a sender adds below our dmarc=fail header, the mail stays unauthenticated."""
     actual = verify_sender(message(DMARC_FAIL, *forged), TRUSTED)
     assert actual == AuthVerdict(False, "dmarc=fail (mx.gemeente.example)")
+
+
+OTHER = (
+    "relay{n}.elders.example; dkim=pass header.d=gemeente.example;"
+    " dmarc=pass header.from=gemeente.example"
+)
+
+
+class _CountingParser:
+    """Stands in for authres.parse_value: counts the calls and the characters read."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.chars = 0
+
+    def __call__(self, value: str) -> object:
+        self.calls += 1
+        self.chars += len(value)
+        return _REAL_PARSE(value)
+
+
+_REAL_PARSE = authres.parse_value
+
+
+def test_untrusted_headers_below_ours_are_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten thousand headers of other authserv-ids under ours: only ours goes to authres."""
+    spy = _CountingParser()
+    monkeypatch.setattr(authres, "parse_value", spy)
+    others = [OTHER.format(n=n) for n in range(10_000)]
+    actual = verify_sender(message(POSTFIX_OPENDMARC, *others), TRUSTED)
+    assert (actual, spy.calls) == (AuthVerdict(True, "dmarc=pass from mx.gemeente.example"), 1)
+
+
+def test_untrusted_headers_are_skipped_without_authres(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers that plainly name another authserv-id (comment first or not) are not parsed."""
+    spy = _CountingParser()
+    monkeypatch.setattr(authres, "parse_value", spy)
+    others = ["(via x) relay.example; dkim=pass", "relay.example 1; none", "Relay.Example."]
+    actual = verify_sender(message(*others, POSTFIX_OPENDMARC), TRUSTED)
+    assert (actual, spy.calls) == (AuthVerdict(True, "dmarc=pass from mx.gemeente.example"), 1)
+
+
+@pytest.mark.parametrize(
+    ("above", "expected"),
+    [
+        (MAX_HEADERS - 1, AuthVerdict(True, "dmarc=pass from mx.gemeente.example")),
+        (
+            MAX_HEADERS,
+            AuthVerdict(
+                False, f"no trusted Authentication-Results among the topmost {MAX_HEADERS}"
+            ),
+        ),
+    ],
+)
+def test_only_the_topmost_max_headers_are_looked_at(above: int, expected: AuthVerdict) -> None:
+    """Our header counts only among the topmost MAX_HEADERS; below that it fails closed."""
+    others = [OTHER.format(n=n) for n in range(above)]
+    assert verify_sender(message(*others, POSTFIX_OPENDMARC), TRUSTED) == expected
+
+
+def test_authres_reads_at_most_the_character_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers authres must read to learn their id stop the search once the budget is spent."""
+    spy = _CountingParser()
+    monkeypatch.setattr(authres, "parse_value", spy)
+    unclear = "((nested)) relay.example; " + "dkim=pass header.d=a.example " * 300
+    actual = verify_sender(message(*[unclear] * 20, POSTFIX_OPENDMARC), TRUSTED)
+    expected = AuthVerdict(
+        False, f"Authentication-Results longer than {MAX_READ_CHARS} characters in all"
+    )
+    assert (actual, spy.chars <= MAX_READ_CHARS) == (expected, True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(HEADER_TEXT | st.builds(OTHER.format, n=st.integers(0, 9)), max_size=80))
+def test_authres_work_is_bounded_for_any_headers(values: list[str]) -> None:
+    """Whatever the headers, authres reads at most MAX_READ_CHARS characters in all."""
+    spy = _CountingParser()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(authres, "parse_value", spy)
+        verify_sender(message(*values), TRUSTED)
+    assert (spy.chars <= MAX_READ_CHARS, spy.calls <= MAX_HEADERS) == (True, True)
+
+
+ID_TEXT = st.lists(
+    st.sampled_from(
+        [OURS, "relay.example", " ", ";", "(", ")", "\\", '"', "1", "dkim=pass", ".", "x"]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=ID_TEXT)
+def test_plain_leading_id_is_the_id_authres_reads(value: str) -> None:
+    """Where the quick look finds a plain authserv-id and authres reads the header, they agree."""
+    leading = _leading_id(value)
+    try:
+        parsed = str(authres.parse_value(value).authserv_id).strip().lower().rstrip(".")
+    except Exception:
+        parsed = None
+    assert leading in ("", parsed) or parsed is None
