@@ -367,3 +367,15 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
         if len(result) >= MAX_ITEMS:
             break
     return tuple(result)
+
+
+def mailbox_of(address: str) -> str:
+    """The mailbox an address delivers to: lower-cased, without a `+sub-address`.
+
+    `victim+1@example.nl` and `Victim+2@example.nl` are `victim@example.nl`: the daily cap
+    of automatic mail counts them together. (The store's migration 4 does the same in SQL.)
+    """
+    local, at, domain = address.lower().rpartition("@")
+    if not at:
+        return address.lower()
+    return f"{local.partition('+')[0] or local}@{domain}"

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from mailbot.cases import find_reporter, open_case, subject_with_tag
 from mailbot.classify import Verdict
 from mailbot.config import Settings
+from mailbot.contacts import mailbox_of
 from mailbot.models import Case, Deadline, Disposition, InboundMessage, OutgoingMail
 from mailbot.rendering import Identity, Renderer, build_mail, format_moment, make_message_id
 from mailbot.scheduler import resolve_deadline
@@ -154,7 +155,7 @@ def _flood_alert(address: str, inp: Inputs) -> tuple[str, OutgoingMail]:
         "still recorded as cases, but get no acknowledgement until the cap frees up"
     )
     details = [f"Address: {address}", f"Day: {day}", "See: mailbot messages / mailbot cases"]
-    key = f"flood:{address}:{day}"
+    key = f"flood:{mailbox_of(address)}:{day}"
     return key, staff_alert(inp, title, reason, details, seed=key)
 
 
@@ -211,6 +212,30 @@ def _quarantined(msg: InboundMessage, verdict: Verdict, inp: Inputs) -> Plan:
     title = {"nl": "Bericht in quarantaine", "en": "Message quarantined"}
     alert = staff_alert(inp, title, verdict.reason, details, seed=msg.raw_sha256)
     return Plan(verdict, mails=(Queued(alert),))
+
+
+def with_collision_alert(plan: Plan, msg: InboundMessage, reason: str, inp: Inputs) -> Plan:
+    """`plan` plus a staff alert: the message reused an earlier message's Message-ID.
+
+    The message was handled as if its Message-ID were new (see `redelivery`); staff hear
+    of it because either it or the earlier one may be an attempt to pre-empt a report.
+    """
+    v = plan.verdict
+    details = [
+        f"From: {msg.from_address or '(none)'}",
+        f"Subject: {msg.subject[:200]}",
+        f"Handled as: {v.disposition.value}" + (f" ({v.case_id})" if v.case_id else ""),
+        f"sha256: {msg.raw_sha256}",
+        "See: mailbot messages",
+    ]
+    title = {"nl": "Message-ID eerder gebruikt", "en": "Message-ID used before"}
+    seed = f"collision:{msg.raw_sha256}"
+    alert = staff_alert(inp, title, reason, details, seed=seed, case_id=v.case_id)
+    events = (Event(v.case_id, "message_id_collision", reason),) if v.case_id else ()
+    verdict = replace(v, reason=f"{v.reason}; {reason}")
+    return replace(
+        plan, verdict=verdict, events=plan.events + events, mails=(*plan.mails, Queued(alert))
+    )
 
 
 def staff_alert(

@@ -382,8 +382,15 @@ class ImapMailbox:
         items: list[MailboxItem] = []
         for chunk in _chunks(order, self.batch):
             data = s.client.fetch(uid_set(chunk), ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+            where = f"imap:{self.settings.folder}:{self._uidvalidity}:"
             items.extend(
-                MailboxItem(str(uid), bytes(f[_BODY]), _received_at(f[_DATE]), int(f[_SIZE]))
+                MailboxItem(
+                    str(uid),
+                    bytes(f[_BODY]),
+                    _received_at(f[_DATE]),
+                    int(f[_SIZE]),
+                    f"{where}{uid}",
+                )
                 for uid in chunk
                 if _BODY in (f := data.get(uid, {}))  # else expunged by someone meanwhile
             )

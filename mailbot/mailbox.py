@@ -45,6 +45,14 @@ class MailboxItem:
     raw: bytes
     received_at: datetime  # UTC aware; the receipt moment (Maildir: file mtime)
     size: int
+    where: str = ""
+    """This very item, for life: Maildir's unique base name, IMAP's folder, UIDVALIDITY and
+    UID. Seen again after a crash it is *resumed*; a new item with the same bytes is not."""
+
+    @property
+    def origin(self) -> str:
+        """`where`, or the key when the backend gave none."""
+        return self.where or self.key
 
 
 class Mailbox(Protocol):
@@ -241,7 +249,8 @@ class MaildirMailbox:
             return None  # vanished between listing and reading
         except OSError as exc:
             raise MailboxUnavailable(f"cannot read Maildir message {entry.path}: {exc}") from exc
-        return MailboxItem(entry.key, raw, _received_at(entry.mtime_ns), len(raw))
+        where = f"maildir:{split_info(entry.key)[0]}"
+        return MailboxItem(entry.key, raw, _received_at(entry.mtime_ns), len(raw), where)
 
     def _move(self, key: str, target_dir: Path) -> None:
         if not _is_message_name(key):

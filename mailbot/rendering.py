@@ -279,9 +279,14 @@ def _id_part(value: str | None) -> str:
 
 
 def make_message_id(kind: str, case_id: str | None, seed: str, domain: str) -> str:
-    """Deterministic Message-ID (no brackets): ``mailbot.<kind>.<case>.<seed>@<domain>``."""
-    local = f"mailbot.{_id_part(kind)}.{_id_part(case_id)}.{_id_part(seed[:20])}"
-    return f"{local}@{_checked_domain(domain)}"
+    """Deterministic Message-ID (no brackets): ``mailbot.<kind>.<case>.<hash>@<domain>``.
+
+    `<hash>` is 128 bits of sha256 over kind, case and the *whole* seed, so two mails
+    differ in Message-ID whenever their keys differ, however long and alike the keys are.
+    """
+    key = "\x00".join((kind, case_id or "", seed)).encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(key).hexdigest()[:32]
+    return f"mailbot.{_id_part(kind)}.{_id_part(case_id)}.{digest}@{_checked_domain(domain)}"
 
 
 def case_reference(case_id: str, domain: str) -> str:

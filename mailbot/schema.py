@@ -81,7 +81,38 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX clocks_open_due ON clocks(due, id, case_id, name, missed_at)
         WHERE done_at IS NULL;
     """,
+    # A byte-identical copy is a new mailbox item with an entry of its own (sha256 no longer
+    # unique); `content_sha256` tells a re-delivery (same content, other trace headers) from
+    # a Message-ID collision. Recipients are counted per mailbox (sub-addresses together).
+    """
+    CREATE TABLE messages_v4 (
+        id INTEGER PRIMARY KEY, message_id TEXT, sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL, from_address TEXT, from_name TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '', received_at TEXT NOT NULL,
+        disposition TEXT NOT NULL, reason TEXT NOT NULL, case_id TEXT REFERENCES cases(id),
+        named_case TEXT,
+        mailbox_key TEXT, raw BLOB, recorded_at TEXT NOT NULL, content_sha256 TEXT
+    );
+    INSERT INTO messages_v4 (id, message_id, sha256, size, from_address, from_name, subject,
+        received_at, disposition, reason, case_id, named_case, mailbox_key, raw, recorded_at)
+        SELECT id, message_id, sha256, size, from_address, from_name, subject, received_at,
+        disposition, reason, case_id, named_case, mailbox_key, raw, recorded_at FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v4 RENAME TO messages;
+    CREATE INDEX messages_message_id ON messages(message_id);
+    CREATE INDEX messages_case ON messages(case_id);
+    CREATE INDEX messages_sha256 ON messages(sha256);
+    CREATE INDEX messages_mailbox_key ON messages(mailbox_key);
+    ALTER TABLE outbox_recipients ADD COLUMN mailbox TEXT;
+    UPDATE outbox_recipients SET mailbox = lower(
+        CASE WHEN instr(substr(address, 1, instr(address, '@')), '+') > 1
+        THEN substr(address, 1, instr(address, '+') - 1) || substr(address, instr(address, '@'))
+        ELSE address END);
+    CREATE INDEX outbox_recipients_mailbox ON outbox_recipients(mailbox, created_at);
+    DROP INDEX outbox_recipients_address;
+    """,
 )
+
 
 CASE_JSON_FIELDS = ("affected", "flags")
 

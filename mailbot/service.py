@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from mailbot import cases, parsing
+from mailbot import cases, parsing, redelivery
 from mailbot.authentication import AuthVerdict, verify_sender
 from mailbot.bounces import BouncedMail, plan_bounce
 from mailbot.classify import Context, Rules, Verdict, classify
 from mailbot.clock import Clock
 from mailbot.config import Settings
-from mailbot.decide import Inputs, Plan, decide
+from mailbot.decide import Inputs, Plan, decide, with_collision_alert
 from mailbot.errors import MailbotError, MailboxUnavailable
 from mailbot.logs import get_logger
 from mailbot.mailbox import Mailbox, MailboxItem
@@ -206,7 +206,9 @@ class Service:
         started = time.perf_counter()
         sha = hashlib.sha256(item.raw).hexdigest()
         try:
-            existing = self.store.message_by_sha(sha)
+            # Resumed: this very mailbox item was recorded before a crash or a failed move.
+            # A new item with the same bytes is recorded again (as a duplicate).
+            existing = self.store.message_by_item(item.origin, sha)
             outcome: Outcome | None = (
                 _resumed(item.key, existing) if existing is not None else self._record(item)
             )
@@ -228,8 +230,10 @@ class Service:
 
     def _record(self, item: MailboxItem) -> Outcome:
         msg = self._parse(item)
+        content = redelivery.content_digest(item.raw)
         with self.store.transaction():
-            ctx = self._context(msg)
+            sameness = self._sameness(msg, content)
+            ctx = self._context(msg, sameness.duplicate)
             verdict = classify(msg, ctx, self.rules)
             new_id = self._new_case_id(msg) if verdict.disposition is D.NEW_CASE else None
             if verdict.disposition is D.BOUNCE:
@@ -240,7 +244,9 @@ class Service:
                 plan = plan_staff_reply(msg, verdict, ctx.case, self._known(msg), inputs, files)
             else:
                 plan = decide(msg, verdict, ctx.case, new_id, self._inputs(msg))
-            self._apply(plan, msg, item)
+            if sameness.collision:
+                plan = with_collision_alert(plan, msg, sameness.reason, self._inputs())
+            self._apply(plan, msg, item, content)
             crashpoint("before_commit")
         crashpoint("after_commit")
         v = plan.verdict
@@ -251,19 +257,33 @@ class Service:
             return parsing.parse_headers_only(item.raw, item.received_at)
         return parsing.parse(item.raw, item.received_at)
 
-    def _context(self, msg: InboundMessage) -> Context:
-        seen = (
-            self.store.seen_message_id(msg.message_id)
-            if msg.message_id
-            else self.store.message_by_sha(msg.raw_sha256) is not None
-        )
-        case, found_by = self._named_case(msg)
+    def _sameness(self, msg: InboundMessage, content: str) -> redelivery.Sameness:
+        """Duplicate or collision by Message-ID; without one, the same bytes seen before."""
+        if msg.message_id is None:
+            seen = self.store.seen_sha(msg.raw_sha256)
+            return redelivery.Sameness(duplicate=seen, collision=False)
+        rows = self.store.messages_with_id(msg.message_id)
+        for row in rows:
+            if row["content_sha256"] is None:  # recorded before the digest was kept
+                raw = self.store.message_raw(int(row["id"]))
+                row["content_sha256"] = redelivery.content_digest(raw) if raw else None
+        earlier = redelivery.earlier_of(rows)
+        return redelivery.judge(msg.message_id, msg.from_address, content, earlier)
+
+    def _context(self, msg: InboundMessage, seen: bool) -> Context:
+        case, found_by = self._named_case(msg) if not seen else (None, "")
+        auth = self._authentication(msg)
+        return Context(seen, case, found_by, auth.authenticated, auth.reason)
+
+    def _authentication(self, msg: InboundMessage) -> AuthVerdict:
+        """Our MTA's word on the sender, asked only of staff and relay addresses."""
+        sender = msg.from_address
+        if sender is None or (sender not in self.rules.staff and sender not in self.rules.relays):
+            return AuthVerdict(False, "not a staff or relay address")
         staff = self.settings.staff
         if not staff.require_authenticated:
-            auth = AuthVerdict(True, "authentication not required by config")
-        else:
-            auth = verify_sender(msg, staff.authserv_ids)
-        return Context(seen, case, found_by, auth.authenticated, auth.reason)
+            return AuthVerdict(True, "authentication not required by config")
+        return verify_sender(msg, staff.authserv_ids)
 
     def _named_case(self, msg: InboundMessage) -> tuple[Case | None, str]:
         for tag in cases.find_tags(msg.subject, self.settings.identity.case_prefix):
@@ -318,7 +338,7 @@ class Service:
                 counts[address] = self.store.automatic_mails_since(address, since)
         return Inputs(self.settings, self.calendar, self.renderer, now, counts)
 
-    def _apply(self, plan: Plan, msg: InboundMessage, item: MailboxItem) -> None:
+    def _apply(self, plan: Plan, msg: InboundMessage, item: MailboxItem, content: str) -> None:
         now = self.clock.now()
         v = plan.verdict
         if plan.new_case is not None:
@@ -333,8 +353,10 @@ class Service:
             if plan.end_clocks:
                 self.store.end_clocks(case.id, now)
         on_case = v.case_id if v.disposition in {D.NEW_CASE, D.FOLLOWUP, D.STAFF_REPLY} else None
+        # The bytes are kept once: a byte-identical copy gets its own row without them.
+        raw = None if self.store.seen_sha(msg.raw_sha256) else item.raw
         self.store.record_message(
-            _message_row(msg, v, on_case, item.key, item.raw, now),
+            {**_message_row(msg, v, on_case, item.origin, raw, now), "content_sha256": content},
             [
                 {
                     "filename": a.filename,
@@ -348,7 +370,8 @@ class Service:
         for event in plan.events:
             self.store.add_event(event.case_id, now, event.actor, event.kind, event.detail)
         for queued in plan.mails:
-            self.store.enqueue(queued.mail, now, queued.status, queued.reason)
+            if not self.store.enqueue(queued.mail, now, queued.status, queued.reason):
+                self.log.warning("outbox_id_taken", kind=queued.mail.kind, case=v.case_id)
         for key, mail in plan.once:
             if self.store.record_notice(key, mail.kind, mail.case_id, mail.message_id, now):
                 self.store.enqueue(mail, now)
@@ -363,9 +386,9 @@ class Service:
             msg = parsing.parse_headers_only(item.raw, item.received_at)
             verdict = Verdict(D.QUARANTINED, reason)
             with self.store.transaction():
-                if self.store.message_by_sha(sha) is None:
+                if self.store.message_by_item(item.origin, sha) is None:
                     plan = decide(msg, verdict, None, None, self._inputs())
-                    self._apply(plan, msg, item)
+                    self._apply(plan, msg, item, redelivery.content_digest(item.raw))
             return Outcome(item.key, D.QUARANTINED, None, msg.message_id, reason)
         except Exception as second:
             self.log.exception("message_left_in_mailbox", key=item.key, error=repr(second)[:300])
@@ -411,7 +434,12 @@ def _resumed(key: str, row: dict[str, object]) -> Outcome:
 
 
 def _message_row(
-    msg: InboundMessage, v: Verdict, case_id: str | None, key: str, raw: bytes, now: datetime
+    msg: InboundMessage,
+    v: Verdict,
+    case_id: str | None,
+    key: str,
+    raw: bytes | None,
+    now: datetime,
 ) -> dict[str, object]:
     return {
         "message_id": msg.message_id,

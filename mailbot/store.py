@@ -14,9 +14,17 @@ from typing import Any
 
 import sqlite_utils
 
+from mailbot.contacts import mailbox_of
 from mailbot.errors import PermanentError, UserError
 from mailbot.models import CLOSED_STATES, Case, Deadline, OutgoingMail
-from mailbot.schema import MIGRATIONS, OutboxRow, case_to_row, from_iso, iso, row_to_case
+from mailbot.schema import (
+    MIGRATIONS,
+    OutboxRow,
+    case_to_row,
+    from_iso,
+    iso,
+    row_to_case,
+)
 
 #: The columns of `Store.open_clock_rows`, in order.
 OPEN_CLOCK_COLUMNS = (
@@ -29,6 +37,12 @@ OPEN_CLOCK_COLUMNS = (
     "c.subject",
     "c.state",
     "c.waiting",
+)
+
+
+_MESSAGE_FIELDS = (
+    "id, message_id, sha256, content_sha256, size, from_address, subject, received_at,"
+    " disposition, reason, case_id, named_case, mailbox_key"
 )
 
 
@@ -82,12 +96,22 @@ class Store:
     def migrate(self) -> int:
         """Apply the migrations not yet applied; returns the schema version."""
         version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {number}")
+        if version >= len(MIGRATIONS):
+            return len(MIGRATIONS)
+        # A table rebuild drops a table others refer to: foreign keys are off meanwhile
+        # (the pragma is a no-op inside a transaction) and checked before each commit.
+        self.db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                with self.transaction():
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                    self.db.execute(f"PRAGMA user_version = {number}")
+                    if self.db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                        raise PermanentError(f"migration {number} broke a foreign key")
+        finally:
+            self.db.execute("PRAGMA foreign_keys=ON")
         return len(MIGRATIONS)
 
     @contextmanager
@@ -124,17 +148,40 @@ class Store:
     # -- messages -------------------------------------------------------------------------
 
     def message_by_sha(self, sha256: str) -> dict[str, Any] | None:
-        """The recorded message with these exact raw bytes, if any."""
+        """The first recorded message with these exact raw bytes, if any."""
         return next(
-            self.db.query("SELECT * FROM messages WHERE sha256 = ? LIMIT 1", [sha256]), None
+            self.db.query("SELECT * FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1", [sha256]),
+            None,
         )
 
-    def seen_message_id(self, message_id: str) -> bool:
-        """True when a message with this Message-ID was recorded before."""
-        row = self.db.execute(
-            "SELECT 1 FROM messages WHERE message_id = ? LIMIT 1", [message_id]
-        ).fetchone()
-        return row is not None
+    def seen_sha(self, sha256: str) -> bool:
+        """True when a message with these exact raw bytes was recorded before."""
+        found = self.db.execute("SELECT 1 FROM messages WHERE sha256 = ? LIMIT 1", [sha256])
+        return found.fetchone() is not None
+
+    def message_by_item(self, mailbox_key: str, sha256: str) -> dict[str, Any] | None:
+        """The message recorded from this very mailbox item (same key, same bytes), if any."""
+        return next(
+            self.db.query(
+                f"SELECT {_MESSAGE_FIELDS} FROM messages"  # noqa: S608
+                " WHERE mailbox_key = ? AND sha256 = ? ORDER BY id LIMIT 1",
+                [mailbox_key, sha256],
+            ),
+            None,
+        )
+
+    def messages_with_id(self, message_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The earliest recorded messages with this Message-ID (sender and content digests)."""
+        sql = (
+            "SELECT id, from_address, sha256, content_sha256 FROM messages"
+            " WHERE message_id = ? ORDER BY id LIMIT ?"
+        )
+        return [dict(r) for r in self.db.query(sql, [message_id, limit])]
+
+    def message_raw(self, rowid: int) -> bytes | None:
+        """The raw bytes kept for message `rowid` (None when not kept)."""
+        row = self.db.execute("SELECT raw FROM messages WHERE id = ?", [rowid]).fetchone()
+        return bytes(row[0]) if row is not None and row[0] is not None else None
 
     def record_message(self, row: dict[str, Any], attachments: list[dict[str, Any]]) -> int:
         """Insert one inbound message (and its attachment metadata); returns its row id."""
@@ -228,8 +275,18 @@ class Store:
 
     def enqueue(
         self, mail: OutgoingMail, now: datetime, status: str = "queued", reason: str = ""
-    ) -> None:
-        """Put one rendered mail in the outbox (status "suppressed" records without sending)."""
+    ) -> bool:
+        """Put one rendered mail in the outbox (status "suppressed" records without sending).
+
+        Returns False, writing nothing, when a mail with its Message-ID is there already:
+        every Message-ID is a hash of everything that makes the mail what it is, so the
+        same ID is the same mail (one flood alert a day), and never a reason to fail.
+        """
+        taken = self.db.execute(
+            "SELECT 1 FROM outbox WHERE message_id = ?", [mail.message_id]
+        ).fetchone()
+        if taken is not None:
+            return False
         rowid = self._insert(
             "outbox",
             {
@@ -248,16 +305,23 @@ class Store:
             },
         )
         for address in mail.recipients:
-            row = {"outbox": rowid, "address": address, "automatic": int(mail.automatic)}
-            self._insert("outbox_recipients", {**row, "created_at": iso(now)})
+            row = {"outbox": rowid, "address": address, "mailbox": mailbox_of(address)}
+            self._insert(
+                "outbox_recipients",
+                {**row, "automatic": int(mail.automatic), "created_at": iso(now)},
+            )
+        return True
 
     def automatic_mails_since(self, address: str, since: datetime) -> int:
-        """How many automatic mails (queued or sent, not suppressed) went to `address`."""
+        """Automatic mails (queued or sent, not suppressed) to the mailbox of `address`.
+
+        Sub-addresses count together: `victim+1@…` and `victim+2@…` are one mailbox.
+        """
         row = self.db.execute(
             "SELECT COUNT(*) FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox"
-            " WHERE r.address = ? AND r.automatic = 1 AND r.created_at >= ?"
+            " WHERE r.mailbox = ? AND r.automatic = 1 AND r.created_at >= ?"
             " AND o.status != 'suppressed'",
-            [address, iso(since)],
+            [mailbox_of(address), iso(since)],
         ).fetchone()
         return int(row[0])
 

@@ -467,7 +467,7 @@ def relayed_copy(n: int) -> bytes:
 def test_uidvalidity_change_with_handled_mail_back_in_inbox(
     tmp_path: Path, dovecot: DovecotAccount, smtp_server: SmtpTestServer
 ) -> None:
-    """New UIDVALIDITY over handled mail: same bytes only moved, same Message-ID a duplicate."""
+    """New UIDVALIDITY over handled mail copied back: new items, each a listed duplicate."""
     cfg = write_config(tmp_path, dovecot, smtp_server)
     for n in (1, 2, 3):
         dovecot.append(report(n), RECEIVED + timedelta(minutes=n))
@@ -488,12 +488,13 @@ def test_uidvalidity_change_with_handled_mail_back_in_inbox(
         if e["event"] == "message_handled"
     ]
     assert handled == [
-        ("r1@example.nl", "new_case", True),
+        ("r1@example.nl", "duplicate", False),
         ("r2@example.nl", "duplicate", False),
         ("r4@example.nl", "new_case", False),
     ]
     assert dispositions(cfg) == [
         ("r1@example.nl", "new_case", "MK-2025-0001"),
+        ("r1@example.nl", "duplicate", None),  # the same bytes, a new mailbox item
         ("r2@example.nl", "new_case", "MK-2025-0002"),
         ("r2@example.nl", "duplicate", None),  # listed by receipt time
         ("r3@example.nl", "new_case", "MK-2025-0003"),
@@ -523,7 +524,7 @@ def test_uidvalidity_change_under_running_daemon(
     assert [(e["old"], e["new"]) for e in changed] == [(old, old + 1)]
     assert acks_per_report(smtp_server) == Counter({"<r1@example.nl>": 1, "<r2@example.nl>": 1})
     assert len(dovecot.folder_uids("Processed")) == 3
-    assert [d[1] for d in dispositions(cfg)] == ["new_case"] * 2
+    assert [d[1] for d in dispositions(cfg)] == ["new_case", "duplicate", "new_case"]
 
 
 # -- 5. the mailbox cannot be reached ----------------------------------------------------------

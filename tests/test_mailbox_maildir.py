@@ -67,7 +67,7 @@ def test_item_carries_raw_bytes_size_and_mtime(tmp_path: Path) -> None:
     raw = b"From: a@example.test\r\n\r\nbody \xe9\r\n"
     key = deliver_to_maildir(tmp_path, raw, T0)
     [item] = MaildirMailbox(tmp_path).pending()
-    assert item == MailboxItem(key=key, raw=raw, received_at=T0, size=len(raw))
+    assert item == MailboxItem(key, raw, T0, len(raw), where=f"maildir:{key}")
     assert item.received_at.tzinfo is UTC
 
 

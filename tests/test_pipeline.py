@@ -125,10 +125,10 @@ def test_message_moves_to_cur_only_after_record(bot: Bot) -> None:
 
 
 def test_same_message_twice_is_duplicate_and_silent(bot: Bot) -> None:
-    """A second copy with the same Message-ID is a duplicate: no second case, no mail."""
-    bot.receive(report())
+    """A re-delivery (same Message-ID, sender and content, other trace headers) is silent."""
+    bot.receive(report(extra="Received: from mx1.example.nl by mx.gemeente.example"))
     bot.run()
-    bot.receive(report(body="the same message, resent with other bytes"))
+    bot.receive(report(extra="Received: from mx2.example.nl by mx.gemeente.example"))
     assert bot.run() == [Disposition.DUPLICATE]
     assert len(bot.service.store.cases(include_closed=True)) == 1
     assert len(bot.sent()) == 2
@@ -348,7 +348,7 @@ def test_attachment_with_path_in_name_is_recorded_sanitised(bot: Bot) -> None:
 
 
 def test_message_without_from_or_message_id_is_still_a_case(bot: Bot) -> None:
-    """No From and no Message-ID: a case flagged no_contact, deduplicated by sha256."""
+    """No From and no Message-ID: a case flagged no_contact; a copy is a recorded duplicate."""
     raw = b"To: meldpunt@gemeente.example\r\nSubject: anoniem\r\n\r\nLek op https://x.gemeente.example\r\n"
     bot.receive(raw)
     assert bot.run() == [Disposition.NEW_CASE]
@@ -356,8 +356,8 @@ def test_message_without_from_or_message_id_is_still_a_case(bot: Bot) -> None:
     assert case is not None
     assert case.flags == ("no_contact",)
     bot.receive(raw)
-    assert bot.run() == [Disposition.NEW_CASE]
-    assert len(bot.service.store.messages()) == 1
+    assert bot.run() == [Disposition.DUPLICATE]
+    assert len(bot.service.store.messages()) == 2
 
 
 def test_tick_sees_a_case_recorded_by_the_intake_connection(tmp_path: Path) -> None:
