@@ -1,16 +1,27 @@
 """Staff commands (pure): parse the `Key: value` lines on top of a staff reply and apply them.
 
-The command block (`split_commands`)
-    Leading blank lines are skipped. The block is the run of lines that are either blank,
-    `Help` alone (optionally followed by ".", "!", "?" or ":"), or `Key: value` where Key is
-    one word of letters and hyphens (any case), the colon is not followed by "//" (so a URL
-    is not a command), and Key is not a mail-header word (From, Sent, To, Subject, Date, Cc,
-    Van, Verzonden, Aan, Onderwerp, Datum, …: those start the quoted history). The first
+The command block (`commandlines.split_commands`)
+    Every line is first read as `commandlines.visible` shows it: invisible characters
+    (byte-order mark, zero-width characters, bidi controls, soft hyphen, any Unicode Cf)
+    removed, no-break and other Unicode spaces as " ". Leading blank lines are skipped.
+    The block is the run of lines that are either blank, `Help` alone (optionally
+    followed by ".", "!", "?" or ":"), or `Key: value` where Key is one word of letters
+    and hyphens (any case), the colon is not followed by "//" (so a URL is not a
+    command), and Key is not a mail-header word (From, Sent, To, Subject, Date, Cc, Van,
+    Verzonden, Aan, Onderwerp, Datum, …: those start the quoted history). The first
     other line ends the block; everything from it on is `rest`. Blank lines between
     commands are allowed because mail clients that write HTML put each line in its own
     paragraph. A one-word `Key:` that is not a command (e.g. "Update: …", "Staus: …") is an
     error ("Unknown command", with "did you mean" when close), never text for the reporter:
     a misspelt internal command must not leak. `Note: …` lines on top are internal notes.
+
+Fail safe for `Internal:`
+    A line shaped like an `Internal:` command (`commandlines.internal_lines`: any case,
+    invisible characters, full-width letters, bullets, quote marks or emphasis around it)
+    in the staff's own text below the block — `replies.split_reply(rest)`'s text and
+    signature, not the quoted history — was not applied. It is an error: nothing is
+    applied and nothing relayed, and the refusal says to put it on top (a mail program
+    may have wrapped a long line above it). Unless `Internal: yes` itself was applied.
 
 The commands (keys case-insensitive, values trimmed, enumerated values case-insensitive)
     Status: acknowledged|investigating|confirmed
@@ -47,23 +58,25 @@ there, else "reward" when the reward became "yes", else None; None whenever Inte
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from email.utils import parseaddr
 from typing import Any
 
 from mailbot.cases import TRANSITIONS, can_transition, find_tags
+from mailbot.commandlines import (
+    Command,
+    CommandError,
+    dedupe,
+    parse_line,
+    split_commands,
+    stray_internal,
+)
 from mailbot.contacts import normalize_address
 from mailbot.models import Case, CaseState
+from mailbot.replies import ReplyParts, split_reply
 
 S = CaseState
-
-KEYS = (
-    *("status", "assign", "severity", "reward", "reporter"),
-    *("close", "internal", "waiting", "note", "help"),
-)
 
 #: The command list for the help mail: (syntax, explanation).
 HELP_TEXT_KEYS: list[tuple[str, str]] = [
@@ -94,35 +107,6 @@ REWARDS = ("undecided", "yes", "no", "sent")
 YES_NO = ("yes", "no")
 _STATUS_MAILS = {S.CONFIRMED, S.RESOLVED, S.REJECTED, S.DUPLICATE}
 
-#: Words that start a quoted mail header, not a command.
-HEADER_WORDS = frozenset(
-    {
-        *("from", "sent", "to", "cc", "bcc", "subject", "date", "reply-to", "organization"),
-        *("van", "verzonden", "aan", "onderwerp", "datum", "beantwoorden-aan", "bijlagen"),
-        *("importance", "urgentie", "re", "fw", "fwd", "aw", "wg", "antw", "tr"),
-    }
-)
-
-_KEY_LINE = re.compile(r"([A-Za-z][A-Za-z-]{0,30})[ \t]*:(?!//)[ \t]*(.*)")
-_HELP_LINE = re.compile(r"help[ \t]*[.!?:]?", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Command:
-    """One recognised command line."""
-
-    key: str
-    value: str
-    line: str
-
-
-@dataclass(frozen=True)
-class CommandError:
-    """Why one command line was refused; `reason` names the bad value (shown after the line)."""
-
-    line: str
-    reason: str
-
 
 @dataclass(frozen=True)
 class Change:
@@ -149,6 +133,8 @@ class CommandResult:
     new_reporter: str | None
     status_mail: str | None
     rest: str
+    reply: ReplyParts
+    """`rest` split: the staff's own text (relayed unless internal), signature, history."""
 
     @property
     def relay_allowed(self) -> bool:
@@ -171,43 +157,6 @@ _Outcome = CommandError | _Update
 
 def _error(cmd: Command, why: str) -> CommandError:
     return CommandError(cmd.line, why)
-
-
-def _is_command_line(line: str) -> bool:
-    if _HELP_LINE.fullmatch(line):
-        return True
-    match = _KEY_LINE.fullmatch(line)
-    return match is not None and match.group(1).lower() not in HEADER_WORDS
-
-
-def split_commands(body: str) -> tuple[list[str], str]:
-    """The command lines on top of `body` (stripped) and the text after them."""
-    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    commands: list[str] = []
-    index = 0
-    while index < len(lines):
-        line = lines[index].strip()
-        if line and not _is_command_line(line):
-            break
-        if line:
-            commands.append(line)
-        index += 1
-    return commands, "\n".join(lines[index:])
-
-
-def _parse(line: str) -> Command | CommandError:
-    if _HELP_LINE.fullmatch(line):
-        return Command("help", "", line)
-    match = _KEY_LINE.fullmatch(line)
-    if match is None:  # pragma: no cover - split_commands only passes command lines
-        return CommandError(line, f"Cannot read {line!r} as a command")
-    key, value = match.group(1), match.group(2).strip()
-    if key.lower() in KEYS:
-        return Command(key.lower(), value, line)
-    close = difflib.get_close_matches(key.lower(), KEYS, n=1, cutoff=0.6)
-    hint = f" — did you mean {close[0].capitalize()}?" if close else ""
-    known = ", ".join(k.capitalize() for k in KEYS)
-    return CommandError(line, f"Unknown command {key!r}{hint} (commands: {known})")
 
 
 def _word(value: str) -> str:
@@ -385,24 +334,6 @@ _HANDLERS: dict[str, Callable[[Command, _Context], _Outcome]] = {
 }
 
 
-def _dedupe(commands: list[Command]) -> tuple[list[Command], list[CommandError]]:
-    """Drop exact repeats; a key given twice with different values is an error."""
-    seen: dict[str, Command] = {}
-    kept: list[Command] = []
-    errors: list[CommandError] = []
-    for cmd in commands:
-        if cmd.key == "note":
-            kept.append(cmd)
-            continue
-        first = seen.setdefault(cmd.key, cmd)
-        if first is cmd:
-            kept.append(cmd)
-        elif " ".join(first.value.lower().split()) != " ".join(cmd.value.lower().split()):
-            why = f"{cmd.key.capitalize()} given twice ({first.line!r} before)"
-            errors.append(_error(cmd, why))
-    return kept, errors
-
-
 def _status_mail(old: Case, new: Case, internal: bool) -> str | None:
     if internal:
         return None
@@ -411,6 +342,23 @@ def _status_mail(old: Case, new: Case, internal: bool) -> str | None:
     if new.reward != old.reward and new.reward == "yes":
         return "reward"
     return None
+
+
+def _run(
+    commands: list[Command], ctx: _Context
+) -> tuple[dict[str, Any], list[Change], list[CommandError]]:
+    """Every command checked against the case as it was: (updates, changes, errors)."""
+    updates: dict[str, Any] = {}
+    changes: list[Change] = []
+    errors: list[CommandError] = []
+    for cmd in commands:
+        outcome = _HANDLERS.get(cmd.key, _simple)(cmd, ctx)
+        if isinstance(outcome, CommandError):
+            errors.append(outcome)
+        else:
+            updates.update(outcome[0])
+            changes.extend(outcome[1])
+    return updates, changes, errors
 
 
 def apply_commands(
@@ -423,10 +371,8 @@ def apply_commands(
 ) -> CommandResult:
     """Parse the commands on top of `body` and apply them all to `case`, or none of them."""
     lines, rest = split_commands(body)
-    parsed = [_parse(line) for line in lines]
-    errors = [p for p in parsed if isinstance(p, CommandError)]
-    commands, repeats = _dedupe([p for p in parsed if isinstance(p, Command)])
-    errors += repeats
+    parsed = [parse_line(line) for line in lines]
+    commands, repeats = dedupe([p for p in parsed if isinstance(p, Command)])
     ctx = _Context(
         case=case,
         staff=frozenset(a for a in (normalize_address(s) for s in staff) if a),
@@ -434,34 +380,29 @@ def apply_commands(
         known_cases=known_cases,
         closing=any(c.key == "close" for c in commands),
     )
-    updates: dict[str, Any] = {}
-    changes: list[Change] = []
-    for cmd in commands:
-        outcome = _HANDLERS.get(cmd.key, _simple)(cmd, ctx)
-        if isinstance(outcome, CommandError):
-            errors.append(outcome)
-        else:
-            updates.update(outcome[0])
-            changes.extend(outcome[1])
+    updates, changes, refused = _run(commands, ctx)
+    errors = [p for p in parsed if isinstance(p, CommandError)] + repeats + refused
     internal = any(c.key == "internal" and _word(c.value) == "yes" for c in commands)
+    reply = split_reply(rest)
+    if not internal:
+        errors += stray_internal(f"{reply.text}\n{reply.signature}")
     wants_help = any(c.key == "help" for c in commands)
     if errors:
         order = {line: i for i, line in enumerate(lines)}
         errors.sort(key=lambda e: order.get(e.line, len(lines)))
-        return CommandResult(
-            tuple(commands), tuple(errors), (), case, internal, wants_help, (), None, None, rest
-        )
+        changes, updates = [], {}
     new_case = replace(case, **updates)
     reporter_changed = new_case.reporter_email != case.reporter_email
     return CommandResult(
         commands=tuple(commands),
-        errors=(),
+        errors=tuple(errors),
         changes=tuple(changes),
         case=new_case,
         internal=internal,
         help=wants_help,
-        notes=tuple(c.value for c in commands if c.key == "note"),
+        notes=() if errors else tuple(c.value for c in commands if c.key == "note"),
         new_reporter=new_case.reporter_email if reporter_changed else None,
-        status_mail=_status_mail(case, new_case, internal),
+        status_mail=None if errors else _status_mail(case, new_case, internal),
         rest=rest,
+        reply=reply,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -11,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailbot.cases import TRANSITIONS
+from mailbot.commandlines import INVISIBLE, KEYS, STRAY_INTERNAL
 from mailbot.commands import (
     CLOSE_STATES,
     HELP_TEXT_KEYS,
-    KEYS,
     STATUS_STATES,
     Change,
     CommandResult,
@@ -554,3 +555,133 @@ def test_all_or_nothing_property(lines: list[str], state: CaseState) -> None:
 def test_close_states_reachable_only_by_close() -> None:
     """STATUS_STATES and CLOSE_STATES split the non-new states between Status and Close."""
     assert set(STATUS_STATES) | set(CLOSE_STATES) == set(S) - {S.NEW}
+
+
+# --- invisible characters and the Internal: fail safe (issue 12, item 7) --------------------
+
+INVISIBLES = [
+    "\ufeff",  # byte-order mark
+    "\u200b",  # zero-width space
+    "\u200c",  # zero-width non-joiner
+    "\u200d",  # zero-width joiner
+    "\u2060",  # word joiner
+    "\u200e",  # left-to-right mark
+    "\u200f",  # right-to-left mark
+    "\u202a",  # left-to-right embedding
+    "\u202e",  # right-to-left override
+    "\u2066",  # left-to-right isolate
+    "\u2069",  # pop directional isolate
+    "\u00ad",  # soft hyphen
+    "\u034f",  # combining grapheme joiner (default ignorable, not Cf)
+    "\U000e0041",  # tag letter A
+]
+
+
+@pytest.mark.parametrize("invisible", INVISIBLES)
+def test_invisible_character_before_a_command_is_ignored(invisible: str) -> None:
+    """A BOM, zero-width or bidi character before or inside a command does not hide it."""
+    result = run(f"{invisible}Internal: yes\nStatus: inv{invisible}estigating\n\nAlleen intern.")
+    assert (result.errors, result.internal, result.case.state) == ((), True, S.INVESTIGATING)
+
+
+def test_no_break_space_after_the_colon_is_a_space() -> None:
+    """`Internal:` followed by a no-break space (Outlook, French keyboards) still counts."""
+    result = run("Internal:\u00a0yes\nSeverity:\u202fhigh\u3000")
+    assert (result.errors, result.internal, result.case.severity) == ((), True, "high")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 13), st.sampled_from(INVISIBLES) | st.characters(categories=["Cf"])
+        ),
+        max_size=6,
+    )
+)
+def test_invisibles_anywhere_in_internal_yes_on_top(inserts: list[tuple[int, str]]) -> None:
+    """Any invisible characters at any places in `Internal: yes` on top: still applied."""
+    line = "Internal: yes"
+    for position, char in sorted(inserts, reverse=True):
+        line = line[:position] + char + line[position:]
+    result = run(f"{line}\n\nBeste melder, dit is alleen intern.")
+    assert (result.errors, result.internal, result.relay_allowed) == ((), True, False)
+
+
+def test_stray_internal_line_refuses_everything() -> None:
+    """An `Internal:` line below the text: nothing applied, and the refusal says why."""
+    result = run("Status: confirmed\nNote: vendor called\nBeste melder,\nInternal: yes\nDank.")
+    assert reasons(result) == [f"Internal: yes — {STRAY_INTERNAL}"]
+    assert (result.case, result.changes, result.notes) == (make_case(), (), ())
+    assert (result.status_mail, result.relay_allowed) == (None, False)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "internal: yes",
+        "  INTERNAL :  yes",
+        "**Internal:** yes",
+        "- Internal: yes",
+        "_Internal_: ja",
+        "\uff29\uff4e\uff54\uff45\uff52\uff4e\uff41\uff4c\uff1a yes",  # full-width
+        "Internal\ua789 yes",  # modifier letter colon
+        "Inter\u200bnal: yes",
+        "\u00a0Internal:\u00a0yes",
+        "Internal: no",
+    ],
+)
+def test_stray_internal_shapes(line: str) -> None:
+    """Every decoration of an `Internal:` line below the text is caught."""
+    result = run(f"Beste melder,\n\nDank voor uw melding.\n{line}\n")
+    assert [e.reason for e in result.errors] == [STRAY_INTERNAL]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Internals: none", "Internal note: x", "International: ja", "Internalisation: done", "Intern"],
+)
+def test_lines_merely_starting_with_internal_are_text(line: str) -> None:
+    """A line that is not `Internal:` (another word, no colon) is ordinary text."""
+    result = run(f"Beste melder,\n{line}\n")
+    assert (result.errors, result.relay_allowed) == ((), True)
+
+
+OUTLOOK_HISTORY = (
+    "Van: Meldpunt <meldpunt@gemeente.example>\nVerzonden: maandag 21 december 2026 10:00\n"
+    "Aan: security@gemeente.example\nOnderwerp: [MK-2026-0042] melding\n\nInternal: yes\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "own_text"),
+    [
+        ("Beste melder,\n\n> Internal: yes\n", "Beste melder,"),
+        (f"Beste melder,\n\nDank.\n\n{OUTLOOK_HISTORY}", "Beste melder,\n\nDank."),
+    ],
+    ids=["quoted-with-marks", "outlook-header-block"],
+)
+def test_internal_in_the_quoted_history_is_not_stray(body: str, own_text: str) -> None:
+    """`Internal: yes` quoted from an earlier mail (e.g. the report) is history, not text."""
+    result = run(body)
+    assert (result.errors, result.relay_allowed, result.reply.text) == ((), True, own_text)
+
+
+def test_stray_internal_in_the_signature_still_refuses() -> None:
+    """An `Internal:` line below a closing ("Groeten,") is still the staff's own text."""
+    result = run("Beste melder,\n\nDank.\n\nGroeten,\nPetra\nInternal: yes")
+    assert [e.reason for e in result.errors] == [STRAY_INTERNAL]
+
+
+def test_internal_yes_on_top_makes_a_second_one_below_harmless() -> None:
+    """When `Internal: yes` was applied, nothing is relayed anyway: no refusal."""
+    result = run("Internal: yes\nNote: x\n\nTekst.\nInternal: yes")
+    assert (result.errors, result.internal, result.notes) == ((), True, ("x",))
+
+
+def test_invisible_pattern_covers_every_format_character() -> None:
+    """INVISIBLE matches every Cf code point of this Python's Unicode, and no letter or space."""
+    cf = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"]
+    missed = [f"U+{ord(c):04X}" for c in cf if not INVISIBLE.fullmatch(c)]
+    visible_hits = [c for c in "aZ09 :\t\u00e9\u4e2d\u0627" if INVISIBLE.fullmatch(c)]
+    assert (missed, visible_hits) == ([], [])
