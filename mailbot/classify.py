@@ -7,13 +7,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailbot.config import Settings
+from mailbot.decoding import split_params
 from mailbot.models import Case, Disposition, InboundMessage
 from mailbot.rendering import LOOP_HEADER, is_own_message_id
 
 D = Disposition
 
 AUTO_SUBJECT_PREFIXES = ("automatisch antwoord:", "automatic reply:", "afwezig:", "out of office:")
-ROBOT_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster"})
+#: The From local part that alone makes a bounce (DESIGN.md §3). `postmaster` is a person
+#: too (RFC 5321 §4.5.1): without DSN structure its mail is read like anyone's.
+BOUNCE_LOCAL_PART = "mailer-daemon"
+#: report-type values of a multipart/report that is a delivery status notification.
+DSN_REPORT_TYPES = frozenset({"delivery-status", "global-delivery-status"})
+#: How a reason names each kind of `InboundMessage.ambiguous_identity`.
+AMBIGUITY_TEXT = {
+    **{
+        name.lower(): f"repeated {name}"
+        for name in ("From", "Sender", "Subject", "Message-ID", "In-Reply-To", "References")
+    },
+    "from_addresses": "From names more than one address",
+    "header_block": "header block not read as an MTA reads it",
+}
 BULK_PRECEDENCE = frozenset({"bulk", "junk", "list"})
 
 
@@ -53,8 +67,9 @@ class Context:
     found_by: str = ""
     """"tag" or "reference": how `case` was found."""
     authenticated: bool = False
-    """For staff mail: whether the sender is vouched for (see `authentication`); the shell
-    sets it, True without checking only when `require_authenticated` is off."""
+    """For staff and relay mail: whether our MTA vouched for the From address (see
+    `authentication`); the shell sets it, True without checking only when
+    `require_authenticated` is off."""
     auth_reason: str = ""
 
 
@@ -110,14 +125,24 @@ def _local_part(address: str | None) -> str:
     return (address or "").partition("@")[0].lower()
 
 
+def _report_type(msg: InboundMessage) -> str:
+    """The lower-cased report-type parameter of the Content-Type ("" when absent)."""
+    for item in split_params(msg.header("content-type") or "", limit=100)[1:]:
+        name, _, value = item.partition("=")
+        if name == "report-type":
+            return value.strip().strip('"').strip().lower()
+    return ""
+
+
 def _bounce(msg: InboundMessage, ctx: Context, rules: Rules) -> Verdict | None:
-    content_type = (msg.header("content-type") or "").lower()
-    if msg.content_type == "multipart/report" and "disposition-notification" not in content_type:
+    """A delivery report by its structure, or mail from MAILER-DAEMON; never by a local
+    part alone otherwise (a report from postmaster@ is a report)."""
+    if msg.content_type == "multipart/report" and _report_type(msg) in DSN_REPORT_TYPES:
         return Verdict(D.BOUNCE, "delivery status notification (multipart/report)")
-    if _local_part(msg.from_address) in ROBOT_LOCAL_PARTS:
-        return Verdict(D.BOUNCE, f"sent by {msg.from_address}")
     if msg.bounced_message_ids:
         return Verdict(D.BOUNCE, "names returned mail")
+    if _local_part(msg.from_address) == BOUNCE_LOCAL_PART:
+        return Verdict(D.BOUNCE, f"sent by {msg.from_address}")
     return None
 
 
@@ -142,7 +167,10 @@ def _auto_reason(msg: InboundMessage) -> str | None:
     if msg.header("x-auto-response-suppress") and msg.header("x-ms-exchange-inbox-rules-loop"):
         return "Exchange inbox rule (X-MS-Exchange-Inbox-Rules-Loop)"
     if msg.content_type == "multipart/report":
-        return "disposition notification (read receipt)"
+        kind = _report_type(msg)[:40] or "none"
+        if kind == "disposition-notification":
+            return "disposition notification (read receipt)"
+        return f"machine report (multipart/report, report-type {kind})"
     subject = msg.subject.strip().lower()
     if subject.startswith(AUTO_SUBJECT_PREFIXES):
         return f"out-of-office subject {msg.subject[:40]!r}"
@@ -161,19 +189,46 @@ def _spam(msg: InboundMessage, ctx: Context, rules: Rules) -> Verdict | None:
 
 
 def _conversation(msg: InboundMessage, ctx: Context, rules: Rules) -> Verdict:
+    """staff_reply / unverified / followup / new_case (see `_on_case` for a named case).
+
+    An ambiguous identity (`InboundMessage.ambiguous_identity`) never carries authority:
+    without a case the mail is still a report (its first From is the reporter and gets the
+    acknowledgement, as for any report), and the reason says what was ambiguous.
+    """
     case = ctx.case
+    ambiguous = _ambiguity(msg)
     if case is None:
-        return Verdict(D.NEW_CASE, "report without a valid case reference")
+        reason = "report without a valid case reference"
+        return Verdict(D.NEW_CASE, f"{reason}; {ambiguous}" if ambiguous else reason)
+    sender = msg.from_address or "unknown sender"
+    if ambiguous:
+        return Verdict(D.UNVERIFIED, f"{ambiguous}: {sender} gets no say on {case.id}", case.id)
+    return _on_case(msg, ctx, rules, case)
+
+
+def _ambiguity(msg: InboundMessage) -> str:
+    """One line naming what makes the identity ambiguous ("" when nothing does)."""
+    parts = [AMBIGUITY_TEXT.get(what, what) for what in msg.ambiguous_identity]
+    return f"ambiguous identity ({', '.join(parts)})" if parts else ""
+
+
+def _on_case(msg: InboundMessage, ctx: Context, rules: Rules, case: Case) -> Verdict:
+    """Staff need our MTA's word for their address, and so does a relay (DESIGN.md §6);
+    a reporter is recognised by address (a reporter cannot be authenticated)."""
     how = f"names {case.id} by {ctx.found_by}"
     sender = msg.from_address
     if sender is not None and sender in rules.staff:
         if ctx.authenticated:
             return Verdict(D.STAFF_REPLY, f"staff {sender} {how}", case.id)
         return Verdict(D.UNVERIFIED, f"staff address not verified: {ctx.auth_reason}", case.id)
+    is_case_relay = case.source == "relay" and sender == case.relay_sender
+    if sender is not None and (sender in rules.relays or is_case_relay):
+        if not ctx.authenticated:
+            return Verdict(D.UNVERIFIED, f"relay address not verified: {ctx.auth_reason}", case.id)
+        if is_case_relay:
+            return Verdict(D.FOLLOWUP, f"relay {sender} {how}", case.id)
     if sender is not None and sender == case.reporter_email:
         return Verdict(D.FOLLOWUP, f"reporter {how}", case.id)
-    if sender is not None and case.source == "relay" and sender == case.relay_sender:
-        return Verdict(D.FOLLOWUP, f"relay {sender} {how}", case.id)
     return Verdict(
         D.UNVERIFIED, f"{sender or 'unknown sender'} is not the reporter of {case.id}", case.id
     )

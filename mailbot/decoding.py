@@ -20,6 +20,7 @@ from email.utils import decode_params, getaddresses, unquote
 from typing import Any
 
 from mailbot.contacts import normalize_address
+from mailbot.models import AMBIGUOUS_DEFECT as AMBIGUOUS
 
 MAX_ADDRESS_CHARS = 64 * 1024
 MAX_IDS = 1000
@@ -34,11 +35,26 @@ _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([qQbB])\?([^?\s]*)\?=")
 _BRACKETED = re.compile(r"<([^<>]*)>")
 _EMPTY_PATH = re.compile(r"<\s*>")
+_FROM_LINE = re.compile(r"From [ \t]*:")
 #: One parameter of a header value: up to a ";" outside double quotes (a quote right
 #: after a backslash does not count; an unclosed quote runs to the end).
 _PARAM_ITEM = re.compile(r'(?:[^;"]|(?<=\\)"|"(?:[^"]|(?<=\\)")*(?:(?<!\\)"|\Z))*')
 _BANNED_CODECS = frozenset(
     {"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"}
+)
+#: Headers that name the sender or the thread: a mail carries authority only when each
+#: occurs once (DKIM verifies the last instance, RFC 6376 §5.4.2; we read the first).
+IDENTITY_HEADERS = ("from", "sender", "subject", "message-id", "in-reply-to", "references")
+#: Header block read otherwise than an MTA reads it: a line skipped ("From : x" taken for
+#: an mbox separator), the block ended early ("Subject\t: x"), a nameless or leading folded
+#: line. What we skipped may hold headers the MTA saw and DKIM verified.
+_HEAD_DEFECTS = frozenset(
+    {
+        "MissingHeaderBodySeparatorDefect",
+        "MisplacedEnvelopeHeaderDefect",
+        "InvalidHeaderDefect",
+        "FirstHeaderLineIsContinuationDefect",
+    }
 )
 
 
@@ -301,6 +317,7 @@ def read_head(msg: Message, defects: list[str]) -> Head:
     if message_id is None:
         defects.append("no_message_id")
     from_address, from_name = _sender(raw.get("from", []), defects)
+    defects += _ambiguity(raw, msg)
     return Head(
         headers=tuple(headers),
         message_id=message_id,
@@ -315,6 +332,22 @@ def read_head(msg: Message, defects: list[str]) -> Head:
         references=_ids(raw.get("references", [])),
         content_type=content_type(msg),
     )
+
+
+def _ambiguity(raw: dict[str, list[str]], msg: Message) -> list[str]:
+    """An AMBIGUOUS defect per repeated identity header, and "header_block" when the parser
+    skipped a header line: _HEAD_DEFECTS, a leading "From " line taken for an mbox
+    separator, or a last one ("From : x") pushed into the body without a defect."""
+    found = [AMBIGUOUS + name for name in IDENTITY_HEADERS if len(raw.get(name, ())) > 1]
+    payload = msg.__dict__.get("_payload")
+    body = payload if isinstance(payload, str) else msg.preamble or ""
+    if (
+        any(type(defect).__name__ in _HEAD_DEFECTS for defect in msg.defects)
+        or msg.get_unixfrom() is not None
+        or _FROM_LINE.match(body[:100])
+    ):
+        found.append(AMBIGUOUS + "header_block")
+    return found
 
 
 def unfold(value: object) -> str:
@@ -343,6 +376,8 @@ def _sender(values: list[str], defects: list[str]) -> tuple[str | None, str]:
     valid = [(name, address) for name, raw in pairs if (address := normalize_address(raw))]
     if len(values) > 1 or len(valid) > 1:
         defects.append("multiple_from")
+    if sum(1 for _, raw in pairs if raw.strip()) > 1:
+        defects.append(AMBIGUOUS + "from_addresses")  # usable or not: another reader may differ
     if not valid:
         defects.append("bad_from")
         return None, _display_name(pairs[0][0] if pairs else "", defects)

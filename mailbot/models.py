@@ -61,6 +61,11 @@ CLOSED_STATES = frozenset(
 )
 
 
+#: Prefix of the parser's defects that make the sender's identity ambiguous (DESIGN.md §6:
+#: such mail never carries authority); see `InboundMessage.ambiguous_identity`.
+AMBIGUOUS_DEFECT = "ambiguous_identity:"
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """One attachment of an inbound message (the bytes stay in the raw message)."""
@@ -115,6 +120,17 @@ class InboundMessage:
     language: str = "nl"
     bounced_message_ids: tuple[str, ...] = ()
     """Message-IDs (no brackets) of our mails that a delivery report names."""
+
+    @property
+    def ambiguous_identity(self) -> tuple[str, ...]:
+        """What makes the sender's identity ambiguous, from the "ambiguous_identity:"
+        defects the parser records: the name of each identity header (from, sender,
+        subject, message-id, in-reply-to, references) that occurs more than once,
+        "from_addresses" (From names more than one address), "header_block" (the parser
+        skipped a line an MTA reads as a header). Empty when unambiguous."""
+        return tuple(
+            d.removeprefix(AMBIGUOUS_DEFECT) for d in self.defects if d.startswith(AMBIGUOUS_DEFECT)
+        )
 
     def header(self, name: str) -> str | None:
         """First value of header `name` (case-insensitive), or None."""

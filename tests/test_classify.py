@@ -192,11 +192,18 @@ def test_bounce_multipart_report_delivery_status() -> None:
 
 
 @pytest.mark.parametrize(
-    "sender", ["mailer-daemon@mx.gemeente.example", "MAILER-DAEMON@mx.example", "postmaster@x.nl"]
+    "sender", ["mailer-daemon@mx.gemeente.example", "MAILER-DAEMON@mx.example"]
 )
-def test_bounce_from_mailer_daemon_or_postmaster(sender: str) -> None:
-    """Mail from MAILER-DAEMON or postmaster (any case) is a bounce."""
+def test_bounce_from_mailer_daemon(sender: str) -> None:
+    """Mail from MAILER-DAEMON (any case) is a bounce, as DESIGN.md §3 says."""
     assert disposition(make_msg(from_address=sender)) == D.BOUNCE
+
+
+@pytest.mark.parametrize("sender", ["postmaster@x.nl", "Postmaster@gemeente.example", "noc@x.nl"])
+def test_postmaster_writing_a_report_is_a_report(sender: str) -> None:
+    """A local part alone (postmaster is a person too) never makes a bounce."""
+    verdict = classify(make_msg(from_address=sender.lower()), Context(), RULES)
+    assert verdict == Verdict(D.NEW_CASE, "report without a valid case reference")
 
 
 def test_bounce_names_returned_mail() -> None:
@@ -217,6 +224,45 @@ def test_read_receipt_is_auto_reply() -> None:
     """multipart/report with report-type=disposition-notification is an auto-reply."""
     msg = make_msg((("Content-Type", MDN_TYPE),), content_type="multipart/report")
     assert disposition(msg, on_case()) == D.AUTO_REPLY
+
+
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        ('multipart/report; report-type="delivery-status"; boundary=b', "bounce"),
+        ("multipart/report; Report-Type=Global-Delivery-Status", "bounce"),
+        (
+            "multipart/report; boundary=disposition-notification; report-type=delivery-status",
+            "bounce",
+        ),
+        ("multipart/report; report-type=disposition-notification", "auto_reply"),
+        ("multipart/report; report-type=feedback-report", "auto_reply"),
+        ("multipart/report; boundary=b", "auto_reply"),
+    ],
+)
+def test_only_a_delivery_status_report_is_a_bounce(content_type: str, expected: str) -> None:
+    """The report-type parameter decides (quoted or not, any case), not a substring."""
+    msg = make_msg((("Content-Type", content_type),), content_type="multipart/report")
+    assert disposition(msg).value == expected
+
+
+def test_other_machine_reports_say_what_they_are() -> None:
+    """A multipart/report that is neither DSN nor read receipt is named by its type."""
+    msg = make_msg(
+        (("Content-Type", "multipart/report; boundary=b"),), content_type="multipart/report"
+    )
+    verdict = classify(msg, Context(), RULES)
+    assert verdict == Verdict(D.AUTO_REPLY, "machine report (multipart/report, report-type none)")
+
+
+def test_postmaster_sending_a_delivery_report_is_a_bounce() -> None:
+    """postmaster@ with DSN structure (an Exchange NDR) is still a bounce."""
+    msg = make_msg(
+        (("Content-Type", DSN_TYPE),),
+        content_type="multipart/report",
+        from_address="postmaster@x.nl",
+    )
+    assert disposition(msg) == D.BOUNCE
 
 
 # --- auto_reply --------------------------------------------------------------------------

@@ -1013,3 +1013,14 @@ def test_boundaries_times_lines_over_the_cap_is_refused_up_front(
     assert raw.count(b"\n") + 1 == 1_000_001
     msg = parsing.parse(raw, datetime(2026, 12, 21, tzinfo=UTC))
     assert tuple(d for d in msg.defects if d.startswith("parser_error")) == defects
+
+
+def test_identity_ambiguity_is_recorded_on_every_parse_path() -> None:
+    """Repeated identity headers and a two-address From are recorded by the full parse and
+    by the headers-only parse (oversized mail) alike, independent of the package's defects."""
+    data = (
+        b"From: a@example.org, b@example.org\r\nsubject: one\r\nSUBJECT: two\r\n"
+        b"Message-ID: <x@example.org>\r\n\r\nhoi"
+    )
+    found = [m.ambiguous_identity for m in (parse(data, NOW), parse_headers_only(data, NOW))]
+    assert found == [("from_addresses", "subject")] * 2
