@@ -153,9 +153,9 @@ def dedupe(commands: list[Command]) -> tuple[list[Command], list[CommandError]]:
 
 
 STRAY_INTERNAL = (
-    "this Internal: line is below the text, so it was not read as a command; nothing was "
-    "relayed. Put Internal: on top with the other commands (your mail program may have "
-    "wrapped a long line above it, or hidden characters may stand before it)"
+    "this Internal: line is below the text, so it was not read as a command. Put it on top "
+    "with the other commands (your mail program may have wrapped a long line above it, or "
+    "put hidden characters before it)"
 )
 
 

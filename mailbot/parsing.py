@@ -34,6 +34,7 @@ from mailbot.decoding import (
 from mailbot.models import Attachment, InboundMessage
 from mailbot.payloads import decoded, parse_bytes
 from mailbot.payloads import digest as payload_digest
+from mailbot.relayparts import deliberate_parts
 
 __all__ = [
     "normalize_address",
@@ -149,17 +150,15 @@ def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> In
 
 
 def attachment_payloads(raw: bytes, limit: int) -> list[tuple[str, str, bytes]]:
-    """(sanitised name, type, bytes) of the message's own attachments, at most `limit`
-    bytes in all (later ones are left out). Never raises: [] when unreadable."""
+    """(sanitised name, type, bytes) of the attachments the sender meant to attach
+    (`relayparts.deliberate_parts`: no inline or signature images, no attached mails),
+    at most `limit` bytes in all (later ones are left out). Never raises: [] when unreadable."""
     try:
         defects: list[str] = []
-        nodes = _walk(parse_bytes(raw), defects)
         found: list[tuple[str, str, bytes]] = []
         total = 0
-        for node in nodes:
-            if node.embedded or not _is_attachment(node):
-                continue
-            meta, data = _attachment(node.part, defects), _payload(node.part)
+        for part in deliberate_parts(parse_bytes(raw), MAX_PARTS, MAX_DEPTH):
+            meta, data = _attachment(part, defects), _payload(part)
             total += len(data)
             if total > limit:
                 break

@@ -1,8 +1,17 @@
-"""Staff replies (pure): commands applied all-or-nothing, text relayed, result mail back."""
+"""Staff replies (pure): commands applied all-or-nothing, text relayed, result mail back.
+
+What reaches the reporter is the staff member's own text (`CommandResult.reply`: above
+the quoted history, without signature) and the attachments the shell passes (only
+deliberate ones, see `relayparts`), never when the mail is internal or any command line
+was refused (an `Internal:` line below the text included). The result mail to the staff
+member names the attachments of their mail that were not relayed.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from mailbot.cases import subject_with_tag
 from mailbot.classify import Verdict
@@ -19,7 +28,6 @@ from mailbot.decide import (
 )
 from mailbot.models import Case, Deadline, InboundMessage, OutgoingMail
 from mailbot.rendering import build_mail, make_message_id
-from mailbot.replies import split_reply
 
 
 def plan_staff_reply(
@@ -49,22 +57,8 @@ def plan_staff_reply(
     updated = result.case
     events += [Event(case.id, c.event_kind, c.detail, actor) for c in result.changes]
     events += [Event(case.id, "note", note, actor) for note in result.notes]
-    mails: list[Queued] = []
-    text = "" if result.internal else split_reply(result.rest).text.strip()
-    relayed = bool(text) and updated.reporter_email is not None
-    if relayed:
-        mails.append(Queued(_relay(msg, updated, text, inp, attachments)))
-        events.append(Event(case.id, "relayed", f"to the reporter ({len(text)} chars)", actor))
-    elif result.internal:
-        events.append(Event(case.id, "internal", "nothing relayed (Internal: yes)", actor))
-    status = ""
-    if result.status_mail and not relayed and updated.reporter_email and not result.internal:
-        status = result.status_mail
-        mails.append(rate_limited(_status_mail(msg, updated, status, inp), inp))
-    if result.new_reporter and updated.acknowledged_at is None and updated.reporter_email:
-        mails.append(rate_limited(acknowledgement(msg, updated, inp), inp))
-        events.append(Event(case.id, "acknowledgement_queued", f"to {updated.reporter_email}"))
-    mails.append(Queued(_result_mail(msg, updated, result, inp, relayed=relayed, status=status)))
+    outcome = _to_reporter(msg, result, inp, attachments, actor)
+    events += outcome.events
     clocks: tuple[tuple[str, Deadline], ...] = ()
     if case.waiting and not updated.waiting:  # the update clock runs again from now
         due = inp.calendar.due_after(inp.now, inp.settings.deadlines.update)
@@ -73,10 +67,47 @@ def plan_staff_reply(
         verdict,
         updated_case=updated,
         events=tuple(events),
-        mails=tuple(mails),
+        mails=outcome.mails,
         clocks=clocks,
         end_clocks=case.is_open and not updated.is_open,
     )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    mails: tuple[Queued, ...]
+    events: tuple[Event, ...]
+
+
+def _to_reporter(
+    msg: InboundMessage,
+    result: CommandResult,
+    inp: Inputs,
+    attachments: Sequence[tuple[str, str, bytes]],
+    actor: str,
+) -> _Outcome:
+    """The mails of an applied staff mail: relay or status mail, acknowledgement, result."""
+    case = result.case
+    mails: list[Queued] = []
+    events: list[Event] = []
+    text = "" if result.internal else result.reply.text.strip()
+    relayed = bool(text) and case.reporter_email is not None
+    if relayed:
+        mails.append(Queued(_relay(msg, case, text, inp, attachments)))
+        events.append(Event(case.id, "relayed", f"to the reporter ({len(text)} chars)", actor))
+    elif result.internal:
+        events.append(Event(case.id, "internal", "nothing relayed (Internal: yes)", actor))
+    status = ""
+    if result.status_mail and not relayed and case.reporter_email and not result.internal:
+        status = result.status_mail
+        mails.append(rate_limited(_status_mail(msg, case, status, inp), inp))
+    if result.new_reporter and case.acknowledged_at is None and case.reporter_email:
+        mails.append(rate_limited(acknowledgement(msg, case, inp), inp))
+        events.append(Event(case.id, "acknowledgement_queued", f"to {case.reporter_email}"))
+    left_out = _left_out(msg, attachments) if relayed else []
+    report = _result_mail(msg, case, result, inp, relayed=relayed, status=status, left_out=left_out)
+    mails.append(Queued(report))
+    return _Outcome(tuple(mails), tuple(events))
 
 
 def _relay(
@@ -115,6 +146,7 @@ def _result_mail(
     refused: list[str] | None = None,
     relayed: bool = False,
     status: str = "",
+    left_out: Sequence[str] = (),
 ) -> OutgoingMail:
     """Done / not done and why, to the staff member who wrote (never to the reporter)."""
     context = {
@@ -123,11 +155,25 @@ def _result_mail(
         "refused": refused or [],
         "relayed": relayed,
         "status_mail": status,
+        "not_relayed": list(left_out),
         "help": [{"key": k, "explanation": e} for k, e in HELP_TEXT_KEYS] if result.help else [],
         "identity": identity_context(inp),
     }
     to = (msg.from_address or "",)
     return _mail(msg, case, "command_result", inp.settings.identity.language, context, to, inp)
+
+
+def _left_out(msg: InboundMessage, relayed: Sequence[tuple[str, str, bytes]]) -> list[str]:
+    """Names of the staff mail's attachments (as parsed) that are not among `relayed`."""
+    sent = Counter((name, len(data)) for name, _, data in relayed)
+    names: list[str] = []
+    for attachment in msg.attachments:
+        key = (attachment.filename, attachment.size)
+        if sent[key]:
+            sent[key] -= 1
+        else:
+            names.append(attachment.filename)
+    return names
 
 
 def _mail(
