@@ -1,4 +1,6 @@
-"""Bounces (pure): a delivery report that names mail we sent marks it failed and tells staff."""
+"""Bounces (pure): a delivery report that names mail we sent marks it failed and tells staff;
+one that names none of our mail is recorded for the daily digest (no alert: bounces come in
+floods, and a forged one must not buy a mail per message)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ from dataclasses import dataclass, replace
 from mailbot.classify import Verdict
 from mailbot.decide import Event, Inputs, Plan, Queued, staff_alert
 from mailbot.models import TO_REPORTER, Case, InboundMessage
+
+UNMATCHED = "bounce_unmatched"
+"""Event kind of a delivery report naming none of our mail: no case, the detail is the
+report's sha256 (`mailbot.store_bounces` lists them in the digest)."""
 
 
 @dataclass(frozen=True)
@@ -28,9 +34,11 @@ def plan_bounce(
     cases: Mapping[str, Case],
     inp: Inputs,
 ) -> Plan:
-    """Mark each bounced mail failed; a reporter unreachable by mail flags the case."""
+    """Mark each bounced mail failed; a reporter unreachable by mail flags the case.
+    Without any: an UNMATCHED event (the digest lists it), nothing sent."""
     if not bounced:
-        return Plan(verdict)
+        verdict = replace(verdict, reason=f"{verdict.reason}; names none of our mail")
+        return Plan(verdict, events=(Event(None, UNMATCHED, msg.raw_sha256),))
     reason = f"bounced: delivery report <{msg.message_id or msg.raw_sha256[:16]}>"
     failed = tuple((b.outbox_id, reason) for b in bounced)
     events = [

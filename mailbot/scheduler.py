@@ -124,11 +124,13 @@ def notices(
     clocks: Sequence[OpenClock],
     sent: Set[str],
     policy: SchedulePolicy = DEFAULT_POLICY,
+    digest_anyway: bool = False,
 ) -> list[Notice]:
     """Everything that should go out at `now` and whose key is not in `sent`.
 
     Order: escalations, reminders, closure warnings, digest; within a kind by due,
-    case and clock. Keys are unique within the result.
+    case and clock. Keys are unique within the result. The digest goes out when clocks
+    are open, or with `digest_anyway` (the shell has more to list: unmatched bounces).
     """
     if not calendar.is_office_hours(now):
         return []
@@ -144,7 +146,7 @@ def notices(
         else:
             found.extend(_reminder(now, calendar, clock, policy, sent))
     found.extend(_closure_warnings(now, calendar, clocks, sent))
-    if clocks and _digest_key(calendar, now) not in sent:
+    if (clocks or digest_anyway) and _digest_key(calendar, now) not in sent:
         found.append(_digest(now, calendar, clocks))
     return _unique_sorted(notice for notice in found if notice.key not in sent)
 

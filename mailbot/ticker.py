@@ -33,6 +33,7 @@ from mailbot.scheduler import (
     reminder_horizon,
 )
 from mailbot.store import Store
+from mailbot.store_bounces import BounceListing, mark_listed, unmatched_bounces
 
 CLOCK_TITLES: Mapping[str, Mapping[str, str]] = {
     "nl": {
@@ -76,6 +77,8 @@ def open_clock(row: tuple[Any, ...]) -> OpenClock:
         missed_at=datetime.fromisoformat(missed_at) if missed_at else None,
     )
 
+
+NO_BOUNCES = BounceListing((), 0, 0)
 
 #: `format_moment` of the many clocks sharing a due (a digest lists every open clock).
 _format_moment = functools.lru_cache(maxsize=4096)(format_moment)
@@ -131,6 +134,7 @@ class Ticker:
             escalated = (now, *escalation_affixes(now, calendar))
             found = self.store.open_clock_rows(until=horizon, escalated=escalated)
         clocks = [open_clock(r) for r in found]
+        bounces = self._bounces(day_keys, sent)
         missed = [c for c in newly_missed(now, clocks) if c.missed_at is None]
         if missed:
             ids = {id(c): r[0] for c, r in zip(clocks, found, strict=True)}  # the same read
@@ -141,22 +145,38 @@ class Ticker:
                         clock.case_id, now, "mailbot", "clock_missed", f"{clock.name}"
                     )
         queued = 0
-        due_now = notices(now, calendar, clocks, sent, self.policy)
+        due_now = notices(now, calendar, clocks, sent, self.policy, bounces.total > 0)
         recorded = self.store.recorded_notices([n.key for n in due_now])  # one query
         pending = [n for n in due_now if n.key not in recorded]
         for start in range(0, len(pending), BATCH):
             batch: list[tuple[SchedulerNotice, OutgoingMail]] = []
             try:
                 for notice in pending[start : start + BATCH]:
-                    batch.append((notice, render_notice(notice, inp, self.policy)))
+                    if notice.kind == "digest" and bounces.total:
+                        mail = render_notice(notice, inp, self.policy, bounces)
+                    else:
+                        mail = render_notice(notice, inp, self.policy)
+                    batch.append((notice, mail))
             finally:  # a notice that fails to render stops the tick after those before it
-                queued += self._queue(batch, now)
+                queued += self._queue(batch, now, bounces)
         self.store.state_set("heartbeat:tick", inp.now.isoformat())
         until = next_change(now, calendar, clocks, self.policy)
         return queued, until if quiet is None else min(until, quiet)
 
-    def _queue(self, batch: list[tuple[SchedulerNotice, OutgoingMail]], now: datetime) -> int:
-        """Record, queue and log rendered notices in one transaction; returns mails queued."""
+    def _bounces(self, day_keys: list[str], sent: frozenset[str]) -> BounceListing:
+        """The unmatched bounces for today's digest while it is still to go out."""
+        if any(key.startswith("digest:") and key not in sent for key in day_keys):
+            return unmatched_bounces(self.store, DIGEST_ENTRIES)
+        return NO_BOUNCES
+
+    def _queue(
+        self,
+        batch: list[tuple[SchedulerNotice, OutgoingMail]],
+        now: datetime,
+        bounces: BounceListing = NO_BOUNCES,
+    ) -> int:
+        """Record, queue and log rendered notices in one transaction; returns mails queued.
+        A digest recorded marks `bounces` as listed."""
         queued = 0
         with self.store.transaction():
             for notice, mail in batch:
@@ -164,6 +184,8 @@ class Ticker:
                     notice.key, notice.kind, notice.case_id, mail.message_id, now
                 ):
                     self.store.enqueue(mail, now)
+                    if notice.kind == "digest":
+                        mark_listed(self.store, bounces)
                     if notice.case_id:
                         detail = f"{notice.clock}: {notice.label}"
                         self.store.add_event(notice.case_id, now, "mailbot", notice.kind, detail)
@@ -173,10 +195,18 @@ class Ticker:
         return queued
 
 
-def render_notice(notice: SchedulerNotice, inp: Inputs, policy: SchedulePolicy) -> OutgoingMail:
-    """The mail for one notice, in the staff language, to notify or escalate."""
+def render_notice(
+    notice: SchedulerNotice,
+    inp: Inputs,
+    policy: SchedulePolicy,
+    bounces: BounceListing = NO_BOUNCES,
+) -> OutgoingMail:
+    """The mail for one notice, in the staff language, to notify or escalate; a digest
+    also lists `bounces`."""
     language = inp.settings.identity.language
     context = _context(notice, inp, language, policy)
+    if notice.kind == "digest":
+        context.update(_digest_context(notice, inp, language, bounces))
     text = inp.renderer.render(notice.kind, language, context)
     staff = inp.settings.staff
     to = (
@@ -206,15 +236,6 @@ def _context(
     def moment(value: datetime) -> str:
         return _format_moment(value, inp.tz, language)
 
-    def item(clock: OpenClock) -> dict[str, str]:
-        return {
-            "case_id": clock.case_id,
-            "subject": clock.subject,
-            "clock_title": CLOCK_TITLES[language][clock.name],
-            "due": moment(clock.due),
-            "state": clock.state,
-        }
-
     identity = {
         "name": inp.identity.name,
         "organisation": inp.identity.organisation,
@@ -239,28 +260,7 @@ def _context(
         context["hours"] = f"{policy.hours_before:g}"
         match = re.search(r"working day (\d+)", notice.label)
         context["day"] = int(match.group(1)) if match else 1
-    elif notice.kind == "digest":
-        sections = digest_sections(inp.now, inp.calendar, notice.items)
-        titles = DIGEST_TITLES[language]
-        groups = (
-            sections.overdue,
-            sections.today,
-            sections.tomorrow,
-            sections.later,
-            sections.paused,
-        )
-        context["sections"] = [
-            {
-                "title": title,
-                "entries": [item(c) for c in group[:DIGEST_ENTRIES]],
-                "total": len(group),
-                "more": max(len(group) - DIGEST_ENTRIES, 0),
-            }
-            for title, group in zip(titles, groups, strict=True)
-        ]
-        context["date"] = moment(inp.now).rsplit(" ", 2)[0]  # without "om HH:MM"
-        context["open_count"] = len(notice.items)
-    else:  # closure_warning
+    elif notice.kind == "closure_warning":
         assert notice.due is not None
         first = date.fromisoformat(notice.key.split(":", 1)[1])
         reopens = notice.due.astimezone(inp.tz).date()
@@ -270,9 +270,62 @@ def _context(
             first=_day(first, language),
             last=_day(reopens - day, language),
             reopens=_day(reopens, language),
-            items=[item(c) for c in notice.items],
+            items=[_item(c, inp, language) for c in notice.items],
         )
     return context
+
+
+def _item(clock: OpenClock, inp: Inputs, language: str) -> dict[str, str]:
+    """A clock as a digest or closure warning lists it."""
+    return {
+        "case_id": clock.case_id,
+        "subject": clock.subject,
+        "clock_title": CLOCK_TITLES[language][clock.name],
+        "due": _format_moment(clock.due, inp.tz, language),
+        "state": clock.state,
+    }
+
+
+def _digest_context(
+    notice: SchedulerNotice, inp: Inputs, language: str, bounces: BounceListing
+) -> dict[str, object]:
+    """The digest's sections of clocks and its list of unmatched bounces."""
+    sections = digest_sections(inp.now, inp.calendar, notice.items)
+    groups = (
+        sections.overdue,
+        sections.today,
+        sections.tomorrow,
+        sections.later,
+        sections.paused,
+    )
+    listed = [
+        {
+            "title": title,
+            "entries": [_item(c, inp, language) for c in group[:DIGEST_ENTRIES]],
+            "total": len(group),
+            "more": max(len(group) - DIGEST_ENTRIES, 0),
+        }
+        for title, group in zip(DIGEST_TITLES[language], groups, strict=True)
+    ]
+    entries = [
+        {
+            "received": _format_moment(b.received_at, inp.tz, language),
+            "from_address": b.from_address or "(none)",
+            "subject": b.subject[:200],
+            "ref": b.sha256[:12],
+        }
+        for b in bounces.entries[:DIGEST_ENTRIES]
+    ]
+    return {
+        "sections": listed,
+        "date": _format_moment(inp.now, inp.tz, language).rsplit(" ", 2)[0],  # no "om HH:MM"
+        "open_count": len(notice.items),
+        "bounces": {
+            "entries": entries,
+            "total": bounces.total,
+            "more": bounces.total - len(entries),
+        },
+    }
 
 
 def _day(day: date, language: str) -> str:

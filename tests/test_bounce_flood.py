@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -236,3 +237,99 @@ def test_autoresponder_loop_stops_at_the_cap(tmp_path: Path) -> None:
         asyncio.run(service.run_once())
     to_responder = [m for m in sent(tmp_path) if str(m["To"]) == responder]
     assert len(to_responder) == 3
+
+
+OPENING = datetime(2026, 12, 21, 7, 30, tzinfo=UTC)  # Mon 08:30 CET: the digest goes out
+
+
+def digests(tmp_path: Path) -> list[str]:
+    """The text of every digest in the outbox Maildir, oldest first."""
+    return [
+        str(m.get_content())  # type: ignore[attr-defined]
+        for m in sent(tmp_path)
+        if "digest" in str(m["Message-ID"])
+    ]
+
+
+def unknown_dsn(n: int) -> bytes:
+    """A Postfix DSN about mail we never sent (its own Message-ID)."""
+    text = POSTFIX.format(message_id=f"other{n}@elsewhere.example")
+    return text.replace("<dsn1@", f"<dsn-u{n}@").replace("\n", "\r\n").encode()
+
+
+def test_postmaster_writing_a_report_gets_a_case_and_an_acknowledgement(tmp_path: Path) -> None:
+    """postmaster@ is a person too: a plain report from it is a case, acknowledged."""
+    service, _ = bot(tmp_path)
+    raw = (
+        b"From: Postmaster <postmaster@example.nl>\r\nTo: meldpunt@gemeente.example\r\n"
+        b"Subject: Open relay op uw mailserver\r\nMessage-ID: <pm1@example.nl>\r\n\r\n"
+        b"Uw server mail.gemeente.example is een open relay.\r\n"
+    )
+    deliver_to_maildir(tmp_path / "inbox", raw, START)
+    outcomes, _ = asyncio.run(service.run_once())
+    assert [(o.disposition, o.case_id) for o in outcomes] == [
+        (Disposition.NEW_CASE, "MK-2026-0001")
+    ]
+    assert [str(m["To"]) for m in sent(tmp_path)].count("postmaster@example.nl") == 1
+
+
+def test_unmatched_bounce_is_listed_in_the_next_digest_once(tmp_path: Path) -> None:
+    """A DSN naming none of our mail sends nothing at once, is in the next digest (even with
+    no case open) and in no later one; a bounce of our own mail is alerted, never listed."""
+    service, clock = bot(tmp_path)
+    deliver_to_maildir(tmp_path / "inbox", unknown_dsn(1), START)
+    outcomes, _ = asyncio.run(service.run_once())
+    assert [(o.disposition, o.reason) for o in outcomes] == [
+        (
+            Disposition.BOUNCE,
+            "delivery status notification (multipart/report); names none of our mail",
+        )
+    ]
+    assert service.store.outbox_all() == []
+    clock.set(OPENING)
+    asyncio.run(service.run_once())
+    sha256 = hashlib.sha256(unknown_dsn(1)).hexdigest()
+    first = digests(tmp_path)
+    assert len(first) == 1
+    assert "Afleverberichten (bounces) die geen mail van ons noemen (1)" in first[0]
+    assert "mailer-daemon@mx.example.nl — Undelivered Mail Returned to Sender" in first[0]
+    assert f"(`mailbot message show {sha256[:12]}`)" in first[0]
+    clock.set(START + timedelta(days=1))  # Tuesday 07:00 CET
+    for raw in (report(1), unknown_dsn(2)):
+        deliver_to_maildir(tmp_path / "inbox", raw, clock.now())
+    asyncio.run(service.run_once())
+    ack = next(r for r in service.store.outbox_all() if r["kind"] == "acknowledgement")
+    ours = POSTFIX.format(message_id=ack["message_id"]).replace("<dsn1@", "<dsn-o@")
+    deliver_to_maildir(tmp_path / "inbox", ours.replace("\n", "\r\n").encode(), clock.now())
+    asyncio.run(service.run_once())
+    assert len(digests(tmp_path)) == 1
+    for day in (1, 2):  # Tuesday and Wednesday at opening
+        clock.set(OPENING + timedelta(days=day))
+        asyncio.run(service.run_once())
+    _, tuesday, wednesday = digests(tmp_path)
+    assert (tuesday.count("— Undelivered Mail"), "mail van ons noemen (1)" in tuesday) == (1, True)
+    assert "Afleverberichten" not in wednesday
+
+
+def test_a_flood_of_unmatched_bounces_sends_nothing_and_one_digest_counts_them(
+    tmp_path: Path,
+) -> None:
+    """250 DSNs about mail we never sent: no mail at intake; the digest lists 200 of them
+    and counts the other 50."""
+    service, clock = bot(tmp_path)
+    for n in range(250):
+        deliver_to_maildir(tmp_path / "inbox", unknown_dsn(n), START + timedelta(seconds=n))
+    outcomes, _ = asyncio.run(service.run_once())
+    assert {o.disposition for o in outcomes} == {Disposition.BOUNCE}
+    assert service.store.outbox_all() == []
+    clock.set(OPENING)
+    asyncio.run(service.run_once())
+    (digest,) = digests(tmp_path)
+    assert "die geen mail van ons noemen (250)" in digest
+    assert (
+        digest.count("— Undelivered Mail"),
+        "… en nog 50 (zie `mailbot messages`)" in digest,
+    ) == (
+        200,
+        True,
+    )

@@ -523,3 +523,21 @@ def test_nothing_changes_before_next_change(offset: int) -> None:
     later = max(now, until - timedelta(minutes=1))
     assert keys(later, clocks) == keys(now, clocks)
     assert newly_missed(later, clocks) == newly_missed(now, clocks)
+
+
+def test_digest_without_open_clocks_only_when_the_shell_has_more_to_list() -> None:
+    """No clocks: a digest only with `digest_anyway` (unmatched bounces), once, in office
+    hours only."""
+    morning, night = ams(2026, 12, 22, 9), ams(2026, 12, 22, 20)
+    asked = [
+        notices(morning, CAL, [], set()),
+        notices(morning, CAL, [], set(), digest_anyway=True),
+        notices(morning, CAL, [], {"digest:2026-12-22"}, digest_anyway=True),
+        notices(night, CAL, [], set(), digest_anyway=True),
+    ]
+    assert [[(n.key, n.items) for n in found] for found in asked] == [
+        [],
+        [("digest:2026-12-22", ())],
+        [],
+        [],
+    ]

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import config, ticker
+from mailbot import config, store_bounces, ticker
 from mailbot.clock import ManualClock
 from mailbot.decide import Inputs
 from mailbot.mailbox import MaildirMailbox
@@ -339,3 +339,58 @@ def test_digest_lists_at_most_200_per_section_and_counts_the_rest(tmp_path: Path
     text = body.get_payload(decode=True).decode()
     assert "Verlopen (250)" in text
     assert (text.count("[MK-2027-"), "… en nog 50 (zie `mailbot deadlines`)" in text) == (200, True)
+
+
+def add_unmatched_bounce(store: Store, n: int) -> None:
+    """A recorded delivery report that named none of our mail, with its digest event."""
+    sha = f"{n:064x}"
+    store.db.execute(
+        "INSERT INTO messages (sha256, size, from_address, subject, received_at, disposition,"
+        " reason, recorded_at) VALUES (?, 1, 'mailer-daemon@mx.example', ?, ?, 'bounce', 'x', ?)",
+        [sha, f"bounce {n}", AT, AT],
+    )
+    store.db.execute(
+        "INSERT INTO events (case_id, at, actor, kind, detail) VALUES (NULL, ?, 'mailbot', ?, ?)",
+        [AT, store_bounces.UNMATCHED, sha],
+    )
+
+
+def test_unmatched_bounces_are_read_through_indexes(tmp_path: Path) -> None:
+    """The digest's bounce reads search events_case (case_id NULL) and the messages sha256
+    index: no scan of either table, however many messages are stored."""
+    store = Store(tmp_path / "db.sqlite")
+    executed: list[str] = []
+    store.db.conn.set_trace_callback(executed.append)
+    try:
+        store_bounces.unmatched_bounces(store, 10)
+    finally:
+        store.db.conn.set_trace_callback(None)
+    selects = [sql for sql in executed if sql.lstrip().upper().startswith("SELECT")]
+    details = [
+        " / ".join(str(row[3]) for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        for sql in selects
+        if "FROM events" in sql
+    ]
+    store.close()
+    assert len(details) == 2
+    assert all("SEARCH e" in d or "SEARCH events" in d for d in details), details
+    assert all("SCAN" not in d for d in details), details
+
+
+def test_a_bounce_recorded_while_a_digest_is_made_waits_for_the_next_one(
+    tmp_path: Path,
+) -> None:
+    """The mark is the last event id read, not a moment: a report committed between the
+    read and the digest's record is listed by the next digest, none twice."""
+    store = Store(tmp_path / "db.sqlite")
+    for n in (1, 2):
+        add_unmatched_bounce(store, n)
+    first = store_bounces.unmatched_bounces(store, 1)
+    add_unmatched_bounce(store, 3)  # arrives while the first digest is rendered
+    store_bounces.mark_listed(store, first)
+    second = store_bounces.unmatched_bounces(store, 10)
+    store_bounces.mark_listed(store, second)
+    third = store_bounces.unmatched_bounces(store, 10)
+    store.close()
+    shown = [([b.subject for b in x.entries], x.total) for x in (first, second, third)]
+    assert shown == [(["bounce 1"], 2), (["bounce 3"], 1), ([], 0)]
