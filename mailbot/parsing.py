@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 
-import html2text
-
 from mailbot.contacts import detect_language, extract_contacts, normalize_address
 from mailbot.decoding import (
     Head,
@@ -31,6 +29,7 @@ from mailbot.decoding import (
     sub_parts,
     unfold,
 )
+from mailbot.html_text import html_to_text
 from mailbot.models import Attachment, InboundMessage
 from mailbot.payloads import decoded, parse_bytes
 from mailbot.payloads import digest as payload_digest
@@ -46,8 +45,6 @@ __all__ = [
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_HEADER_BLOCK = 256 * 1024
-#: HTML beyond this is not converted (html2text needs about 2 s per MB).
-MAX_HTML_CHARS = 256 * 1024
 MAX_DEPTH = 40
 MAX_PARTS = 5000
 MAX_FILENAME_CHARS = 255
@@ -55,8 +52,6 @@ MAX_FILENAME_CHARS = 255
 _DROP_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029])
 _SLASHES = re.compile(r"[/\\]")
 _DOTS = re.compile(r"\.{2,}")
-_TAG = re.compile(r"<[^>]*>")
-_RAW_TEXT_TAG = re.compile(r"<(script|style)\b")
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
 
@@ -337,7 +332,7 @@ def _body_text(nodes: list[_Node], defects: list[str]) -> tuple[str, bool]:
         plain, html = found.get((embedded, False)), found.get((embedded, True))
         text = _part_text(plain, defects) if plain is not None else ""
         if html is not None and not text.strip():
-            return _clean_text(_html_to_text(_part_text(html, defects), defects), defects), True
+            return _clean_text(html_to_text(_part_text(html, defects), defects), defects), True
         if plain is not None:
             return _clean_text(text, defects), False
     return "", False
@@ -348,37 +343,6 @@ def _part_text(part: Message, defects: list[str]) -> str:
     value = part.get_param("charset")
     charset = None if value is None else param_text(value, defects)
     return decode_bytes(_payload(part), charset, defects)
-
-
-def _html_to_text(html: str, defects: list[str]) -> str:
-    """Readable text of an HTML body: scripts, styles and images dropped, links kept."""
-    if len(html) > MAX_HTML_CHARS:
-        defects.append("html_truncated")
-        html = html[:MAX_HTML_CHARS]
-    converter = html2text.HTML2Text()
-    converter.ignore_images = True
-    converter.ignore_emphasis = True
-    converter.body_width = 0
-    converter.unicode_snob = True
-    try:
-        return str(converter.handle(html))
-    except Exception:
-        defects.append("html_error")
-        return _strip_tags(html)
-
-
-def _strip_tags(html: str) -> str:
-    """Crude text of HTML that html2text could not handle: no scripts, styles or tags."""
-    lower = html.lower()
-    kept: list[str] = []
-    done = 0
-    for opening in _RAW_TEXT_TAG.finditer(lower):
-        if opening.start() >= done:
-            kept.append(html[done : opening.start()])
-            closing = lower.find("</" + opening.group(1), opening.end())
-            done = len(html) if closing < 0 else closing
-    kept.append(html[done:])
-    return _TAG.sub(" ", "".join(kept))
 
 
 def _clean_text(text: str, defects: list[str]) -> str:

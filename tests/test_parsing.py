@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailbot import parsing, payloads
+from mailbot import html_text, parsing, payloads
 from mailbot.decoding import safe_parser
 from mailbot.models import Attachment, Contacts
 from mailbot.parsing import (
@@ -261,7 +261,7 @@ def test_html_converter_failure_still_drops_scripts(monkeypatch: pytest.MonkeyPa
     def explode(*_: object) -> str:
         raise AssertionError("html2text bug")
 
-    monkeypatch.setattr(parsing.html2text.HTML2Text, "handle", explode)
+    monkeypatch.setattr(html_text.html2text.HTML2Text, "handle", explode)
     msg = parse(HTML_ONLY, NOW)
     assert "html_error" in msg.defects
     assert "Beste meldpunt," in msg.text
