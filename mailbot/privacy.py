@@ -3,9 +3,9 @@
 The pure part chooses: `cases_to_purge` and `rows_to_purge` take rows, `now` and the
 retention in days. `purge` does the work on the store: one transaction per case, one for
 the rows that belong to no case, then VACUUM and a WAL checkpoint so the bytes leave the
-file. What is scrubbed per table is `SCRUB` below; the case skeleton (state, source,
-dates, deadlines, clocks, flags, severity, reward) and every event's at/actor/kind stay
-for statistics. Purging twice changes nothing the second time.
+file. What is scrubbed, column by column, is `mailbot.purge_rules.SCRUB`; the case
+skeleton (state, source, dates, deadlines, clocks, flags, severity, reward) and every
+event's at/actor/kind stay for statistics. Purging twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -19,79 +19,46 @@ from typing import Any
 
 from mailbot.errors import UserError
 from mailbot.models import CLOSED_STATES, CaseState
+from mailbot.purge_rules import NOTICE_KEY_DAYS, RULES
 from mailbot.schema import from_iso, iso
 from mailbot.store import Store
 
-PURGED = "(purged)"
-"""What a scrubbed text field says instead."""
-
-KEPT_EVENT_KINDS = frozenset(
-    {"state_changed", "severity_changed", "reward_changed", "waiting_changed", "purged"}
-)
-"""Events whose detail holds no personal data (also every kind starting with "clock_")."""
-
-_P = f"'{PURGED}'"
-_KEPT = ", ".join(f"'{kind}'" for kind in sorted(KEPT_EVENT_KINDS))
-
-#: table → (SET clause, "still holds personal data" condition). A row is changed only
-#: while the condition holds, so the count of a dry run is the count of the real one.
-#: Notice keys are unique; one that names an address (the flood alert's) becomes
-#: "(purged):ROWID".
-SCRUB: dict[str, tuple[str, str]] = {
-    "cases": (
-        "reporter_email = NULL, reporter_name = '', reporter_phone = NULL,"
-        f" subject = {_P}, affected = '[]'",
-        "reporter_email IS NOT NULL OR reporter_name != '' OR reporter_phone IS NOT NULL"
-        f" OR subject != {_P} OR affected != '[]'",
-    ),
-    "messages": (
-        f"raw = NULL, from_address = NULL, from_name = '', subject = {_P}, reason = {_P}",
-        "raw IS NOT NULL OR from_address IS NOT NULL OR from_name != ''"
-        f" OR subject != {_P} OR reason != {_P}",
-    ),
-    "attachments": (f"filename = {_P}, sha256 = ''", f"filename != {_P} OR sha256 != ''"),
-    "outbox": (
-        f"raw = NULL, recipients = '[]', subject = {_P},"
-        f" reason = CASE reason WHEN '' THEN '' ELSE {_P} END",
-        f"raw IS NOT NULL OR recipients != '[]' OR subject != {_P} OR reason NOT IN ('', {_P})",
-    ),
-    "outbox_recipients": (f"address = {_P}", f"address != {_P}"),
-    "notices": (f"key = '{PURGED}:' || rowid", "key LIKE '%@%'"),
-    "events": (
-        f"detail = {_P}",
-        f"detail != {_P} AND kind NOT IN ({_KEPT}) AND kind NOT LIKE 'clock\\_%' ESCAPE '\\'",
-    ),
-}
-
 #: Which rows of each table belong to one case (the parameter is the case id). Mail still
 #: queued is never touched: the sender needs its bytes (such a case is not chosen anyway).
+#: Clocks and notices come before the outbox: they find the outbox row of a copy of its
+#: Message-ID (met_by, the notice's mail) before that row loses it.
 _OF_CASE: dict[str, str] = {
     "cases": "id = ?",
     "messages": "case_id = ?",
     "attachments": "message IN (SELECT id FROM messages WHERE case_id = ?)",
-    "outbox": "case_id = ? AND status != 'queued'",
+    "clocks": "case_id = ?",
+    "notices": "case_id = ?",
     "outbox_recipients": (
         "outbox IN (SELECT id FROM outbox WHERE case_id = ? AND status != 'queued')"
     ),
+    "outbox": "case_id = ? AND status != 'queued'",
     "events": "case_id = ?",
 }
 
-#: Rows that belong to no case, by the table whose ids were chosen (json_each of the ids).
+#: Rows that belong to no case, by the table whose ids were chosen (json_each of the ids);
+#: notices before the outbox as above.
 _IDS = "(SELECT value FROM json_each(?))"
 _UNATTACHED: dict[str, tuple[str, str]] = {
     "messages": ("messages", f"id IN {_IDS}"),
     "attachments": ("messages", f"message IN {_IDS}"),
-    "outbox": ("outbox", f"id IN {_IDS}"),
-    "outbox_recipients": ("outbox", f"outbox IN {_IDS}"),
     "notices": ("notices", f"rowid IN {_IDS}"),
+    "outbox_recipients": ("outbox", f"outbox IN {_IDS}"),
+    "outbox": ("outbox", f"id IN {_IDS}"),
     "events": ("events", f"id IN {_IDS}"),
 }
 
-#: The candidates that belong to no case, with the moment their age counts from.
+#: The candidates that belong to no case, with the moment their age counts from. A notice
+#: whose mail still waits to be sent waits with it.
 _UNATTACHED_CANDIDATES: dict[str, str] = {
     "messages": "SELECT id, received_at FROM messages WHERE case_id IS NULL",
     "outbox": "SELECT id, created_at FROM outbox WHERE case_id IS NULL AND status != 'queued'",
-    "notices": "SELECT rowid, sent_at FROM notices WHERE case_id IS NULL",
+    "notices": "SELECT rowid, sent_at FROM notices WHERE case_id IS NULL AND NOT EXISTS"
+    " (SELECT 1 FROM outbox o WHERE o.message_id = notices.message_id AND o.status = 'queued')",
     "events": "SELECT id, at FROM events WHERE case_id IS NULL",
 }
 
@@ -286,10 +253,13 @@ def _case_rows(store: Store) -> list[CaseRow]:
 def _purge_case(
     store: Store, case_id: str, now: datetime, days: int, dry_run: bool
 ) -> dict[str, int]:
+    def run(dry: bool) -> dict[str, int]:
+        return {t: _scrub(store, t, where, [case_id], dry) for t, where in _OF_CASE.items()}
+
     if dry_run:
-        return {t: _scrub(store, t, where, [case_id], True) for t, where in _OF_CASE.items()}
+        return run(True)
     with store.transaction():
-        rows = {t: _scrub(store, t, where, [case_id], False) for t, where in _OF_CASE.items()}
+        rows = run(False)
         if any(rows.values()):
             detail = f"anonymised after {days} days"
             store.add_event(case_id, now, "mailbot", "purged", detail)
@@ -299,10 +269,10 @@ def _purge_case(
 def _purge_unattached(store: Store, now: datetime, days: int, dry_run: bool) -> dict[str, int]:
     chosen: dict[str, str] = {}
     for table, sql in _UNATTACHED_CANDIDATES.items():
-        residue = SCRUB[table][1]
-        found = store.db.execute(f"{sql} AND ({residue})").fetchall()
+        found = store.db.execute(f"{sql} AND ({RULES[table][1]})").fetchall()
         dated = [DatedRow(int(r[0]), _moment(r[1])) for r in found]
-        chosen[table] = json.dumps(rows_to_purge(dated, now, days))
+        kept = max(days, NOTICE_KEY_DAYS) if table == "notices" else days
+        chosen[table] = json.dumps(rows_to_purge(dated, now, kept))
 
     def run() -> dict[str, int]:
         return {
@@ -316,11 +286,11 @@ def _purge_unattached(store: Store, now: datetime, days: int, dry_run: bool) -> 
         return run()
 
 
-def _scrub(store: Store, table: str, where: str, params: Sequence[object], dry_run: bool) -> int:
+def _scrub(store: Store, table: str, where: str, params: Sequence[object], dry: bool) -> int:
     """Count (dry run) or scrub the rows of `table` matching `where` that still hold data."""
-    setting, residue = SCRUB[table]
+    setting, residue = RULES[table]
     condition = f"({where}) AND ({residue})"
-    if dry_run:
+    if dry:
         sql = f"SELECT COUNT(*) FROM [{table}] WHERE {condition}"  # noqa: S608 - ours
         return int(store.db.execute(sql, list(params)).fetchone()[0])
     cursor = store.db.execute(f"UPDATE [{table}] SET {setting} WHERE {condition}", list(params))  # noqa: S608

@@ -23,10 +23,8 @@ from mailbot import cli, config, logs
 from mailbot.clock import FAKE_NOW_ENV, ManualClock
 from mailbot.errors import UserError
 from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.models import CLOSED_STATES, CaseState, Disposition
+from mailbot.models import CLOSED_STATES, CaseState, Disposition, OutgoingMail
 from mailbot.privacy import (
-    KEPT_EVENT_KINDS,
-    PURGED,
     CaseRow,
     DatedRow,
     cases_to_purge,
@@ -34,6 +32,7 @@ from mailbot.privacy import (
     purge,
     rows_to_purge,
 )
+from mailbot.purge_rules import KEPT_EVENT_KINDS, PURGED
 from mailbot.service import Service
 from mailbot.store import Store
 from mailbot.transport import MaildirTransport, SmtpTransport, Transport
@@ -235,12 +234,13 @@ def test_choice_is_exactly_the_rule(
 
 
 def test_purge_anonymises_the_case_and_keeps_its_skeleton(bot: Bot) -> None:
-    """Reporter data, raw mail, names and subjects go; states, dates, deadlines, kinds stay."""
+    """Reporter data, raw mail, names, subjects and Message-IDs go; states, dates, kinds stay."""
     before_case = bot.store.case(CASE)
     assert before_case is not None and before_case.affected != ()
     before_events = bot.store.events(CASE)
     before_clocks = bot.store.clocks_of_case(CASE)
     before_attachments = bot.rows("attachments")
+    outbox_ids = {r["message_id"]: r["id"] for r in bot.rows("outbox")}
     report = purge(bot.store, LATER, 730)
     assert [c.id for c in report.cases] == [CASE]
     case = bot.store.case(CASE)
@@ -251,15 +251,23 @@ def test_purge_anonymises_the_case_and_keeps_its_skeleton(bot: Bot) -> None:
         reporter_phone=None,
         subject=PURGED,
         affected=(),
+        close_reason=PURGED,
     )
     assert case == expected
-    assert bot.store.clocks_of_case(CASE) == before_clocks
+    met_by = [
+        None if k["met_by"] is None else f"{PURGED} {outbox_ids[k['met_by']]}"
+        for k in before_clocks
+    ]
+    assert bot.store.clocks_of_case(CASE) == [
+        {**k, "met_by": m} for k, m in zip(before_clocks, met_by, strict=True)
+    ]
     for message in bot.rows("messages"):
         assert (message["raw"], message["from_address"], message["from_name"]) == (None, None, "")
         assert (message["subject"], message["reason"]) == (PURGED, PURGED)
+        assert (message["message_id"], message["content_sha256"]) == (None, None)
     attachments = bot.rows("attachments")
     assert [(a["filename"], a["sha256"]) for a in attachments] == [(PURGED, "")]
-    kept = [(a["content_type"], a["size"]) for a in before_attachments]
+    kept = [(a["content_type"].partition("/")[0], a["size"]) for a in before_attachments]
     assert [(a["content_type"], a["size"]) for a in attachments] == kept
     for mail_row in bot.rows("outbox"):
         assert (mail_row["raw"], mail_row["recipients"], mail_row["subject"]) == (
@@ -267,7 +275,10 @@ def test_purge_anonymises_the_case_and_keeps_its_skeleton(bot: Bot) -> None:
             "[]",
             PURGED,
         )
-    assert {r["address"] for r in bot.rows("outbox_recipients")} == {PURGED}
+        assert mail_row["message_id"] == f"{PURGED} {mail_row['id']}"
+    assert {(r["address"], r["mailbox"]) for r in bot.rows("outbox_recipients")} == {
+        (PURGED, PURGED)
+    }
     events = bot.store.events(CASE)
     for old, new in zip(before_events, events[: len(before_events)], strict=True):
         keep = old["kind"] in KEPT_EVENT_KINDS or old["kind"].startswith("clock_")
@@ -355,18 +366,60 @@ def test_new_mail_on_a_purged_case_is_purged_after_its_own_retention(bot: Bot) -
     assert {m["raw"] for m in bot.rows("messages")} == {None}
 
 
-def test_notice_keys_naming_an_address_are_purged_by_age(tmp_path: Path) -> None:
-    """A flood alert's key (with the address) is replaced once old; other keys stay."""
+def test_notice_keys_are_purged_by_age(tmp_path: Path) -> None:
+    """Every notice of no case past the retention loses key and Message-ID; a young one not."""
     store = Store(tmp_path / "mailbot.db")
     old_key, new_key = f"flood:{EMAIL}:2026-12-21", f"flood:{EMAIL}:2028-12-20"
     store.record_notice(old_key, "alert", None, "a1@gemeente.example", START)
     store.record_notice("digest:2026-12-21", "digest", None, "a2@gemeente.example", START)
     store.record_notice(new_key, "alert", None, "a3@gemeente.example", LATER)
     report = purge(store, LATER, 730)
-    keys = [r[0] for r in store.db.execute("SELECT key FROM notices ORDER BY rowid")]
+    rows = store.db.execute("SELECT key, message_id FROM notices ORDER BY rowid").fetchall()
     store.close()
-    assert keys == [f"{PURGED}:1", "digest:2026-12-21", new_key]
-    assert report.unattached["notices"] == 1
+    assert [tuple(r) for r in rows] == [
+        (f"{PURGED}:1", PURGED),
+        (f"{PURGED}:2", PURGED),
+        (new_key, "a3@gemeente.example"),
+    ]
+    assert report.unattached["notices"] == 2
+
+
+def test_a_notice_waits_for_its_queued_mail(tmp_path: Path) -> None:
+    """A notice whose mail is still queued keeps key and Message-ID; once sent, it is purged."""
+    store = Store(tmp_path / "mailbot.db")
+    key = f"flood:{EMAIL}:2026-12-21"
+    alert = OutgoingMail("alert", "a1@gemeente.example", STAFF, (STAFF,), f"Flood {EMAIL}", b"x")
+    store.record_notice(key, "alert", None, alert.message_id, START)
+    store.enqueue(alert, START)
+    waiting = purge(store, LATER, 730)
+    kept = store.db.execute("SELECT key, message_id FROM notices").fetchall()
+    store.db.execute("UPDATE outbox SET status = 'sent'")
+    sent = purge(store, LATER, 730)
+    gone = store.db.execute("SELECT key, message_id FROM notices").fetchall()
+    outbox_id = store.db.execute("SELECT id FROM outbox").fetchone()[0]
+    store.close()
+    assert (waiting.unattached["notices"], [tuple(r) for r in kept]) == (
+        0,
+        [(key, "a1@gemeente.example")],
+    )
+    assert (sent.unattached["notices"], [tuple(r) for r in gone]) == (
+        1,
+        [(f"{PURGED}:1", f"{PURGED} {outbox_id}")],
+    )
+
+
+@pytest.mark.parametrize(("age_days", "purged"), [(0.5, False), (30.9, False), (31.1, True)])
+def test_a_notice_key_outlives_a_short_retention(
+    tmp_path: Path, age_days: float, purged: bool
+) -> None:
+    """With --older-than 0 a notice keeps its key 31 days: no second digest or flood alert."""
+    store = Store(tmp_path / "mailbot.db")
+    sent = LATER - timedelta(days=age_days)
+    store.record_notice("digest:2028-12-21", "digest", None, "d@gemeente.example", sent)
+    purge(store, LATER, 0)
+    keys = [r[0] for r in store.db.execute("SELECT key FROM notices")]
+    store.close()
+    assert keys == [f"{PURGED}:1" if purged else "digest:2028-12-21"]
 
 
 # -- the database file ------------------------------------------------------------------------
