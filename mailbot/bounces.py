@@ -1,6 +1,6 @@
 """Bounces (pure): a delivery report that names mail we sent marks it failed and tells staff;
-one that names none of our mail is recorded for the daily digest (no alert: bounces come in
-floods, and a forged one must not buy a mail per message)."""
+one that names no failed mail of ours is recorded for the daily digest (no alert: bounces
+come in floods, and a forged one must not buy a mail per message)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from mailbot.decide import Event, Inputs, Plan, Queued, staff_alert
 from mailbot.models import TO_REPORTER, Case, InboundMessage
 
 UNMATCHED = "bounce_unmatched"
-"""Event kind of a delivery report naming none of our mail: no case, the detail is the
-report's sha256 (`mailbot.store_bounces` lists them in the digest)."""
+"""Event kind of a delivery report naming no failed mail of ours (a delay notice, a report
+about someone else's mail, mail from MAILER-DAEMON): no case, the detail is the report's
+sha256 (`mailbot.store_bounces` lists them in the digest)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ def plan_bounce(
     """Mark each bounced mail failed; a reporter unreachable by mail flags the case.
     Without any: an UNMATCHED event (the digest lists it), nothing sent."""
     if not bounced:
-        verdict = replace(verdict, reason=f"{verdict.reason}; names none of our mail")
+        reason = f"{verdict.reason}; names no failed mail of ours (listed in the digest)"
+        verdict = replace(verdict, reason=reason)
         return Plan(verdict, events=(Event(None, UNMATCHED, msg.raw_sha256),))
     reason = f"bounced: delivery report <{msg.message_id or msg.raw_sha256[:16]}>"
     failed = tuple((b.outbox_id, reason) for b in bounced)

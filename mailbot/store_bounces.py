@@ -1,4 +1,4 @@
-"""Store reads of the delivery reports that named none of our mail (for the daily digest).
+"""Store reads of the delivery reports that named no failed mail of ours (for the daily digest).
 
 `bounces.plan_bounce` records each such report as an event without a case (kind
 `bounces.UNMATCHED`, detail the report's sha256). A digest lists the ones after the last
@@ -23,7 +23,7 @@ LISTED_KEY = "digest:bounces_listed"
 
 @dataclass(frozen=True)
 class UnmatchedBounce:
-    """One delivery report that named none of our mail."""
+    """One delivery report that named no failed mail of ours."""
 
     received_at: datetime
     from_address: str | None

@@ -274,7 +274,7 @@ def test_postmaster_writing_a_report_gets_a_case_and_an_acknowledgement(tmp_path
 
 
 def test_unmatched_bounce_is_listed_in_the_next_digest_once(tmp_path: Path) -> None:
-    """A DSN naming none of our mail sends nothing at once, is in the next digest (even with
+    """A DSN naming no failed mail of ours sends nothing at once, is in the next digest (even with
     no case open) and in no later one; a bounce of our own mail is alerted, never listed."""
     service, clock = bot(tmp_path)
     deliver_to_maildir(tmp_path / "inbox", unknown_dsn(1), START)
@@ -282,7 +282,8 @@ def test_unmatched_bounce_is_listed_in_the_next_digest_once(tmp_path: Path) -> N
     assert [(o.disposition, o.reason) for o in outcomes] == [
         (
             Disposition.BOUNCE,
-            "delivery status notification (multipart/report); names none of our mail",
+            "delivery status notification (multipart/report);"
+            " names no failed mail of ours (listed in the digest)",
         )
     ]
     assert service.store.outbox_all() == []
@@ -291,7 +292,7 @@ def test_unmatched_bounce_is_listed_in_the_next_digest_once(tmp_path: Path) -> N
     sha256 = hashlib.sha256(unknown_dsn(1)).hexdigest()
     first = digests(tmp_path)
     assert len(first) == 1
-    assert "Afleverberichten (bounces) die geen mail van ons noemen (1)" in first[0]
+    assert "Afleverberichten (bounces) zonder mislukte mail van ons (1)" in first[0]
     assert "mailer-daemon@mx.example.nl — Undelivered Mail Returned to Sender" in first[0]
     assert f"(`mailbot message show {sha256[:12]}`)" in first[0]
     clock.set(START + timedelta(days=1))  # Tuesday 07:00 CET
@@ -307,7 +308,10 @@ def test_unmatched_bounce_is_listed_in_the_next_digest_once(tmp_path: Path) -> N
         clock.set(OPENING + timedelta(days=day))
         asyncio.run(service.run_once())
     _, tuesday, wednesday = digests(tmp_path)
-    assert (tuesday.count("— Undelivered Mail"), "mail van ons noemen (1)" in tuesday) == (1, True)
+    assert (tuesday.count("— Undelivered Mail"), "mislukte mail van ons (1)" in tuesday) == (
+        1,
+        True,
+    )
     assert "Afleverberichten" not in wednesday
 
 
@@ -325,7 +329,7 @@ def test_a_flood_of_unmatched_bounces_sends_nothing_and_one_digest_counts_them(
     clock.set(OPENING)
     asyncio.run(service.run_once())
     (digest,) = digests(tmp_path)
-    assert "die geen mail van ons noemen (250)" in digest
+    assert "zonder mislukte mail van ons (250)" in digest
     assert (
         digest.count("— Undelivered Mail"),
         "… en nog 50 (zie `mailbot messages`)" in digest,

@@ -342,7 +342,7 @@ def test_digest_lists_at_most_200_per_section_and_counts_the_rest(tmp_path: Path
 
 
 def add_unmatched_bounce(store: Store, n: int) -> None:
-    """A recorded delivery report that named none of our mail, with its digest event."""
+    """A recorded delivery report that named no failed mail of ours, with its digest event."""
     sha = f"{n:064x}"
     store.db.execute(
         "INSERT INTO messages (sha256, size, from_address, subject, received_at, disposition,"
