@@ -14,6 +14,13 @@ byte) so a reader shows it literally. Address lists fold after commas at 76 colu
 as the email package's SMTP policy did. The body is quoted-printable (lines of at most
 76, trailing white space encoded) over UTF-8 with CRLF line ends; a line "." is left
 as it is, since the SMTP client dot-stuffs.
+
+An attachment's name goes into ``Content-Type: …; name`` and ``Content-Disposition:
+attachment; filename``: quoted when it is short printable ASCII (without ``"``, ``\\``
+or ``=?``), else as RFC 2231 UTF-8 with continuations (``filename*0*=utf-8''…;``
+``filename*1*=…``), each segment on its own folded line and cut between characters, so
+any name of any length fits. `check_lines` is the last word on every mail: CRLF line
+ends only, no line over 998 octets.
 """
 
 from __future__ import annotations
@@ -257,13 +264,78 @@ def text_mail(fields: Sequence[str], body: str) -> bytes:
 _TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
 
 
+_SEGMENT_CHARS = 60
+"""Percent-encoded characters per RFC 2231 segment (a line stays under 78 columns)."""
+_QUOTABLE = re.compile(r"[ !#-\[\]-~]{1,60}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def param_segments(name: str, value: str) -> list[str]:
+    """MIME parameter `name` = `value` as ``name="value"`` or RFC 2231 segments.
+
+    Each segment is short; the caller joins them with ``";\n "``. A lone surrogate
+    (not encodable) becomes U+FFFD.
+    """
+    if _QUOTABLE.fullmatch(value) and "=?" not in value and value == value.strip():
+        return [f'{name}="{value}"']
+    value = _SURROGATE.sub("\ufffd", value)
+    segments: list[str] = []
+    current = "utf-8''"
+    for char in value:
+        piece = urllib.parse.quote(char, safe="")
+        if len(current) + len(piece) > _SEGMENT_CHARS:
+            segments.append(current)
+            current = ""
+        current += piece
+    segments.append(current)
+    if len(segments) == 1:
+        return [f"{name}*={current}"]
+    return [f"{name}*{index}*={segment}" for index, segment in enumerate(segments)]
+
+
+def _attachment_head(name: str, kind: str) -> str:
+    """The MIME header lines (CRLF) of one base64 attachment called `name`, without
+    surrounding white space (readers strip it); "attachment" when nothing is left."""
+    name = name.strip() or "attachment"
+    type_params = ";\r\n ".join(param_segments("name", name))
+    file_params = ";\r\n ".join(param_segments("filename", name))
+    return (
+        f"Content-Type: {kind};\r\n {type_params}\r\n"
+        f"Content-Disposition: attachment;\r\n {file_params}\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+    )
+
+
+def check_lines(raw: bytes) -> bytes:
+    """`raw` when every line ends in CRLF and has at most 998 octets, else MailInputError.
+
+    The check every outgoing mail passes before it can be queued (RFC 5322 §2.1.1, §2.3).
+    """
+    lines = raw.split(b"\r\n")
+    crlf_only = raw.count(b"\r") == raw.count(b"\n") == len(lines) - 1
+    if crlf_only and max(map(len, lines)) <= MAX_LINE_OCTETS and not lines[-1]:
+        return raw
+    raise MailInputError(_line_fault(lines))
+
+
+def _line_fault(lines: list[bytes]) -> str:
+    """What is wrong with the first bad line of a mail split at CRLF."""
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_OCTETS:
+            return f"line {number} of the mail is over 998 octets: {line[:80]!r}..."
+        if b"\r" in line or b"\n" in line:
+            return f"line {number} of the mail has a bare CR or LF: {line[:80]!r}"
+    return "the mail does not end with CRLF"
+
+
 def mixed_mail(
     fields: Sequence[str], body: str, attachments: Sequence[tuple[str, str, bytes]], boundary: str
 ) -> bytes:
     """multipart/mixed: the text part, then each (name, type, bytes) as base64.
 
-    The name is written as an RFC 2231 parameter (any characters survive, none can end
-    the header); an unusual type becomes application/octet-stream.
+    The name is written quoted or as RFC 2231 parameter segments (any characters of any
+    length survive, none can end the header); an unusual type becomes
+    application/octet-stream.
     """
     for one in fields:
         if not _FIELD.fullmatch(one) or max(map(len, one.split("\n"))) > MAX_LINE_OCTETS:
@@ -279,12 +351,7 @@ def mixed_mail(
     ]
     for name, declared, data in attachments:
         kind = declared.lower() if _TYPE.fullmatch(declared.lower()) else "application/octet-stream"
-        quoted = urllib.parse.quote(name, safe="")
         encoded = base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")
-        parts.append(
-            f"--{boundary}\r\nContent-Type: {kind}\r\n"
-            f"Content-Disposition: attachment; filename*=utf-8''{quoted}\r\n"
-            f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}"
-        )
+        parts.append(f"--{boundary}\r\n{_attachment_head(name, kind)}\r\n{encoded}")
     parts.append(f"--{boundary}--\r\n")
     return "".join(parts).encode("ascii")

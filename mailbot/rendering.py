@@ -50,6 +50,7 @@ from mailbot.errors import UserError
 from mailbot.mime import (
     MailInputError,
     address_field,
+    check_lines,
     date_field,
     field,
     id_list_field,
@@ -353,13 +354,16 @@ def _cap(refs: list[str], limit: int) -> list[str]:
 
 
 def _assemble(fields: list[str], body: str, attachments: Sequence[tuple[str, str, bytes]]) -> bytes:
+    """The mail's bytes; `check_lines` refuses one with a line over 998 octets."""
     if not attachments:
-        return text_mail(fields, body)
+        return check_lines(text_mail(fields, body))
     digest = hashlib.sha256(body.encode())
     for _, _, data in attachments:
         digest.update(data)
     # "=_" never occurs in quoted-printable or base64 text: the boundary cannot collide.
-    return mixed_mail(fields, body, attachments, f"=_mailbot_{digest.hexdigest()[:32]}")
+    return check_lines(
+        mixed_mail(fields, body, attachments, f"=_mailbot_{digest.hexdigest()[:32]}")
+    )
 
 
 def build_mail(

@@ -5,18 +5,29 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import email.utils
+import re
 import tempfile
+import urllib.parse
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.header import Header
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailbot import config
+from mailbot import config, parsing
+from mailbot.classify import Verdict
 from mailbot.clock import ManualClock
+from mailbot.decide import Inputs
 from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.service import Service
+from mailbot.mime import MailInputError, check_lines, param_segments
+from mailbot.models import Case, CaseState, Disposition
+from mailbot.rendering import Identity, Renderer, build_mail
+from mailbot.service import Service, calendar_for
+from mailbot.staffmail import plan_staff_reply
 from mailbot.store import Store
 from mailbot.transport import MaildirTransport
 
@@ -112,3 +123,123 @@ def test_any_subject_name_body_gives_exactly_the_intended_mail(
         assert str(mail["From"]) == "Meldpunt kwetsbaarheden <meldpunt@gemeente.example>"
         assert "\n" not in str(mail["Subject"])
         assert "attacker" not in str(mail["To"])
+
+
+# --- line limits: RFC 2231 names, 998 octets on every line (issue 12, item 15) ---------------
+
+STAFF_INPUTS = Inputs(
+    config.embedded(Path("/nonexistent")),
+    calendar_for(config.embedded(Path("/nonexistent"))),
+    Renderer(),
+    NOW,
+)
+STAFF_CASE = Case(
+    id="MK-2026-0001",
+    state=CaseState.ACKNOWLEDGED,
+    subject="Lek",
+    received_at=NOW,
+    reporter_email=REPORTER,
+    acknowledged_at=NOW,
+)
+NAMES = st.one_of(
+    st.text(max_size=3000),
+    st.text(st.characters(codec="ascii"), min_size=900, max_size=3000),
+    st.text(st.characters(min_codepoint=0x80), min_size=250, max_size=1200),
+)
+
+
+def line_lengths(raw: bytes) -> int:
+    """The longest line of `raw`, CRLF excluded."""
+    return max(map(len, raw.split(b"\r\n")))
+
+
+@pytest.mark.parametrize(
+    ("raw", "fault"),
+    [
+        (b"A: b\r\n\r\n" + b"x" * 999 + b"\r\n", "line 3 of the mail is over 998 octets"),
+        (b"A: b\r\n\r\nbare\nfeed\r\n", "line 3 of the mail has a bare CR or LF"),
+        (b"A: b\r\n\r\nbare\rreturn\r\n", "line 3 of the mail has a bare CR or LF"),
+        (b"A: b\r\n\r\nno end", "the mail does not end with CRLF"),
+    ],
+)
+def test_check_lines_refuses_what_smtp_would_break(raw: bytes, fault: str) -> None:
+    """Over-long lines, bare CR or LF and a missing final CRLF are a clear error."""
+    with pytest.raises(MailInputError) as error:
+        check_lines(raw)
+    assert str(error.value).startswith(fault)
+
+
+def test_check_lines_accepts_998_octets() -> None:
+    """A line of exactly 998 octets is allowed; the bytes come back unchanged."""
+    raw = b"A: b\r\n\r\n" + b"x" * 998 + b"\r\n"
+    assert check_lines(raw) is raw
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("rapport.pdf", ['filename="rapport.pdf"']),
+        ("a b;c.txt", ['filename="a b;c.txt"']),
+        ("rapport \u00e9.pdf", ["filename*=utf-8''rapport%20%C3%A9.pdf"]),
+        ('a"b.txt', ["filename*=utf-8''a%22b.txt"]),
+        ("=?utf-8?q?x?=", ["filename*=utf-8''%3D%3Futf-8%3Fq%3Fx%3F%3D"]),
+        ("x" * 70, ["filename*0*=utf-8''" + "x" * 53, "filename*1*=" + "x" * 17]),
+    ],
+)
+def test_param_segments(name: str, expected: list[str]) -> None:
+    """Short plain names are quoted; others are RFC 2231, in segments of at most 60."""
+    assert param_segments("filename", name) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=NAMES, subject=TEXT)
+def test_any_attachment_name_round_trips_within_998(name: str, subject: str) -> None:
+    """Any name of any length: every line within 998 octets, the name intact (a lone
+    surrogate, which UTF-8 cannot carry, as U+FFFD; surrounding white space dropped)."""
+    mail = build_mail(
+        kind="relay",
+        identity=Identity("meldpunt@gemeente.example", "Meldpunt", "Gemeente"),
+        to=(REPORTER,),
+        subject=subject,
+        body="Zie bijlage.",
+        message_id="mailbot.relay.x@gemeente.example",
+        date=NOW,
+        attachments=((name, "application/pdf", b"%PDF"),),
+    )
+    parsed = email.message_from_bytes(mail.raw, policy=email.policy.default)
+    (part,) = parsed.iter_attachments()
+    names = (part.get_filename(), email.utils.collapse_rfc2231_value(part.get_param("name")))
+    expected = re.sub("[\ud800-\udfff]", "\ufffd", name).strip() or "attachment"
+    assert (line_lengths(mail.raw) <= 998, names) == (True, (expected, expected))
+
+
+def staff_mail_with(name: str) -> bytes:
+    """An authenticated staff reply with one PDF called `name` (one RFC 2231 parameter)."""
+    quoted = urllib.parse.quote(name.encode("utf-8", "surrogatepass"), safe="")
+    return (
+        f"From: Petra <{STAFF}>\r\nTo: meldpunt@gemeente.example\r\n"
+        "Subject: RE: [MK-2026-0001] Lek\r\nMessage-ID: <staff-prop@gemeente.example>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBeste melder, zie bijlage.\r\n"
+        "--b\r\nContent-Type: application/pdf\r\n"
+        f"Content-Disposition: attachment; filename*=utf-8''{quoted}\r\n\r\n%PDF-1.4\r\n--b--\r\n"
+    ).encode("ascii")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=NAMES, subject=TEXT)
+def test_staff_relay_of_any_name_and_subject_keeps_every_line_within_998(
+    name: str, subject: str
+) -> None:
+    """Through the real staff relay path: all mails within 998 octets a line, name intact."""
+    raw = staff_mail_with(name)
+    files = parsing.attachment_payloads(raw, 10**6)
+    msg = parsing.parse(raw, NOW)
+    case = replace(STAFF_CASE, subject=subject)
+    verdict = Verdict(Disposition.STAFF_REPLY, "staff", case.id)
+    plan = plan_staff_reply(msg, verdict, case, frozenset(), STAFF_INPUTS, files)
+    relay = next(q.mail for q in plan.mails if q.mail.kind == "relay")
+    parsed = email.message_from_bytes(relay.raw, policy=email.policy.default)
+    relayed = [part.get_filename() for part in parsed.iter_attachments()]
+    longest = max(line_lengths(q.mail.raw) for q in plan.mails)
+    assert (longest <= 998, relayed, len(files)) == (True, [files[0][0]], 1)
