@@ -283,3 +283,46 @@ def test_staff_attachment_is_relayed_unless_internal(desk: Desk) -> None:
     before = len(desk.mails_to(REPORTER))
     reply_with_pdf("Internal: yes\n\nAlleen intern.")
     assert len(desk.mails_to(REPORTER)) == before
+
+
+def test_invisible_characters_before_internal_keep_the_mail_internal(desk: Desk) -> None:
+    """A byte-order mark and a zero-width space before `Internal: yes`: still internal."""
+    before = len(desk.mails_to(REPORTER))
+    body = "\ufeff\u200bInternal:\u00a0yes\nNote: leverancier\u200d gebeld\n\nAlleen voor ons."
+    assert staff_reply(desk, body) == Disposition.STAFF_REPLY
+    notes = [e["detail"] for e in desk.service.store.events(desk.case().id) if e["kind"] == "note"]
+    assert (len(desk.mails_to(REPORTER)) - before, notes) == (0, ["leverancier gebeld"])
+
+
+def test_internal_line_below_the_text_relays_nothing(desk: Desk) -> None:
+    """`Internal: yes` under a greeting is not applied: nothing relayed, staff told why."""
+    before = len(desk.mails_to(REPORTER))
+    staff_reply(desk, "Note: gebeld\nBeste melder,\nInternal: yes\n\nDe patch komt pas in Q3.")
+    result = desk.mails_to(STAFF)[-1]
+    assert (len(desk.mails_to(REPORTER)) - before, "Niet uitgevoerd" in str(result["Subject"])) == (
+        0,
+        True,
+    )
+    assert "Internal: yes" in result.get_content()
+
+
+def test_long_attachment_name_reaches_the_reporter_within_line_limits(desk: Desk) -> None:
+    """A 600-character name: relayed as RFC 2231 continuations, every line within 998."""
+    msg = EmailMessage()
+    msg["From"] = f"Petra <{STAFF}>"
+    msg["To"] = "meldpunt@gemeente.example"
+    msg["Subject"] = "RE: [MK-2026-0001] Lek"
+    msg["Message-ID"] = "<longname@gemeente.example>"
+    msg["Authentication-Results"] = PASS
+    msg.set_content("Zie de bijlage.")
+    name = "\u00e9\u20ac" * 300 + ".pdf"
+    msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename=name)
+    desk.clock.set(START + timedelta(minutes=30))
+    deliver_to_maildir(desk.inbox, bytes(msg), desk.clock.now())
+    asyncio.run(desk.service.run_once())
+    relay = desk.mails_to(REPORTER)[-1]
+    (attachment,) = relay.iter_attachments()
+    longest = max(
+        len(line) for f in (desk.outbox / "new").iterdir() for line in f.read_bytes().split(b"\r\n")
+    )
+    assert (attachment.get_filename(), longest <= 998) == (name[:251] + ".pdf", True)
