@@ -220,11 +220,11 @@ def _on_case(msg: InboundMessage, ctx: Context, rules: Rules, case: Case) -> Ver
     if sender is not None and sender in rules.staff:
         if ctx.authenticated:
             return Verdict(D.STAFF_REPLY, f"staff {sender} {how}", case.id)
-        return Verdict(D.UNVERIFIED, f"staff address not verified: {ctx.auth_reason}", case.id)
+        return Verdict(D.UNVERIFIED, f"staff address not verified: {_why(ctx)}", case.id)
     is_case_relay = case.source == "relay" and sender == case.relay_sender
     if sender is not None and (sender in rules.relays or is_case_relay):
         if not ctx.authenticated:
-            return Verdict(D.UNVERIFIED, f"relay address not verified: {ctx.auth_reason}", case.id)
+            return Verdict(D.UNVERIFIED, f"relay address not verified: {_why(ctx)}", case.id)
         if is_case_relay:
             return Verdict(D.FOLLOWUP, f"relay {sender} {how}", case.id)
     if sender is not None and sender == case.reporter_email:
@@ -232,3 +232,8 @@ def _on_case(msg: InboundMessage, ctx: Context, rules: Rules, case: Case) -> Ver
     return Verdict(
         D.UNVERIFIED, f"{sender or 'unknown sender'} is not the reporter of {case.id}", case.id
     )
+
+
+def _why(ctx: Context) -> str:
+    """Why the shell did not vouch for the sender ("no verdict" when it did not say)."""
+    return ctx.auth_reason or "no authentication verdict for this sender"

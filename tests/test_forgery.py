@@ -115,8 +115,8 @@ def test_a_repeated_identity_header_never_gives_staff_authority(
     headers = [*STAFF_MAIL]
     headers.insert(position, (name, value))
     verdict = judge(raw(headers))
-    assert verdict.disposition == D.UNVERIFIED
-    assert verdict.reason.startswith("ambiguous identity (repeated ")
+    repeated = f"repeated {CANONICAL[name.lower()]}"
+    assert (verdict.disposition, repeated in verdict.reason) == (D.UNVERIFIED, True)
 
 
 ADDRESS = st.from_regex(r"[a-z][a-z0-9.]{0,10}@[a-z]{1,10}\.(nl|example|com)", fullmatch=True)
@@ -327,3 +327,15 @@ def test_a_forged_relay_followup_through_the_service_is_unverified(tmp_path: Pat
         (D.FOLLOWUP, "MK-2026-0001"),
     ]
     assert on_case == ["r1@vng.example", "r2@vng.example"]
+
+
+def test_a_relay_the_shell_did_not_check_is_unverified_with_a_reason() -> None:
+    """No verdict from the shell (e.g. a former relay of the case, no longer configured)
+    is no authentication, and the reason says so."""
+    ctx = Context(case=RELAYED, found_by="tag")
+    verdict = classify(parsed(relay_mail(RELAY_PASS)), ctx, RULES)
+    assert verdict == Verdict(
+        D.UNVERIFIED,
+        "relay address not verified: no authentication verdict for this sender",
+        CASE.id,
+    )
