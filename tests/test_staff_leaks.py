@@ -237,6 +237,9 @@ def test_decoded_flowed_note_keeps_internal_applied() -> None:
     assert (to_reporter(result), notes) == ([], [LONG_NOTE.removeprefix("Note: ")])
 
 
+SECRET_TEXT = "Geheim, de patch komt pas in Q3."
+
+
 def thunderbird_flowed(body: str, count: int) -> bytes:
     """A Thunderbird-shaped plain-text staff reply: format=flowed, wrapped at 72."""
     head = (
@@ -261,7 +264,7 @@ def deliver(desk: Desk, raw: bytes) -> None:
 def test_thunderbird_flowed_internal_mail_reaches_no_reporter(desk: Desk) -> None:
     """End to end: a flowed Thunderbird reply, wrapped Note, Internal: yes: nothing leaks."""
     before = len(desk.mails_to(REPORTER))
-    deliver(desk, thunderbird_flowed(f"{LONG_NOTE}\nInternal: yes\n\nGeheim: patch Q3.", 1))
+    deliver(desk, thunderbird_flowed(f"{LONG_NOTE}\nInternal: yes\n\n{SECRET_TEXT}", 1))
     relayed = [m.get_content() for m in desk.mails_to(REPORTER)[before:]]
     assert (relayed, desk.case().state) == ([], CaseState.ACKNOWLEDGED)
 
@@ -269,7 +272,7 @@ def test_thunderbird_flowed_internal_mail_reaches_no_reporter(desk: Desk) -> Non
 @pytest.mark.xfail(strict=True, reason="needs parsing to unflow format=flowed text (flowed.py)")
 def test_thunderbird_flowed_internal_mail_is_applied(desk: Desk) -> None:
     """End to end, once parsing unflows: the wrapped Note is one note, Internal: yes applied."""
-    deliver(desk, thunderbird_flowed(f"{LONG_NOTE}\nInternal: yes\n\nGeheim: patch Q3.", 1))
+    deliver(desk, thunderbird_flowed(f"{LONG_NOTE}\nInternal: yes\n\n{SECRET_TEXT}", 1))
     notes = [e["detail"] for e in desk.service.store.events(CASE.id) if e["kind"] == "note"]
     assert notes == [LONG_NOTE.removeprefix("Note: ")]
 
