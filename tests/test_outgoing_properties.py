@@ -242,4 +242,5 @@ def test_staff_relay_of_any_name_and_subject_keeps_every_line_within_998(
     parsed = email.message_from_bytes(relay.raw, policy=email.policy.default)
     relayed = [part.get_filename() for part in parsed.iter_attachments()]
     longest = max(line_lengths(q.mail.raw) for q in plan.mails)
-    assert (longest <= 998, relayed, len(files)) == (True, [files[0][0]], 1)
+    expected = [files[0][0].strip() or "attachment"]  # mixed_mail drops surrounding blanks
+    assert (longest <= 998, relayed, len(files)) == (True, expected, 1)
