@@ -18,15 +18,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import structlog
+
 from mailbot import config
 from mailbot.clock import SystemClock
 from mailbot.config import Settings
-from mailbot.errors import ConfigError
+from mailbot.errors import ConfigError, MailboxLoginFailed, StorageUnavailable
 from mailbot.logs import get_logger
 from mailbot.notify import Notifier
 from mailbot.rendering import Renderer
 from mailbot.service import Service
-from mailbot.store import Store
+from mailbot.store import Store, storage_error
 from mailbot.wiring import build_service
 
 OUTBOX_INTERVAL = 5.0
@@ -35,12 +37,44 @@ WAIT_SLICE = 5.0
 """Longest blocking wait of a mailbox without `interrupt()`, so that a stop is seen."""
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 300.0
+LOGIN_BACKOFF_BASE = 60.0
+LOGIN_BACKOFF_CAP = 3600.0
+"""A refused login is retried from once a minute to once an hour: never hammered."""
+STORAGE_BACKOFF_CAP = 30.0
+"""A store that cannot write is tried again at least this often (space may be freed)."""
+PROBE_INTERVAL = 1.0
+"""While waiting out a reconnect delay, the mailbox's port is probed this often."""
+CLOSE_TIMEOUT = 2.0
+"""On stop, the outbound connections get this long to say goodbye."""
 
 
-def backoff(attempt: int, rng: random.Random) -> float:
+def backoff(
+    attempt: int, rng: random.Random, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP
+) -> float:
     """Delay before reconnect `attempt` (1, 2, …): exponential, capped, with jitter."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * float(2 ** max(attempt - 1, 0)))
+    ceiling = min(cap, base * float(2 ** max(attempt - 1, 0)))
     return ceiling * rng.uniform(0.5, 1.0)
+
+
+def retry_delay(exc: Exception, attempt: int, rng: random.Random) -> tuple[str, float]:
+    """The log event and the delay for a failed intake pass (`attempt` failures in a row)."""
+    if isinstance(exc, MailboxLoginFailed):
+        return "mailbox_login_failed", backoff(attempt, rng, LOGIN_BACKOFF_BASE, LOGIN_BACKOFF_CAP)
+    if isinstance(exc, StorageUnavailable):
+        return "storage_unavailable", backoff(attempt, rng, cap=STORAGE_BACKOFF_CAP)
+    return "mailbox_reconnect", backoff(attempt, rng)
+
+
+def problem_status(event: str, exc: Exception, delay: float) -> str:
+    """The systemd STATUS= line for a failed intake pass."""
+    if event == "mailbox_login_failed":
+        return (
+            f"mailbox login failed, next try in {delay:.0f} s "
+            f"(fix the secret, then `systemctl reload mailbot`): {exc}"
+        )
+    if event == "storage_unavailable":
+        return f"storage error, reports wait in the mailbox; retry in {delay:.0f} s: {exc}"
+    return f"mailbox unavailable, retry in {delay:.0f} s: {exc}"
 
 
 @dataclass
@@ -56,10 +90,14 @@ class Daemon:
     stopping: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
     ready: bool = False
+    backlog: int = 0
+    """Messages waiting when the mailbox was first reached (the first pass's progress)."""
     config_path: Path | None = None
     in_pass: bool = False
     """True while an intake pass runs in the worker thread (then a reload waits)."""
     pending: tuple[Settings, Renderer] | None = None
+    retry_now: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by SIGHUP: a reconnect waiting out its delay (a refused login) tries at once."""
 
     def request_reload(self) -> None:
         """SIGHUP: read the config again; apply it between two messages, or refuse it."""
@@ -73,6 +111,7 @@ class Daemon:
             return
         if not self.in_pass:
             self._apply_reload()
+        self.retry_now.set()
 
     def _apply_reload(self) -> None:
         """Swap in the pending config (in the event loop, while no intake pass runs)."""
@@ -125,61 +164,110 @@ class Daemon:
             interrupt()  # IMAP: end the IDLE now rather than at the end of its slice
 
     async def run(self) -> None:
-        """Run all tasks until stop is requested."""
+        """Run all tasks until stop is requested.
+
+        On stop the outbox finishes the mails in flight (one per connection) and sends
+        nothing new, whatever is queued: the queue is there for the next start.
+        """
+        self.service.outbox.stopping = self.stopping.is_set
         tasks = [self._intake(), self._outbox(), self._ticks()]
         if self.notifier.watchdog_seconds:
             tasks.append(self._watchdog(self.notifier.watchdog_seconds / 2))
         await asyncio.gather(*tasks)
-        await self.service.outbox.close()
+        try:
+            await asyncio.wait_for(self.service.outbox.close(), CLOSE_TIMEOUT)
+        except (TimeoutError, OSError) as exc:
+            get_logger().warning("outbound_close_timeout", error=str(exc)[:200])
 
     async def _intake(self) -> None:
         log = get_logger(task="intake")
-        mailbox = self.service.mailbox
+        attempt = 0
+        while not self.stop.is_set():
+            try:
+                if not self.ready:
+                    await self._reach()
+                await self._pass(log)
+                if attempt:
+                    log.info("mailbox_reconnected", attempts=attempt)
+                    self.notifier.status("mailbox reached, handling mail")
+                attempt = 0
+                if not self.stop.is_set():
+                    started = time.perf_counter()
+                    news = await asyncio.to_thread(self.service.mailbox.wait, self._slice())
+                    log.debug("mailbox_waited", news=news, ms=_ms(started))
+            except Exception as exc:
+                attempt += 1
+                event, delay = retry_delay(exc, attempt, self.rng)
+                level = log.warning if event == "mailbox_reconnect" else log.error
+                level(event, attempt=attempt, delay=round(delay, 2), error=str(exc)[:300])
+                self.notifier.status(problem_status(event, exc, delay))
+                self.first_pass.set()
+                self.retry_now.clear()
+                await self._wait_to_retry(delay, probe=event == "mailbox_reconnect")
+
+    async def _reach(self) -> None:
+        """Reach the mailbox (and with it the database), then READY=1: before the backlog."""
+        total = await asyncio.to_thread(self.service.mailbox.count_pending)
+        self.service.store.state_get("heartbeat:intake")
+        if self.stop.is_set():
+            return
+        self.ready = True
+        self.backlog = total
+        self.notifier.ready(f"mailbox reached, intake: 0 of {total:,}")
+        get_logger(task="intake").info("daemon_ready", backlog=total)
+
+    async def _pass(self, log: structlog.stdlib.BoundLogger) -> None:
+        """One intake pass in the worker thread; the outbox is woken after every batch."""
         loop = asyncio.get_running_loop()
+        total = self.backlog
 
         def batch_done() -> None:
             """From the worker thread: what the batch queued goes out before the pass ends."""
             loop.call_soon_threadsafe(self.outbox_kick.set)
 
-        attempt = 0
-        while not self.stop.is_set():
-            try:
-                self.in_pass = True
-                started = time.perf_counter()
-                try:
-                    outcomes = await asyncio.to_thread(
-                        self.service.intake, 50, self.stopping.is_set, batch_done
-                    )
-                finally:
-                    self.in_pass = False
-                    self._apply_reload()
-                if outcomes:
-                    self.outbox_kick.set()
-                log.debug("intake_pass", messages=len(outcomes), ms=_ms(started))
-                self.first_pass.set()
-                if not self.ready:
-                    self.ready = True
-                    self.notifier.ready("mailbox reached, handling mail")
-                    log.info("daemon_ready")
-                if attempt:
-                    log.info("mailbox_reconnected", attempts=attempt)
-                attempt = 0
-                if not self.stop.is_set():
-                    started = time.perf_counter()
-                    news = await asyncio.to_thread(mailbox.wait, self._slice())
-                    log.debug("mailbox_waited", news=news, ms=_ms(started))
-            except Exception as exc:
-                attempt += 1
-                delay = backoff(attempt, self.rng)
-                log.warning(
-                    "mailbox_reconnect",
-                    attempt=attempt,
-                    delay=round(delay, 2),
-                    error=str(exc)[:300],
-                )
-                self.notifier.status(f"mailbox unavailable, retry in {delay:.0f} s: {exc}")
-                self.first_pass.set()
-                await self._sleep(delay)
+        def progress(done: int) -> None:
+            if total and not self.stopping.is_set():
+                self.notifier.status(f"intake: {done:,} of {total:,}")
+
+        self.in_pass = True
+        started = time.perf_counter()
+        try:
+            outcomes = await asyncio.to_thread(
+                self.service.intake, 50, self.stopping.is_set, batch_done, progress
+            )
+        finally:
+            self.in_pass = False
+            self._apply_reload()
+        if outcomes:
+            self.outbox_kick.set()
+        if total:
+            self.backlog = 0
+            self.notifier.status("mailbox reached, handling mail")
+        log.debug("intake_pass", messages=len(outcomes), ms=_ms(started))
+        self.first_pass.set()
+
+    async def _wait_to_retry(self, delay: float, probe: bool) -> None:
+        """Sleep `delay` (ended by stop or SIGHUP); with `probe`, also once the mailbox's
+        port, found closed meanwhile, opens again: a server back after a long outage is
+        used within seconds, while one that is up but failing still waits its backoff."""
+        reachable = getattr(self.service.mailbox, "reachable", None)
+        if not probe or not callable(reachable):
+            await self._sleep(delay, self.retry_now)
+            return
+        deadline = time.monotonic() + delay
+        # Open now: the port is not what failed (the server is up but refuses): the whole
+        # backoff is waited. Closed now: the first probe that finds it open ends the wait.
+        was_down = not await asyncio.to_thread(reachable)
+        while not self.stop.is_set() and not self.retry_now.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await self._sleep(min(PROBE_INTERVAL, left), self.retry_now)
+            up = await asyncio.to_thread(reachable)
+            if up and was_down:
+                get_logger(task="intake").info("mailbox_port_open")
+                return
+            was_down = was_down or not up
 
     def _slice(self) -> float:
         """How long one mailbox wait may block before the next (safety-net) intake pass.
@@ -222,10 +310,14 @@ class Daemon:
                 wait = interval
             except Exception as exc:
                 attempt += 1
-                wait = backoff(attempt, self.rng)
-                log.error(
-                    f"{task}_failed", attempt=attempt, delay=round(wait, 2), error=str(exc)[:300]
+                storage = storage_error(exc)
+                wait = backoff(
+                    attempt, self.rng, cap=STORAGE_BACKOFF_CAP if storage else BACKOFF_CAP
                 )
+                event = "storage_unavailable" if storage else f"{task}_failed"
+                log.error(event, attempt=attempt, delay=round(wait, 2), error=str(exc)[:300])
+                if storage:
+                    self.notifier.status(f"storage error ({task}), retry in {wait:.0f} s: {exc}")
             await self._sleep(wait, kick)
 
     async def _watchdog(self, interval: float) -> None:

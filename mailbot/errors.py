@@ -19,6 +19,16 @@ class MailboxUnavailable(RetryableError):
     """The mailbox (IMAP server, Maildir) cannot be reached right now."""
 
 
+class MailboxLoginFailed(MailboxUnavailable):
+    """The mailbox refused our credentials: retried slowly, never hammered (account lockout)."""
+
+
+class StorageUnavailable(RetryableError):
+    """The database cannot be written or read right now (disk full, I/O error, read-only
+    filesystem, locked past its timeout). Never the message's fault: it stays in the
+    mailbox, unrecorded, and is handled again once the store can write."""
+
+
 class TransportTemporaryError(RetryableError):
     """The outbound transport refused for now (SMTP 4xx, connection lost)."""
 

@@ -25,7 +25,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -33,7 +33,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailbot.config import MailboxSettings
-from mailbot.errors import ConfigError, MailboxUnavailable
+from mailbot.errors import ConfigError, MailboxLoginFailed, MailboxUnavailable
 from mailbot.logs import get_logger
 from mailbot.mailbox import BATCH_BYTES, MailboxItem
 from mailbot.oauth import TokenProvider, TokenSource, TokenUnavailable, oauth_client
@@ -256,6 +256,19 @@ class ImapMailbox:
         """Messages in the folder, from EXAMINE's EXISTS (read-only: no flag changes)."""
         return self._run("count", self._count)
 
+    def reachable(self, timeout: float = 1.0) -> bool:
+        """True when a TCP connection to the server's port opens (no login: a cheap probe)."""
+        try:
+            with socket.create_connection((self.settings.host, self.settings.port), timeout):
+                return True
+        except OSError:
+            return False
+
+    def use_credentials(self, settings: MailboxSettings) -> None:
+        """Take a new password (SIGHUP after a failed login); the next connect uses it."""
+        self._password = settings.password.reveal() if settings.password else ""
+        self.settings = replace(self.settings, password=settings.password)
+
     @property
     def uidvalidity(self) -> int | None:
         """UIDVALIDITY of the folder when last selected, or None."""
@@ -303,7 +316,7 @@ class ImapMailbox:
             capabilities = frozenset(client.capabilities())
         except LoginError as exc:
             _shutdown(client)
-            raise MailboxUnavailable(
+            raise MailboxLoginFailed(
                 f"IMAP {self.address}: login failed for {mb.username}: {_text(exc)}"
                 + (_XOAUTH2_HINT if token is not None else "")
             ) from exc

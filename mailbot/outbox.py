@@ -9,7 +9,7 @@ import signal
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from mailbot.clock import Clock
 from mailbot.decide import Inputs, staff_alert
@@ -17,7 +17,7 @@ from mailbot.errors import TransportPermanentError, TransportTemporaryError
 from mailbot.logs import get_logger
 from mailbot.models import TO_REPORTER, CaseState
 from mailbot.schema import OutboxRow, iso
-from mailbot.store import Store
+from mailbot.store import Store, storage_error
 from mailbot.transport import Transport
 
 RETRY_BASE = timedelta(minutes=1)
@@ -31,6 +31,10 @@ def crashpoint(name: str) -> None:
     """Die like `kill -9` when $MAILBOT_CRASH_AT names this point (crash tests only)."""
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _never() -> bool:
+    return False
 
 
 def _redacted(exc: Exception, row: OutboxRow) -> str:
@@ -85,16 +89,26 @@ class Outbox:
         self.clock = clock
         self.inputs = inputs
         self.log = get_logger(task="outbox")
+        self.stopping: Callable[[], bool] = _never
+        """Asked before each mail: True (SIGTERM) sends nothing new; mails in flight finish."""
+        self.unconfirmed: dict[int, tuple[OutboxRow, datetime]] = {}
+        """Mails the server accepted whose "sent" mark could not be written yet (by row id,
+        with the moment of acceptance). They are never sent again by this process; while
+        any is here, no new mail is sent (the store cannot record it)."""
 
     async def deliver(self) -> DeliveryCounts:
         """Send every queued mail that is due; temporary failures are retried later.
 
         The mails of one case (or, without a case, to one set of recipients) go through
-        one lane in queue order; the lanes send side by side.
+        one lane in queue order; the lanes send side by side. Raises StorageUnavailable,
+        sending nothing, while a mail's "sent" mark cannot be written.
         """
         counts = DeliveryCounts()
-        seen: set[int] = set()
-        while batch := [r for r in self.store.due_outbox(self.clock.now()) if r.id not in seen]:
+        self._confirm()
+        seen: set[int] = set(self.unconfirmed)
+        while not self.stopping() and (
+            batch := [r for r in self._due() if r.id not in seen and r.id not in self.unconfirmed]
+        ):
             seen.update(r.id for r in batch)
             shares: list[list[OutboxRow]] = [[] for _ in self.lanes]
             for row in batch:
@@ -119,10 +133,32 @@ class Outbox:
         for transport in self.lanes:
             await transport.close()
 
+    def _due(self) -> list[OutboxRow]:
+        try:
+            return self.store.due_outbox(self.clock.now())
+        except Exception as exc:
+            if (storage := storage_error(exc)) is None:
+                raise
+            raise storage from exc
+
+    def _confirm(self) -> None:
+        """Write the "sent" marks still owed; StorageUnavailable while that cannot be done."""
+        for row_id, (row, sent_at) in list(self.unconfirmed.items()):
+            try:
+                self._mark_sent(row, sent_at)
+            except Exception as exc:
+                if (storage := storage_error(exc)) is None:
+                    raise
+                raise storage from exc
+            del self.unconfirmed[row_id]
+            self.log.info("mail_mark_written", case=row.case_id, message_id=row.message_id)
+
     async def _deliver_all(
         self, transport: Transport, rows: list[OutboxRow], counts: DeliveryCounts
     ) -> None:
         for row in rows:
+            if self.stopping() or self.unconfirmed:
+                return  # SIGTERM, or the store cannot record a send: nothing new goes out
             await self._deliver_one(row, counts, transport)
 
     async def _deliver_one(
@@ -142,13 +178,24 @@ class Outbox:
             return
         crashpoint("after_send")
         now = self.clock.now()
+        counts.sent += 1
+        try:
+            self._mark_sent(row, now)
+        except Exception as exc:
+            if (storage := storage_error(exc)) is None:
+                raise
+            self.unconfirmed[row.id] = (row, now)  # the server has it: never send it again
+            log.error("mail_mark_failed", error=str(storage)[:300])
+            raise storage from exc
+        log.info("mail_sent", to=len(row.recipients))
+
+    def _mark_sent(self, row: OutboxRow, at: datetime) -> None:
+        """Record that the server accepted `row` at `at`, with what that settles."""
         with self.store.transaction():
             self.store.outbox_update(
-                row.id, status="sent", sent_at=iso(now), attempts=row.attempts + 1
+                row.id, status="sent", sent_at=iso(at), attempts=row.attempts + 1
             )
-            self._after_sent(row)
-        counts.sent += 1
-        log.info("mail_sent", to=len(row.recipients))
+            self._after_sent(row, at)
 
     def _retry_or_fail(self, row: OutboxRow, error: str, counts: DeliveryCounts) -> None:
         now = self.clock.now()
@@ -186,7 +233,7 @@ class Outbox:
             )
             self.store.enqueue(alert, now)
 
-    def _after_sent(self, row: OutboxRow) -> None:
+    def _after_sent(self, row: OutboxRow, now: datetime) -> None:
         """Clocks this mail meets: the acknowledgement meets ack_due, a relayed staff reply
         meets response_due, and every mail to the reporter restarts update_due."""
         if row.case_id is None or row.kind not in TO_REPORTER:
@@ -194,7 +241,6 @@ class Outbox:
         case = self.store.case(row.case_id)
         if case is None:
             return
-        now = self.clock.now()
         settles = {"acknowledgement": "ack_due", "relay": "response_due"}.get(row.kind)
         if settles:
             result = self.store.settle_clock(case.id, settles, now, row.message_id)

@@ -26,7 +26,7 @@ from mailbot.rendering import Renderer
 from mailbot.scheduler import SchedulePolicy
 from mailbot.schema import iso
 from mailbot.staffmail import plan_staff_reply
-from mailbot.store import Store
+from mailbot.store import Store, storage_error
 from mailbot.ticker import Ticker
 from mailbot.transport import Transport
 from mailbot.workdays import Calendar, make_calendar
@@ -147,6 +147,12 @@ class Service:
         """
         restart = restart_sections(self.settings, settings)
         kept = {name: getattr(self.settings, name) for name in RESTART_SECTIONS}
+        use_credentials = getattr(self.mailbox, "use_credentials", None)
+        new_secret = "mailbox" in restart and _password_only(self.settings, settings)
+        if new_secret and callable(use_credentials):  # a corrected secret after a refused login
+            use_credentials(settings.mailbox)
+            kept["mailbox"] = settings.mailbox
+            restart = tuple(name for name in restart if name != "mailbox")
         new = replace(settings, **kept)
         new_renderer = renderer or Renderer(new.templates.directory)
         calendar, rules = calendar_for(new), Rules.from_settings(new)
@@ -162,13 +168,15 @@ class Service:
         batch: int = 50,
         stop: Callable[[], bool] | None = None,
         batch_done: Callable[[], None] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> list[Outcome]:
         """Handle every pending message once; returns what became of each.
 
         `stop` is asked between two messages: when it says True the pass ends after the
         message in hand (SIGTERM). `batch_done` is called once each batch is recorded,
-        before its move (to wake the outbox). Raises MailboxUnavailable when the mailbox
-        cannot be read.
+        before its move (to wake the outbox); `progress` after it with the count so far.
+        Raises MailboxUnavailable when the mailbox cannot be read and StorageUnavailable
+        when the database cannot be written (the message in hand stays in the mailbox).
         """
         stop = stop or _never
         outcomes: list[Outcome] = []
@@ -180,23 +188,44 @@ class Service:
             if not items:
                 break
             processed: list[str] = []
-            for item in items:
-                if stop():
-                    break
-                tried.add(item.key)
-                outcome = self.handle(item, move=False)
-                if outcome is None:
-                    continue
-                outcomes.append(outcome)
-                if outcome.disposition in TO_QUARANTINE:
-                    self._move(item.key, outcome)
-                else:
-                    processed.append(item.key)
-            if batch_done is not None:
-                batch_done()  # recorded and committed: the outbox may send while we move
-            self._move_processed(processed)
-        self.store.state_set("heartbeat:intake", self.clock.now().isoformat())
+            try:
+                self._handle_batch(items, stop, tried, outcomes, processed)
+            finally:
+                # Also when the store failed mid-batch: what it recorded is moved.
+                if batch_done is not None:
+                    batch_done()  # recorded and committed: the outbox may send while we move
+                self._move_processed(processed)
+            if progress is not None:
+                progress(len(outcomes))
+        try:
+            self.store.state_set("heartbeat:intake", self.clock.now().isoformat())
+        except Exception as exc:
+            if (storage := storage_error(exc)) is None:
+                raise
+            raise storage from exc
         return outcomes
+
+    def _handle_batch(
+        self,
+        items: list[MailboxItem],
+        stop: Callable[[], bool],
+        tried: set[str],
+        outcomes: list[Outcome],
+        processed: list[str],
+    ) -> None:
+        """Record each item of one batch (quarantine moved at once, the rest listed)."""
+        for item in items:
+            if stop():
+                break
+            tried.add(item.key)
+            outcome = self.handle(item, move=False)
+            if outcome is None:
+                continue
+            outcomes.append(outcome)
+            if outcome.disposition in TO_QUARANTINE:
+                self._move(item.key, outcome)
+            else:
+                processed.append(item.key)
 
     def handle(self, item: MailboxItem, move: bool = True) -> Outcome | None:
         """Record one message in one transaction, then (if `move`) move it; never raises.
@@ -213,6 +242,8 @@ class Service:
                 _resumed(item.key, existing) if existing is not None else self._record(item)
             )
         except Exception as exc:
+            if (storage := storage_error(exc)) is not None:
+                raise storage from exc  # not the message's fault: it stays in the mailbox
             outcome = self._record_failure(item, sha, exc)
         if outcome is None:
             return None
@@ -392,6 +423,8 @@ class Service:
             return Outcome(item.key, D.QUARANTINED, None, msg.message_id, reason)
         except Exception as second:
             self.log.exception("message_left_in_mailbox", key=item.key, error=repr(second)[:300])
+            if (storage := storage_error(second)) is not None:
+                raise storage from second
             return None
 
     def _move_processed(self, keys: list[str]) -> None:
@@ -414,6 +447,11 @@ class Service:
 
 def _never() -> bool:
     return False
+
+
+def _password_only(old: Settings, new: Settings) -> bool:
+    """True when the [mailbox] sections differ in their password and nothing else."""
+    return replace(old.mailbox, password=None) == replace(new.mailbox, password=None)
 
 
 def restart_sections(old: Settings, new: Settings) -> tuple[str, ...]:

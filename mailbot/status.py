@@ -1,7 +1,9 @@
 """`mailbot status`: the daemon's vital signs, and what of them needs attention.
 
 `gather` is the shell (database, mailbox); `attention`, `as_json` and `as_text` are pure.
-Something needs attention (exit 1, for monitoring) when: no intake pass for more than
+Something needs attention (exit 1, for monitoring) when: the database's filesystem is
+read-only or has no room for a message of the largest allowed size, the mailbox cannot be
+reached (a refused login named as such), no intake pass for more than
 3 times poll_seconds or 5 minutes, no scheduler tick for more than 5 minutes, outgoing mail
 failed in the last 7 days, mail queued for more than an hour, a deadline is overdue, or
 security.txt expires within 30 days.
@@ -9,6 +11,7 @@ security.txt expires within 30 days.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,9 +33,21 @@ INTAKE_LIMIT = timedelta(minutes=5)
 TICK_LIMIT = timedelta(minutes=5)
 FAILED_WINDOW = timedelta(days=7)
 QUEUED_LIMIT = timedelta(hours=1)
+STORAGE_MARGIN = 1_048_576
+"""Room beyond twice the largest message (its raw bytes and the write-ahead log)."""
 IMAP_TIMEOUT = 5.0
 """Seconds `status` gives the IMAP server to tell the backlog."""
 OPEN_STATES = tuple(s.value for s in CaseState if s not in CLOSED_STATES)
+
+
+@dataclass(frozen=True)
+class Storage:
+    """The filesystem of the database, as `statvfs` sees it."""
+
+    folder: str
+    free: int  # bytes available to us
+    needed: int  # room one message of the largest allowed size may take
+    read_only: bool
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ class Snapshot:
     due_today: int = 0
     overdue: int = 0
     security_txt_expires: date | None = None
+    storage: Storage | None = None
 
     @property
     def failed_recently(self) -> int:
@@ -71,6 +87,8 @@ def intake_limit(poll_seconds: int) -> timedelta:
 def attention(s: Snapshot) -> list[str]:
     """One line with its reason for each thing that needs attention; [] when all is fine."""
     found = [
+        _storage(s.storage),
+        _mailbox(s),
         _stale("intake pass", s.intake, intake_limit(s.poll_seconds), s.now),
         _stale("scheduler tick", s.tick, TICK_LIMIT, s.now),
     ]
@@ -88,6 +106,39 @@ def attention(s: Snapshot) -> list[str]:
         found.append(f"{s.overdue} deadline(s) overdue (see `mailbot deadlines`)")
     found.append(expiry_warning(s.security_txt_expires, s.now, s.timezone))
     return [line for line in found if line]
+
+
+def _storage(st: Storage | None) -> str | None:
+    """A full or read-only database filesystem: reports wait in the mailbox meanwhile."""
+    if st is None:
+        return None
+    if st.read_only:
+        return (
+            f"storage: {st.folder} is mounted read-only: nothing can be recorded, "
+            "reports wait in the mailbox"
+        )
+    if st.free < st.needed:
+        return (
+            f"storage: only {_mb(st.free)} free on {st.folder}, a message may need "
+            f"{_mb(st.needed)}: reports wait in the mailbox until there is room"
+        )
+    return None
+
+
+def _mailbox(s: Snapshot) -> str | None:
+    """The mailbox cannot be reached (a refused login named as such)."""
+    if s.backlog is not None or not s.backlog_error:
+        return None
+    if "login failed" in s.backlog_error:
+        return (
+            f"mailbox login failed: {s.backlog_error} (fix the password or token, "
+            "then `systemctl reload mailbot`)"
+        )
+    return f"mailbox unreachable: {s.backlog_error}"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_048_576:.1f} MB"
 
 
 def _stale(what: str, last: datetime | None, limit: timedelta, now: datetime) -> str | None:
@@ -126,6 +177,13 @@ def as_json(s: Snapshot, reasons: list[str]) -> dict[str, Any]:
         "clocks": {"due_today": s.due_today, "overdue": s.overdue},
         "security_txt_expires": s.security_txt_expires.isoformat()
         if s.security_txt_expires
+        else None,
+        "storage": {
+            "free": s.storage.free,
+            "needed": s.storage.needed,
+            "read_only": s.storage.read_only,
+        }
+        if s.storage
         else None,
         "attention": list(reasons),
     }
@@ -216,6 +274,22 @@ def gather(settings: Settings, store: Store, now: datetime) -> Snapshot:
         due_today=len(sections.today),
         overdue=len(sections.overdue),
         security_txt_expires=settings.security_txt.expires,
+        storage=storage_of(settings),
+    )
+
+
+def storage_of(settings: Settings) -> Storage | None:
+    """Free room and mount flags of the database's filesystem (None if it cannot be read)."""
+    folder = settings.database.path.parent
+    try:
+        found = os.statvfs(folder)
+    except OSError:
+        return None
+    return Storage(
+        folder=str(folder),
+        free=found.f_bavail * found.f_frsize,
+        needed=2 * settings.limits.max_message_bytes + STORAGE_MARGIN,
+        read_only=bool(found.f_flag & os.ST_RDONLY),
     )
 
 

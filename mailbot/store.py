@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -15,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from mailbot.contacts import mailbox_of
-from mailbot.errors import PermanentError, UserError
+from mailbot.errors import PermanentError, StorageUnavailable, UserError
 from mailbot.models import CLOSED_STATES, Case, Deadline, OutgoingMail
 from mailbot.schema import (
     MIGRATIONS,
@@ -38,6 +39,32 @@ OPEN_CLOCK_COLUMNS = (
     "c.state",
     "c.waiting",
 )
+
+
+_STORAGE_FAULTS = (
+    "disk is full",
+    "disk i/o error",
+    "database is locked",
+    "readonly database",
+    "read-only file system",
+    "unable to open database file",
+    "database table is locked",
+    "no space left",
+    "malformed",
+)
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT, errno.EACCES})
+
+
+def storage_error(exc: BaseException) -> StorageUnavailable | None:
+    """`exc` as a StorageUnavailable when the store, not the message, is at fault."""
+    if isinstance(exc, StorageUnavailable):
+        return exc
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and any(f in text for f in _STORAGE_FAULTS):
+        return StorageUnavailable(f"database: {exc}")
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        return StorageUnavailable(f"storage: {exc}")
+    return None
 
 
 _MESSAGE_FIELDS = (
@@ -116,15 +143,20 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit: everything inside commits together or not at all."""
+        """One atomic unit: everything inside commits together or not at all.
+
+        A COMMIT that fails (disk full, I/O error) is rolled back too, so that the
+        connection is usable again once the store can write.
+        """
         with self._writer:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.conn.in_transaction:
+                    self.db.execute("ROLLBACK")
                 raise
-            self.db.execute("COMMIT")
 
     # sqlite-utils' insert()/update() commit on their own (`with conn:`), which would end
     # the transaction of the message in hand; these two stay inside it.

@@ -33,7 +33,7 @@ import ssl
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,10 @@ class SmtpTestServer:
         self._rcpt_refusals: dict[str, str] = {}
         self._protocols: list[SMTP] = []
         self._controller: Controller | None = None
+        self.data_delay = 0.0
+        """Seconds each DATA waits before its reply (a slow server)."""
+        self.on_accept: Callable[[], None] | None = None
+        """Called (in the server's thread) after a DATA is recorded, before the 250."""
 
     @property
     def connections(self) -> int:
@@ -166,10 +170,14 @@ class SmtpTestServer:
             return fault
         assert envelope.mail_from is not None
         assert envelope.original_content is not None
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         with self._lock:
             self.messages.append(
                 (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
             )
+        if self.on_accept is not None:
+            self.on_accept()
         return "250 2.0.0 OK queued"
 
     def authenticate(

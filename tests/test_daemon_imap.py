@@ -554,13 +554,25 @@ def test_unreachable_mailbox_check_fails_and_run_retries(
     assert lines[0].startswith("mailbot check: mailbox: IMAP 127.0.0.1:")
     assert cause in lines[0]
     assert "outbound: " in checked.stdout
-    with daemon(cfg, ready=False) as running:
-        reconnects = running.wait_event("mailbox_reconnect", 2)
-        assert running.terminate() == 0
-    first, second = reconnects[:2]
-    assert (first["attempt"], second["attempt"]) == (1, 2)
-    assert 0 < first["delay"] <= second["delay"]
-    assert cause in first["error"]
+    if fault == "wrong_password":
+        # A refused login waits a minute or more before the next try (account lockout).
+        with daemon(cfg, ready=False) as running:
+            (failed,) = running.wait_event("mailbox_login_failed", 1)
+            assert running.terminate() == 0
+        assert (failed["attempt"], failed["delay"] >= 30, cause in failed["error"]) == (
+            1,
+            True,
+            True,
+        )
+        assert running.events("mailbox_reconnect") == []
+    else:
+        with daemon(cfg, ready=False) as running:
+            reconnects = running.wait_event("mailbox_reconnect", 2)
+            assert running.terminate() == 0
+        first, second = reconnects[:2]
+        assert (first["attempt"], second["attempt"]) == (1, 2)
+        assert 0 < first["delay"] <= second["delay"]
+        assert cause in first["error"]
     assert running.events("daemon_ready") == []
     assert running.events("daemon_stopped") != []
 

@@ -21,7 +21,15 @@ from mailbot.config import MailboxSettings, Secret, Settings, from_mapping
 from mailbot.imap import ImapMailbox
 from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
 from mailbot.models import OutgoingMail
-from mailbot.status import Snapshot, as_json, as_text, attention, count_backlog, gather
+from mailbot.status import (
+    Snapshot,
+    Storage,
+    as_json,
+    as_text,
+    attention,
+    count_backlog,
+    gather,
+)
 from mailbot.store import Store
 
 NOW = datetime(2026, 12, 21, 9, 5, tzinfo=UTC)  # Monday, 10:05 in Amsterdam
@@ -81,6 +89,25 @@ def test_all_fine_needs_no_attention() -> None:
         ),
         ({"overdue": 2}, "2 deadline(s) overdue (see `mailbot deadlines`)"),
         (
+            {"backlog": None, "backlog_error": "IMAP x:993: timed out after 5 s"},
+            "mailbox unreachable: IMAP x:993: timed out after 5 s",
+        ),
+        (
+            {"backlog": None, "backlog_error": "IMAP x:993: login failed for bot: no"},
+            "mailbox login failed: IMAP x:993: login failed for bot: no (fix the password or "
+            "token, then `systemctl reload mailbot`)",
+        ),
+        (
+            {"storage": Storage("/var/lib/mailbot", 2**20, 3 * 2**20, False)},
+            "storage: only 1.0 MB free on /var/lib/mailbot, a message may need 3.0 MB: "
+            "reports wait in the mailbox until there is room",
+        ),
+        (
+            {"storage": Storage("/var/lib/mailbot", 2**30, 3 * 2**20, True)},
+            "storage: /var/lib/mailbot is mounted read-only: nothing can be recorded, "
+            "reports wait in the mailbox",
+        ),
+        (
             {"security_txt_expires": date(2027, 1, 5)},
             "security.txt expires on 2027-01-05 (in 15 day(s)): set a later [security_txt] "
             "expires and regenerate it with `mailbot security-txt`",
@@ -104,8 +131,8 @@ def test_each_problem_gives_one_line_with_its_reason(
         {"queued": 1, "oldest_queued": NOW - timedelta(hours=1)},
         {"security_txt_expires": date(2027, 1, 21)},
         {"security_txt_expires": None},
-        {"backlog": None, "backlog_error": "IMAP x:993: timed out after 5 s"},
         {"intake": NOW + timedelta(minutes=1)},
+        {"storage": Storage("/var/lib/mailbot", 3 * 2**20, 3 * 2**20, False)},
     ],
 )
 def test_limits_themselves_are_still_fine(changes: dict[str, Any]) -> None:
@@ -141,6 +168,7 @@ def test_json_document_has_the_issue_keys() -> None:
         "cases": {"new": 0, "acknowledged": 2, "investigating": 1, "confirmed": 0},
         "clocks": {"due_today": 1, "overdue": 0},
         "security_txt_expires": "2027-06-30",
+        "storage": None,
         "attention": ["a reason"],
     }
     assert actual == expected
