@@ -111,6 +111,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_recipients_mailbox ON outbox_recipients(mailbox, created_at);
     DROP INDEX outbox_recipients_address;
     """,
+    # What `purge` looks up per case (without them a purge grows with the square of cases).
+    """
+    CREATE INDEX attachments_message ON attachments(message);
+    CREATE INDEX outbox_recipients_outbox ON outbox_recipients(outbox);
+    CREATE INDEX notices_case ON notices(case_id);
+    """,
 )
 
 

@@ -303,13 +303,15 @@ class Service:
 
     def _context(self, msg: InboundMessage, seen: bool) -> Context:
         case, found_by = self._named_case(msg) if not seen else (None, "")
-        auth = self._authentication(msg)
+        auth = self._authentication(msg, case)
         return Context(seen, case, found_by, auth.authenticated, auth.reason)
 
-    def _authentication(self, msg: InboundMessage) -> AuthVerdict:
-        """Our MTA's word on the sender, asked only of staff and relay addresses."""
+    def _authentication(self, msg: InboundMessage, case: Case | None) -> AuthVerdict:
+        """Our MTA's word on the sender, asked only of staff and relay addresses (the
+        Authentication-Results of everyone else are never parsed: they cannot matter)."""
         sender = msg.from_address
-        if sender is None or (sender not in self.rules.staff and sender not in self.rules.relays):
+        relays = {*self.rules.relays, case.relay_sender if case is not None else None}
+        if sender is None or (sender not in self.rules.staff and sender not in relays):
             return AuthVerdict(False, "not a staff or relay address")
         staff = self.settings.staff
         if not staff.require_authenticated:
@@ -385,7 +387,7 @@ class Service:
                 self.store.end_clocks(case.id, now)
         on_case = v.case_id if v.disposition in {D.NEW_CASE, D.FOLLOWUP, D.STAFF_REPLY} else None
         # The bytes are kept once: a byte-identical copy gets its own row without them.
-        raw = None if self.store.seen_sha(msg.raw_sha256) else item.raw
+        raw = None if self.store.raw_kept(msg.raw_sha256) else item.raw
         self.store.record_message(
             {**_message_row(msg, v, on_case, item.origin, raw, now), "content_sha256": content},
             [

@@ -186,6 +186,13 @@ class Store:
             None,
         )
 
+    def raw_kept(self, sha256: str) -> bool:
+        """True when the bytes of a message with this sha256 are kept already (not purged)."""
+        found = self.db.execute(
+            "SELECT 1 FROM messages WHERE sha256 = ? AND raw IS NOT NULL LIMIT 1", [sha256]
+        )
+        return found.fetchone() is not None
+
     def seen_sha(self, sha256: str) -> bool:
         """True when a message with these exact raw bytes was recorded before."""
         found = self.db.execute("SELECT 1 FROM messages WHERE sha256 = ? LIMIT 1", [sha256])
