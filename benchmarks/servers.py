@@ -1,13 +1,16 @@
 """Servers of a benchmark run: a private Dovecot and an aiosmtpd sink, both on 127.0.0.1.
 
 `Sink` accepts every mail and remembers when it arrived (monotonic seconds) and its
-bytes; the benchmark parses what it needs afterwards, so the sink costs little CPU.
+bytes; the benchmark parses what it needs afterwards, so the sink costs little CPU. With
+`data_delay` set it is a slow server: each DATA waits that long before its 250 reply
+(connections wait side by side).
 `mailbot_config` writes a config for a mailbot subprocess that reads the Dovecot
 account and sends to the sink.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import time
@@ -32,12 +35,16 @@ class Sink:
 
     host: str = "127.0.0.1"
     port: int = 0
+    data_delay: float = 0.0
+    """Seconds each DATA waits before its reply (0: answer at once)."""
     mails: list[tuple[float, str, list[str], bytes]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Accept the mail and note when it arrived."""
+        """Accept the mail (after `data_delay`) and note when it was accepted."""
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         arrived = time.monotonic()
         with self._lock:
             self.mails.append(
