@@ -31,7 +31,7 @@ from mailbot.decoding import (
 )
 from mailbot.html_text import html_to_text
 from mailbot.models import Attachment, InboundMessage
-from mailbot.payloads import decoded, parse_bytes
+from mailbot.payloads import Bodies, decoded, parse_bytes
 from mailbot.payloads import digest as payload_digest
 from mailbot.relayparts import deliberate_parts
 
@@ -46,8 +46,13 @@ __all__ = [
 MAX_TEXT_CHARS = 1_000_000
 MAX_HEADER_BLOCK = 256 * 1024
 MAX_DEPTH = 40
-MAX_PARTS = 5000
+MAX_PARTS = 1000
 MAX_FILENAME_CHARS = 255
+#: Header fields of a message read in full; with more it is read headers-only (quarantined).
+MAX_HEADERS = 1000
+#: Lines the feed parser may read (header, boundary and short lines: runs of body lines
+#: reach it as one line); the rest of the message is then not read ("too_many_lines").
+MAX_PARSED_LINES = 100_000
 
 _DROP_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029])
 _SLASHES = re.compile(r"[/\\]")
@@ -124,7 +129,12 @@ def _minimal(size: int, digest: str, received_at: datetime, defect: str) -> Inbo
 def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> InboundMessage:
     """Headers, body text, attachments, contacts and bounce data of the whole message."""
     defects: list[str] = []
-    root = parse_bytes(raw)
+    root = parse_bytes(raw, max_parts=MAX_PARTS, max_lines=MAX_PARSED_LINES)
+    bodies = root.bodies or Bodies(raw)
+    if len(root) > MAX_HEADERS or (bodies.stopped and not bodies.head_done):
+        raise ValueError(f"header block over {MAX_HEADERS} fields or {MAX_PARSED_LINES} lines")
+    if bodies.stopped:
+        defects.append(bodies.stopped)
     head = read_head(root, defects)
     nodes = _walk(root, defects)
     text, html_only = _body_text(nodes, defects)

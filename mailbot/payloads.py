@@ -1,12 +1,22 @@
-"""Parsing a big message without copies of its bodies; decoding a body slice by slice.
+"""Parsing a big message without copies of its bodies, or a Python step per body line;
+decoding a body slice by slice.
 
 The stock `BytesParser.parsebytes` turns `raw` into one str read through a StringIO
 (four bytes a character), keeps every body as a list of lines, joins it and slices the
-join again: about eight times a big attachment. `parse_bytes` feeds the same slices to
-the same compat32 feed parser, but a run of base64-only lines (never a header line, a
-boundary or a blank line, so the parser treats the run exactly as its lines) reaches
-the parser as one short placeholder line that points back into `raw` (a line starting
-with U+E000, equally never a header, boundary or blank line).
+join again: about eight times a big attachment, and some microseconds for every line.
+`parse_bytes` feeds the same slices to the same compat32 feed parser, but a run of body
+lines reaches the parser as one short placeholder line that points back into `raw` (a
+line starting with U+E000, which no header, boundary or blank line does).
+
+A run is safe to replace when the parser reads each of its lines as one more body line,
+whatever state it is in: the run never holds a line that may be a boundary (one starting
+with "--"), nor, in a message that may have a delivery-status part, an empty line (which
+ends a status block there), nor a line without its line ending. It starts where the
+parser is surely in a body, or at an "inert" line (not empty, not header-like, no
+boundary): there the parser, if still reading headers, ends them and takes the line as
+the first body line, exactly as it takes the placeholder. The parser is surely in a
+body after an inert line, and after two empty lines in a row (an empty header block can
+nest in at most one message/* level: its own type is then text/plain).
 
 Placeholders only ever appear in the str payload, preamble or epilogue of a part built
 by `parse_bytes`. `materialize` puts the real text back in a leaf, `expand` in any
@@ -22,7 +32,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from email import errors
+from email import errors, feedparser
 from email.feedparser import FeedParser
 from email.message import Message
 from email.policy import compat32
@@ -32,12 +42,18 @@ from mailbot.decoding import SafeMessage
 
 SLICE_BYTES = 1 << 20
 MIN_RUN_CHARS = 4096
-"""Shorter runs of base64 lines stay in the payload as they are."""
+"""Shorter runs of body lines stay in the payload as they are."""
 FEED_BYTES = 8192
 """What `BytesParser.parsebytes` feeds the parser at a time (read from its StringIO)."""
-_BASE64_LINE = re.compile(r"[A-Za-z0-9+/=]+(\r\n|\r|\n)")
 # The parser decodes bytes as ASCII with surrogateescape: U+E000 never occurs in its text.
 _PLACEHOLDER = re.compile("\ue000([0-9]+)\ue001")
+# Where a run of body lines ends: at the start of a line that begins with "--" (or, with
+# a delivery-status part about, of an empty line). A line starts after "\n" or a lone "\r".
+_BOUNDARY_LINE = re.compile(r"(?<=[\r\n])--")
+_BOUNDARY_OR_EMPTY_LINE = re.compile(r"(?<=[\r\n])--|(?:(?<=\n)|(?<=\r)(?!\n))[\r\n]")
+_DELIVERY_STATUS = re.compile(rb"delivery-status", re.IGNORECASE)
+#: The feed parser's own test for a header or continuation line.
+_HEADER_LIKE: re.Pattern[str] = vars(feedparser)["headerRE"]
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _NOT_BASE64 = bytes(sorted(set(range(256)) - set(_ALPHABET + b"=")))
 _PAD_RUNS = re.compile(rb"={3,}")
@@ -46,10 +62,16 @@ _UUENCODE = frozenset({"x-uuencode", "uuencode", "uue", "x-uue"})
 
 @dataclass
 class Bodies:
-    """The raw message and the (start, end) of each run left out of the parse tree."""
+    """The raw message, the (start, end) of each run left out of the parse tree, and
+    why the parse stopped early ("" when it did not)."""
 
     raw: bytes
     runs: list[tuple[int, int]] = field(default_factory=list)
+    parts: int = 0
+    lines: int = 0
+    stopped: str = ""
+    head_done: bool = False
+    """The top header block has ended (a line that is no header line was read)."""
 
 
 class LeanMessage(SafeMessage):
@@ -59,66 +81,135 @@ class LeanMessage(SafeMessage):
 
 
 def parse_bytes(
-    raw: bytes, *, feed_bytes: int = FEED_BYTES, min_run: int = MIN_RUN_CHARS
+    raw: bytes,
+    *,
+    feed_bytes: int = FEED_BYTES,
+    min_run: int = MIN_RUN_CHARS,
+    max_parts: int | None = None,
+    max_lines: int | None = None,
 ) -> LeanMessage:
-    """The tree `safe_parser().parsebytes(raw)` builds, runs of base64 lines left out
-    (those of at least `min_run` characters within one `feed_bytes` slice)."""
+    """The tree `safe_parser().parsebytes(raw)` builds, runs of body lines left out
+    (those of at least `min_run` characters within one `feed_bytes` slice).
+
+    Past `max_parts` parts or `max_lines` lines handed to the parser, the rest of `raw`
+    is not read (`bodies.stopped` says which); the tree is then that of the part before.
+    """
     bodies = Bodies(raw)
 
     def factory(policy: Any = compat32) -> LeanMessage:
         part = LeanMessage(policy)
         part.bodies = bodies
+        bodies.parts += 1
         return part
 
     policy: Any = compat32
     parser = FeedParser(factory, policy=policy)
     buffer: Any = vars(parser)["_input"]  # the parser's line buffer (BufferedSubFile)
-    buffer.pushlines = _placeholding(buffer.pushlines, bodies, min_run)
+    runs = _Runs(bodies, min_run, _DELIVERY_STATUS.search(raw) is not None)
+    buffer.pushlines = runs.wrap(buffer.pushlines)
     for start in range(0, len(raw), feed_bytes):
         parser.feed(raw[start : start + feed_bytes].decode("ascii", "surrogateescape"))
+        bodies.stopped = _over(bodies, max_parts, max_lines)
+        if bodies.stopped:
+            break
     root: LeanMessage = parser.close()
     return root
 
 
-def _placeholding(
-    pushlines: Callable[[list[str]], None], bodies: Bodies, min_run: int
-) -> Callable[[list[str]], None]:
-    """`pushlines` with each long run of base64 lines replaced by one placeholder line.
+def _over(bodies: Bodies, max_parts: int | None, max_lines: int | None) -> str:
+    if max_parts is not None and bodies.parts > max_parts:
+        return "too_many_parts"
+    if max_lines is not None and bodies.lines > max_lines:
+        return "too_many_lines"
+    return ""
+
+
+class _Runs:
+    """Replaces each long run of body lines pushed to the parser by a placeholder line.
 
     Lines arrive whole and in order, so the characters counted so far are the offset
     in `raw`. The placeholder keeps the run's last line ending: where the parser drops
     the ending before a boundary, it drops it from the placeholder line instead.
     """
-    offset = 0
 
-    def push(lines: list[str]) -> None:
-        nonlocal offset
+    def __init__(self, bodies: Bodies, min_run: int, delivery_status: bool) -> None:
+        self.bodies = bodies
+        self.min_run = min_run
+        self.breaks = _BOUNDARY_OR_EMPTY_LINE if delivery_status else _BOUNDARY_LINE
+        self.empty_ends_body = delivery_status
+        self.in_body = False  # the parser surely reads body lines now
+        self.empty = 0  # empty lines in a row since the last header-like or boundary line
+        self.offset = 0
+
+    def wrap(self, pushlines: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+        def push(lines: list[str]) -> None:
+            kept = self.replace(lines)
+            self.bodies.lines += len(kept)
+            pushlines(kept)
+
+        return push
+
+    def replace(self, lines: list[str]) -> list[str]:
+        """`lines` with each long run of body lines replaced by its placeholder."""
+        text = "".join(lines)
         kept: list[str] = []
-        run: list[str] = []
-        for line in lines:
-            if _BASE64_LINE.fullmatch(line):
-                run.append(line)
-            else:
-                offset = _flush(run, offset, kept, bodies, min_run)
-                kept.append(line)
-                offset += len(line)
-        offset = _flush(run, offset, kept, bodies, min_run)
-        pushlines(kept)
+        at = position = 0
+        while at < len(lines):
+            if not self.bodies.head_done and not _HEADER_LIKE.match(lines[at]):
+                self.bodies.head_done = True
+            self.in_body = self.in_body or self._starts_body(lines[at])
+            count, size = self._run(text, position) if self.in_body else (0, 0)
+            if count:
+                self._keep(lines[at : at + count], size, kept)
+            else:  # a header or boundary line, an empty one, or the unended last line
+                if self.in_body:
+                    self.in_body, self.empty = False, 0
+                count, size = 1, len(lines[at])
+                kept.append(lines[at])
+                self.offset += size
+            at += count
+            position += size
+        return kept
 
-    return push
+    def _starts_body(self, line: str) -> bool:
+        """Whether the parser surely reads `line` and what follows as body (see above)."""
+        if line.startswith("--"):
+            self.empty = 0
+            return False
+        if self.empty >= 2 and not self.empty_ends_body:
+            return True
+        if line[:1] in ("\r", "\n"):
+            self.empty += 1
+            return False
+        if _HEADER_LIKE.match(line):
+            self.empty = 0
+            return False
+        return True
 
+    def _run(self, text: str, position: int) -> tuple[int, int]:
+        """Lines and characters of the run starting at `position` (0, 0 when none)."""
+        if text.startswith("--", position) or (
+            self.empty_ends_body and text[position : position + 1] in ("\r", "\n")
+        ):
+            return 0, 0
+        found = self.breaks.search(text, position)
+        end = len(text) if found is None else found.start()
+        count = text.count("\n", position, end) + text.count("\r", position, end)
+        count -= text.count("\r\n", position, end)
+        if end == len(text) and text[-1:] not in ("\r", "\n"):
+            end = max(text.rfind("\n", position, end), text.rfind("\r", position, end)) + 1
+        return count, (end - position if count else 0)
 
-def _flush(run: list[str], offset: int, kept: list[str], bodies: Bodies, min_run: int) -> int:
-    """Move `run` (starting at `offset`) to `kept`, as a placeholder if long; the new offset."""
-    size = sum(map(len, run))
-    if run and size >= min_run:
-        ending = _BASE64_LINE.fullmatch(run[-1]).group(1)  # type: ignore[union-attr]
-        bodies.runs.append((offset, offset + size - len(ending)))
-        kept.append(f"\ue000{len(bodies.runs) - 1}\ue001{ending}")
-    else:
-        kept.extend(run)
-    run.clear()
-    return offset + size
+    def _keep(self, run: list[str], size: int, kept: list[str]) -> None:
+        """`run` (starting at `self.offset`) into `kept`, as a placeholder if long."""
+        if size >= self.min_run:
+            last = run[-1]
+            ending = 2 if last.endswith("\r\n") else 1
+            self.bodies.runs.append((self.offset, self.offset + size - ending))
+            kept.append(f"\ue000{len(self.bodies.runs) - 1}\ue001{last[-ending:]}")
+        else:
+            kept.extend(run)
+        self.offset += size
 
 
 # --- payload bytes -----------------------------------------------------------------

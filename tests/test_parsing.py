@@ -11,7 +11,7 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mailbot import html_text, parsing, payloads
@@ -379,7 +379,7 @@ def test_eight_bit_header_bytes() -> None:
         b"Subject: " + b"=?utf-8?q?a?= " * 80_000,
         b"To: " + b"x@example.org, " * 70_000,
         b"References: " + b"<a@b> " * 170_000,
-        b"X-Folded: " + b"a\r\n " * 330_000,
+        b"X-Folded: " + b"a\r\n " * 90_000,
     ],
     ids=["plain", "encoded-words", "addresses", "references", "folded"],
 )
@@ -395,6 +395,37 @@ def test_megabyte_header_line(header: bytes) -> None:
         "body",
     )
     assert elapsed < 5.0
+
+
+def test_header_block_over_the_line_cap_is_read_headers_only() -> None:
+    """A header folded over more than MAX_PARSED_LINES lines is not parsed in full: the
+    message is read headers-only (first 256 KiB) with a parser_error, so it is quarantined."""
+    folded = b"X-Folded: " + b"a\r\n " * (2 * parsing.MAX_PARSED_LINES)
+    raw = b"From: a@example.org\r\n" + folded + b"\r\nMessage-ID: <big@example.org>\r\n\r\nbody"
+    msg = parse(raw, NOW)
+    actual = (msg.from_address, msg.message_id, msg.text, msg.defects[:2])
+    assert actual == ("a@example.org", None, "", ("parser_error:ValueError", "headers_truncated"))
+
+
+def test_more_than_max_headers_fields_is_read_headers_only() -> None:
+    """A message of more than MAX_HEADERS header fields is read headers-only (quarantined)."""
+    fields = b"".join(b"X-N-%d: x\r\n" % n for n in range(parsing.MAX_HEADERS))
+    raw = b"From: a@example.org\r\n" + fields + b"\r\nbody"
+    msg = parse(raw, NOW)
+    assert (msg.from_address, msg.text, msg.defects[0]) == (
+        "a@example.org",
+        "",
+        "parser_error:ValueError",
+    )
+
+
+def test_body_past_the_line_cap_is_cut_with_a_defect() -> None:
+    """Past MAX_PARSED_LINES parser lines in the body the rest is not read: too_many_lines."""
+    body = b"--\r\n" * (2 * parsing.MAX_PARSED_LINES) + b"verborgen"
+    raw = b"From: a@example.org\r\nSubject: s\r\n\r\nzichtbaar\r\n" + body
+    msg = parse(raw, NOW)
+    actual = (msg.text.startswith("zichtbaar"), "verborgen" in msg.text, "too_many_lines")
+    assert actual == (True, False, msg.defects[0])
 
 
 def test_missing_from() -> None:
@@ -948,10 +979,23 @@ _LINES = st.sampled_from(
         "=",
         "a:b",
         "\xe9\xff",
+        'Content-Type: multipart/digest; boundary="b1"',
+        "Content-Type: message/global-Delivery-Status",
+        "Action: failed",
+        "gewone tekst",
+        "FROM : x",
+        "From : x",
+        ": x",
+        "\t",
+        "-",
+        "--",
+        "--b1 ",
+        "x",
+        "\xee\x80\x80",  # U+E000 in UTF-8
     ]
 )
 _SOUP = st.lists(
-    st.tuples(_LINES, st.sampled_from(["\n", "\r\n", "\r"])).map("".join), max_size=30
+    st.tuples(_LINES, st.sampled_from(["\n", "\r\n", "\r", ""])).map("".join), max_size=40
 ).map(lambda lines: "".join(lines).encode("latin-1"))
 
 
@@ -968,11 +1012,42 @@ def _tree(part: Message, bodies: payloads.Bodies | None) -> list[object]:
     return [*found, part.__dict__["_payload"]]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(_SOUP, st.integers(1, 16), st.sampled_from([1, 8, 4096]))
 def test_lean_parse_builds_the_stock_tree(raw: bytes, feed: int, min_run: int) -> None:
     """parse_bytes, placeholders expanded, equals what BytesParser.parsebytes builds."""
     lean = payloads.parse_bytes(raw, feed_bytes=feed, min_run=min_run)
+    stock = safe_parser().parsebytes(raw)
+    assert _tree(lean, lean.bodies) == _tree(stock, None)
+
+
+_STRUCTURE = st.lists(
+    st.sampled_from(
+        [
+            "Content-Type: message/rfc822",
+            'Content-Type: multipart/digest; boundary="b1"',
+            "Content-Type: message/delivery-status",
+            "",
+            "a:b",
+            "x",
+            "--b1",
+            "--b1--",
+            " f",
+        ]
+    ),
+    max_size=25,
+).map(lambda lines: "".join(f"{line}\n" for line in lines).encode())
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_STRUCTURE, st.integers(1, 8))
+@example(b"Content-Type: message/rfc822\n\na:b\nx\n", 1)
+@example(b'Content-Type: multipart/digest; boundary="b1"\n\n--b1\n\n\na:b\nx\n--b1--\n', 3)
+@example(b"Content-Type: message/delivery-status\n\nx\nx\n\na:b\nx\n\n\na:b\n", 2)
+@example(b"a:b\nFrom : x\n\nx\n", 1)
+def test_lean_parse_builds_the_stock_tree_for_nested_headers(raw: bytes, feed: int) -> None:
+    """Runs of body lines never swallow header lines of nested, digest or status parts."""
+    lean = payloads.parse_bytes(raw, feed_bytes=feed, min_run=1)
     stock = safe_parser().parsebytes(raw)
     assert _tree(lean, lean.bodies) == _tree(stock, None)
 
