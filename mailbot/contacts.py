@@ -3,6 +3,9 @@
 Works on decoded text (subject and body) in time linear in its length, and fast: each
 scan looks for a rare literal first (":", "://", ".", a leading "+", "(" or "0") and
 only then looks closer, so a hostile megabyte of digits, dots or colons stays cheap.
+A text longer than twice SCAN_CHARS is read at its start and its end only, where a
+report names its systems and signs off: text made of near-misses costs about half a
+microsecond a character.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ MAX_ITEMS = 100
 MAX_URL_CHARS = 8192
 #: Only this much of the text is looked at to guess the language.
 LANGUAGE_SAMPLE_CHARS = 50_000
+#: Contacts are looked for in this many characters at the start and at the end.
+SCAN_CHARS = 64 * 1024
 
 
 def _words(text: str) -> frozenset[str]:
@@ -155,8 +160,11 @@ def _a_label(label: str) -> str | None:
 
 
 def extract_contacts(subject: str, text: str) -> Contacts:
-    """Contact addresses, phone numbers, URLs, IPs and host names in subject and text."""
+    """Contact addresses, phone numbers, URLs, IPs and host names in subject and text
+    (their first and last SCAN_CHARS characters)."""
     whole = f"{subject}\n{text}"
+    if len(whole) > 2 * SCAN_CHARS:
+        whole = f"{whole[:SCAN_CHARS]}\n{whole[-SCAN_CHARS:]}"
     spans = url_spans(whole)
     backwards = whole[::-1]
     return Contacts(
