@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from benchmarks import adversarial
 from benchmarks.procstat import Watched, watch
 from benchmarks.table import Row, markdown
 
@@ -40,3 +41,17 @@ def test_rss_at_picks_the_first_sample_that_reached_the_share() -> None:
     """rss_at(0.5) is the RSS of the first sample at or past half the final progress."""
     run = Watched(1.0, 0, 9, [(0, 5), (40, 6), (50, 7), (100, 8)])
     assert (run.rss_at(0.1), run.rss_at(0.5), run.rss_at(1.0)) == (6, 7, 8)
+
+
+def test_adversarial_shapes_go_through_a_real_intake() -> None:
+    """At 50 KB every adversarial shape is recorded by a real intake (none fails or hangs)."""
+    _, shapes = adversarial.measure_all(50_000, repeat=1)
+    failed = [m.name for m in shapes if m.disposition not in ("new_case", "quarantined")]
+    assert ([m.name for m in shapes], failed) == ([s.name for s in adversarial.SHAPES], [])
+
+
+def test_adversarial_row_names_every_shape() -> None:
+    """The row's note gives the ms per MB of every shape."""
+    (row,) = adversarial.rows(sizes=(50_000,), repeat=1)
+    missing = [s.name for s in adversarial.SHAPES if f"{s.name} " not in row.note]
+    assert (row.what.startswith("adversarial intake, "), missing) == (True, [])
