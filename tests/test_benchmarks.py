@@ -55,3 +55,26 @@ def test_adversarial_row_names_every_shape() -> None:
     (row,) = adversarial.rows(sizes=(50_000,), repeat=1)
     missing = [s.name for s in adversarial.SHAPES if f"{s.name} " not in row.note]
     assert (row.what.startswith("adversarial intake, "), missing) == (True, [])
+
+
+def _reconnect(at: str, delay: float, attempt: int) -> dict[str, object]:
+    return {"event": "mailbox_reconnect", "timestamp": at, "delay": delay, "attempt": attempt}
+
+
+def test_still_to_wait_reads_the_last_reconnect_before_the_server_came_back() -> None:
+    """The outage row's limit: the last delay planned before `back`, and what was left of it."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from benchmarks.faults import still_to_wait  # noqa: PLC0415
+
+    events = [
+        _reconnect("2026-12-06T10:00:00.000000Z", 32.0, 7),
+        {"event": "mailbox_port_open", "timestamp": "2026-12-06T10:00:20.000000Z"},
+        _reconnect("2026-12-06T10:00:40.000000Z", 76.5, 8),
+        _reconnect("2026-12-06T10:03:00.000000Z", 150.0, 9),  # after `back`: not counted
+    ]
+    back = datetime(2026, 12, 6, 10, 1, 0, tzinfo=UTC)
+    assert still_to_wait(events, back) == (76.5, 56.5, 8)
+    late = datetime(2026, 12, 6, 10, 2, 0, tzinfo=UTC)  # the 76.5 s had run out at 10:01:56.5
+    assert still_to_wait(events[:3], late) == (76.5, 0.0, 8)
+    assert still_to_wait(events[1:2], back) == (0.0, 0.0, 0)
