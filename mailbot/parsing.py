@@ -98,10 +98,19 @@ def _too_complex(raw: bytes) -> bool:
     """True when boundaries x lines exceeds MAX_BOUNDARY_LINES (counted in linear time)."""
     lines = raw.count(b"\n") + 1
     cap = MAX_BOUNDARY_LINES // lines + 1
-    if raw.count(b"=") < cap:
-        return False  # every boundary parameter has an "=": counting those is much cheaper
+    if raw.count(b"=") < cap or _word_count(raw, b"boundary") < cap:
+        return False  # every boundary parameter has both: counting is much cheaper
     matches = enumerate(_BOUNDARY_PARAM.finditer(raw), start=1)
     return any(found >= cap for found, _ in matches)
+
+
+def _word_count(raw: bytes, word: bytes, size: int = 1 << 16) -> int:
+    """Occurrences of lower-case `word` in `raw` in any case, lower-cased a slice at a time."""
+    found = 0
+    for start in range(0, len(raw), size):
+        piece = raw[start : start + size + len(word) - 1].lower()
+        found += piece.count(word)  # one that starts past `size` cannot fit in `piece`
+    return found
 
 
 def _fingerprint(raw: bytes) -> tuple[int, str]:

@@ -47,11 +47,10 @@ FEED_BYTES = 8192
 """What `BytesParser.parsebytes` feeds the parser at a time (read from its StringIO)."""
 # The parser decodes bytes as ASCII with surrogateescape: U+E000 never occurs in its text.
 _PLACEHOLDER = re.compile("\ue000([0-9]+)\ue001")
-# Where a run of body lines ends: at the start of a line that begins with "--" (or, with
-# a delivery-status part about, of an empty line). A line starts after "\n" or a lone "\r".
-_BOUNDARY_LINE = re.compile(r"(?<=[\r\n])--")
+# With a delivery-status part about, a run of body lines also ends at an empty line: the
+# start of a line that begins with "--", or of an empty one. A line starts after "\n" or
+# a lone "\r".
 _BOUNDARY_OR_EMPTY_LINE = re.compile(r"(?<=[\r\n])--|(?:(?<=\n)|(?<=\r)(?!\n))[\r\n]")
-_DELIVERY_STATUS = re.compile(rb"delivery-status", re.IGNORECASE)
 #: The feed parser's own test for a header or continuation line.
 _HEADER_LIKE: re.Pattern[str] = vars(feedparser)["headerRE"]
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -105,7 +104,7 @@ def parse_bytes(
     policy: Any = compat32
     parser = FeedParser(factory, policy=policy)
     buffer: Any = vars(parser)["_input"]  # the parser's line buffer (BufferedSubFile)
-    runs = _Runs(bodies, min_run, _DELIVERY_STATUS.search(raw) is not None)
+    runs = _Runs(bodies, min_run, mentions(raw, b"delivery-status"))
     buffer.pushlines = runs.wrap(buffer.pushlines)
     for start in range(0, len(raw), feed_bytes):
         parser.feed(raw[start : start + feed_bytes].decode("ascii", "surrogateescape"))
@@ -114,6 +113,15 @@ def parse_bytes(
             break
     root: LeanMessage = parser.close()
     return root
+
+
+def mentions(raw: bytes, word: bytes, size: int = 1 << 16) -> bool:
+    """Whether lower-case `word` occurs in `raw` in any case (lower-cased a slice at a
+    time: a case-blind regex takes three times as long)."""
+    for start in range(0, len(raw), size):
+        if word in raw[start : start + size + len(word) - 1].lower():
+            return True
+    return False
 
 
 def _over(bodies: Bodies, max_parts: int | None, max_lines: int | None) -> str:
@@ -135,7 +143,6 @@ class _Runs:
     def __init__(self, bodies: Bodies, min_run: int, delivery_status: bool) -> None:
         self.bodies = bodies
         self.min_run = min_run
-        self.breaks = _BOUNDARY_OR_EMPTY_LINE if delivery_status else _BOUNDARY_LINE
         self.empty_ends_body = delivery_status
         self.in_body = False  # the parser surely reads body lines now
         self.empty = 0  # empty lines in a row since the last header-like or boundary line
@@ -158,9 +165,9 @@ class _Runs:
             if not self.bodies.head_done and not _HEADER_LIKE.match(lines[at]):
                 self.bodies.head_done = True
             self.in_body = self.in_body or self._starts_body(lines[at])
-            count, size = self._run(text, position) if self.in_body else (0, 0)
+            count, size = self._run(lines, at, text, position) if self.in_body else (0, 0)
             if count:
-                self._keep(lines[at : at + count], size, kept)
+                self._keep(lines, at, count, size, kept)
             else:  # a header or boundary line, an empty one, or the unended last line
                 if self.in_body:
                     self.in_body, self.empty = False, 0
@@ -186,29 +193,43 @@ class _Runs:
             return False
         return True
 
-    def _run(self, text: str, position: int) -> tuple[int, int]:
-        """Lines and characters of the run starting at `position` (0, 0 when none)."""
+    def _run(self, lines: list[str], at: int, text: str, position: int) -> tuple[int, int]:
+        """Lines and characters of the run starting at line `at`, character `position` of
+        `text` (all lines joined); (0, 0) when none starts there."""
         if text.startswith("--", position) or (
             self.empty_ends_body and text[position : position + 1] in ("\r", "\n")
         ):
             return 0, 0
-        found = self.breaks.search(text, position)
-        end = len(text) if found is None else found.start()
+        end = self._next_break(text, position)
+        if end == len(text):  # the usual case: the run goes on past this slice
+            count = len(lines) - at
+            if text[-1:] not in ("\r", "\n"):  # the unended last line (at close) stays out
+                count -= 1
+                end -= len(lines[-1])
+            return count, end - position
         count = text.count("\n", position, end) + text.count("\r", position, end)
-        count -= text.count("\r\n", position, end)
-        if end == len(text) and text[-1:] not in ("\r", "\n"):
-            end = max(text.rfind("\n", position, end), text.rfind("\r", position, end)) + 1
-        return count, (end - position if count else 0)
+        return count - text.count("\r\n", position, end), end - position
 
-    def _keep(self, run: list[str], size: int, kept: list[str]) -> None:
-        """`run` (starting at `self.offset`) into `kept`, as a placeholder if long."""
+    def _next_break(self, text: str, position: int) -> int:
+        """Where the next line that ends a run starts (`len(text)` when none does)."""
+        if self.empty_ends_body:
+            found = _BOUNDARY_OR_EMPTY_LINE.search(text, position)
+            return len(text) if found is None else found.start()
+        end = text.find("\n--", position)
+        end = len(text) if end < 0 else end + 1
+        lone = text.find("\r--", position, end)  # after a line ended by a lone CR
+        return end if lone < 0 else lone + 1
+
+    def _keep(self, lines: list[str], at: int, count: int, size: int, kept: list[str]) -> None:
+        """Lines `at` to `at + count` (`size` characters from `self.offset`) into `kept`,
+        as one placeholder when long."""
         if size >= self.min_run:
-            last = run[-1]
+            last = lines[at + count - 1]
             ending = 2 if last.endswith("\r\n") else 1
             self.bodies.runs.append((self.offset, self.offset + size - ending))
             kept.append(f"\ue000{len(self.bodies.runs) - 1}\ue001{last[-ending:]}")
         else:
-            kept.extend(run)
+            kept.extend(lines[at : at + count])
         self.offset += size
 
 

@@ -141,3 +141,21 @@ def test_address_headers_are_read_up_to_max_address_chars(
     raw = b"From: a@example.org\r\nMessage-ID: <m@example.org>\r\n" + to * 200 + b"\r\nhoi"
     msg = parsing.parse(raw, NOW)
     assert (msg.to, sum(seen) <= 6 * MAX_ADDRESS_CHARS) == (("x@example.org",), True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"boundary", b"BOUNDARY", b"Boun", b"dary", b"x", b"bOuNdArY="])).map(
+        b"".join
+    ),
+    st.integers(1, 40),
+)
+def test_word_count_in_slices_equals_a_whole_count(raw: bytes, size: int) -> None:
+    """The slice-wise count and search of "boundary" in any case equal those of the
+    lowered whole."""
+    expected = (raw.lower().count(b"boundary"), b"boundary" in raw.lower())
+    actual = (
+        parsing._word_count(raw, b"boundary", size),
+        payloads.mentions(raw, b"boundary", size),
+    )
+    assert actual == expected

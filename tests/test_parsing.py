@@ -1036,12 +1036,18 @@ _STRUCTURE = st.lists(
         ]
     ),
     max_size=25,
-).map(lambda lines: "".join(f"{line}\n" for line in lines).encode())
+)
+_STRUCTURE_RAW = st.builds(
+    lambda lines, end: "".join(line + end for line in lines).encode(),
+    _STRUCTURE,
+    st.sampled_from(["\n", "\r\n", "\r"]),
+)
 
 
 @settings(max_examples=1000, deadline=None)
-@given(_STRUCTURE, st.integers(1, 8))
+@given(_STRUCTURE_RAW, st.integers(1, 8))
 @example(b"Content-Type: message/rfc822\n\na:b\nx\n", 1)
+@example(b'Content-Type: multipart/mixed; boundary="b1"\r\rx\r--b1\r\rx\r--b1--\r', 64)
 @example(b'Content-Type: multipart/digest; boundary="b1"\n\n--b1\n\n\na:b\nx\n--b1--\n', 3)
 @example(b"Content-Type: message/delivery-status\n\nx\nx\n\na:b\nx\n\n\na:b\n", 2)
 @example(b"a:b\nFrom : x\n\nx\n", 1)
