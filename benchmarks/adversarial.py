@@ -212,7 +212,7 @@ def contact_bait(size: int) -> bytes:
 
 def long_header_line(size: int) -> bytes:
     """One unfolded Subject line of non-ASCII UTF-8 as long as the message."""
-    subject = ("kwetsbaarheid \u00e9\u00e9n " * (size // 20))[: (size - 600) // 2]
+    subject = "kwetsbaarheid \u00e9\u00e9n " * ((size - 600) // 20)  # 20 bytes in UTF-8
     return f"{_head('subject', size)}Subject: {subject}\r\n\r\n{_REPORT}".encode()
 
 

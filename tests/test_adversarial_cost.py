@@ -159,3 +159,18 @@ def test_word_count_in_slices_equals_a_whole_count(raw: bytes, size: int) -> Non
         payloads.mentions(raw, b"boundary", size),
     )
     assert actual == expected
+
+
+_CONTROLS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*map(chr, _CONTROLS), "a", " ", "\u00e9", "\u4e2d"])))
+def test_one_line_and_unfold_equal_translating_every_character(value: str) -> None:
+    """The look-first one_line and unfold give what translating every character gave."""
+    to_space = dict.fromkeys(_CONTROLS, " ")
+    expected = (
+        value.translate(to_space).strip(),
+        value.translate({**to_space, 13: None, 10: None}).strip(),
+    )
+    assert (decoding.one_line(value), decoding.unfold(value)) == expected
