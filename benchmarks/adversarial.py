@@ -208,6 +208,12 @@ def empty_lines(size: int) -> bytes:
     return f"{head}\r\n{_REPORT}".encode() + b"\n" * (size - 800)
 
 
+def dash_lines(size: int) -> bytes:
+    """A body of short lines with a boundary-like line after each (no run to fold)."""
+    head = _head("dashes", size, "Subject: Melding\r\nContent-Type: text/plain\r\n")
+    return f"{head}\r\n{_REPORT}".encode() + b"x\n--\n" * ((size - 800) // 5)
+
+
 def contact_bait(size: int) -> bytes:
     """Short lines that look almost like phone numbers, addresses, IPs, hosts and URLs."""
     unit = (
@@ -268,6 +274,7 @@ SHAPES: tuple[Shape, ...] = (
     Shape("long lines", long_lines),
     Shape("many boundaries", many_boundaries),
     Shape("empty lines", empty_lines),
+    Shape("boundary-like lines", dash_lines),
     Shape("contact bait", contact_bait),
     Shape("long header line", long_header_line),
     Shape("address headers", address_headers),
