@@ -29,6 +29,7 @@ from mailbot.decoding import (
     sub_parts,
     unfold,
 )
+from mailbot.flowed import unflow_part
 from mailbot.html_text import html_to_text
 from mailbot.models import Attachment, InboundMessage
 from mailbot.payloads import Bodies, decoded, parse_bytes
@@ -349,7 +350,7 @@ def _body_text(nodes: list[_Node], defects: list[str]) -> tuple[str, bool]:
             found.setdefault((node.embedded, True), node.part)
     for embedded in (False, True):
         plain, html = found.get((embedded, False)), found.get((embedded, True))
-        text = _part_text(plain, defects) if plain is not None else ""
+        text = unflow_part(plain, _part_text(plain, defects)) if plain is not None else ""
         if html is not None and not text.strip():
             return _clean_text(html_to_text(_part_text(html, defects), defects), defects), True
         if plain is not None:

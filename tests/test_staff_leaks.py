@@ -269,7 +269,6 @@ def test_thunderbird_flowed_internal_mail_reaches_no_reporter(desk: Desk) -> Non
     assert (relayed, desk.case().state) == ([], CaseState.ACKNOWLEDGED)
 
 
-@pytest.mark.xfail(strict=True, reason="needs parsing to unflow format=flowed text (flowed.py)")
 def test_thunderbird_flowed_internal_mail_is_applied(desk: Desk) -> None:
     """End to end, once parsing unflows: the wrapped Note is one note, Internal: yes applied."""
     deliver(desk, thunderbird_flowed(f"{LONG_NOTE}\nInternal: yes\n\n{SECRET_TEXT}", 1))
