@@ -172,7 +172,8 @@ def attachment_payloads(raw: bytes, limit: int) -> list[tuple[str, str, bytes]]:
         defects: list[str] = []
         found: list[tuple[str, str, bytes]] = []
         total = 0
-        for part in deliberate_parts(parse_bytes(raw), MAX_PARTS, MAX_DEPTH):
+        tree = parse_bytes(raw, max_parts=MAX_PARTS, max_lines=MAX_PARSED_LINES)
+        for part in deliberate_parts(tree, MAX_PARTS, MAX_DEPTH):
             meta, data = _attachment(part, defects), _payload(part)
             total += len(data)
             if total > limit:

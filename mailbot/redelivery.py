@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 #: Headers a hop adds or rewrites; a re-delivery may differ in these and nothing else.
@@ -65,22 +65,36 @@ def content_digest(raw: bytes) -> str:
         if name not in TRACE_HEADERS and not name.startswith(TRACE_PREFIXES):
             digest.update(field.rstrip() + b"\n")
     digest.update(b"\n")
-    digest.update(_LINE_END.sub(b"\n", body))
+    for piece in _normalised(body):
+        digest.update(piece)
     return digest.hexdigest()
 
 
-def _fields(lines: Iterable[bytes]) -> Iterable[bytes]:
-    """Header fields with their continuation lines joined (by one space)."""
-    field = b""
+def _fields(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """Header fields with their continuation lines joined by one space (linear time)."""
+    field: list[bytes] = []
     for line in lines:
-        if line[:1] in (b" ", b"\t") and field:
-            field += b" " + line.strip()
+        if line[:1] in (b" ", b"\t") and field and field[0]:
+            field.append(line.strip())
             continue
-        if field:
-            yield field
-        field = line
-    if field:
-        yield field
+        if field and field[0]:
+            yield b" ".join(field)
+        field = [line]
+    if field and field[0]:
+        yield b" ".join(field)
+
+
+def _normalised(body: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    """`body` with CRLF and CR as LF, a MiB at a time (no copy of the whole message)."""
+    carry = b""
+    for start in range(0, len(body), size):
+        piece = carry + body[start : start + size]
+        carry = b"\r" if piece.endswith(b"\r") else b""
+        if carry:
+            piece = piece[:-1]
+        yield piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if carry:
+        yield b"\n"
 
 
 @dataclass(frozen=True)
