@@ -28,10 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.table import Row
-from mailbot import config, logs
-from mailbot.clock import ManualClock
-from mailbot.mailbox import deliver_to_maildir
-from mailbot.wiring import build_service
+from mailbot.core import config
+from mailbot.shell import logs
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import deliver_to_maildir
+from mailbot.shell.wiring import build_service
 
 MB = 1_000_000
 #: Just under the default `max_message_bytes` (a larger message is read headers-only).

@@ -44,7 +44,7 @@ from benchmarks.servers import (
     servers,
 )
 from benchmarks.table import Row
-from mailbot.mailbox import deliver_to_maildir
+from mailbot.shell.mailbox import deliver_to_maildir
 
 COUNT = 10_000
 BATCH = 50

@@ -14,7 +14,7 @@ import timeit
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from mailbot.rendering import Identity, Renderer, build_mail
+from mailbot.mail.rendering import Identity, Renderer, build_mail
 
 IDENTITY = Identity("meldpunt@gemeente.example", "Meldpunt kwetsbaarheden", "Gemeente Voorbeeld")
 CASE = {

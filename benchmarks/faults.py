@@ -57,8 +57,8 @@ from benchmarks.servers import (
     wait_until,
 )
 from benchmarks.table import Row, markdown
-from mailbot.mailbox import deliver_to_maildir
-from mailbot.models import OutgoingMail
+from mailbot.core.models import OutgoingMail
+from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.store import Store
 
 DATA_DELAY = 1.0

@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.corpus import corpus
-from mailbot import config, logs
-from mailbot.clock import ManualClock
-from mailbot.mailbox import deliver_to_maildir
-from mailbot.wiring import build_service
+from mailbot.core import config
+from mailbot.shell import logs
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import deliver_to_maildir
+from mailbot.shell.wiring import build_service
 
 
 def main(count: int = 2000) -> None:

@@ -30,15 +30,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from benchmarks.table import Row, markdown
-from mailbot import config, logs
-from mailbot.clock import ManualClock
-from mailbot.mailbox import MaildirMailbox
-from mailbot.scheduler import next_change, notices, resolve_deadline
-from mailbot.service import Service, calendar_for
+from mailbot.core import config
+from mailbot.core.scheduler import next_change, notices, resolve_deadline
+from mailbot.core.workdays import Calendar
+from mailbot.shell import logs
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox
+from mailbot.shell.pipeline import Service, calendar_for
+from mailbot.shell.ticker import open_clocks
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.ticker import open_clocks
-from mailbot.transport import MaildirTransport
-from mailbot.workdays import Calendar
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2027, 1, 13, 10, 0, tzinfo=AMS).astimezone(UTC)

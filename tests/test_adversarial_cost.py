@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks import adversarial
-from mailbot import contacts, decoding, parsing, payloads
-from mailbot.contacts import SCAN_CHARS, extract_contacts
-from mailbot.decoding import MAX_ADDRESS_CHARS, MAX_ENCODED_WORDS, decode_words
+from mailbot.mail import bodies as payloads
+from mailbot.mail import contacts, decoding, parsing
+from mailbot.mail.contacts import SCAN_CHARS, extract_contacts
+from mailbot.mail.decoding import MAX_ADDRESS_CHARS, MAX_ENCODED_WORDS, decode_words
 
 NOW = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
 HEAD = b"From: a@example.org\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\n"

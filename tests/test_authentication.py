@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.authentication import (
+from mailbot.core.authentication import (
     MAX_HEADER_CHARS,
     MAX_HEADERS,
     MAX_READ_CHARS,
@@ -17,7 +17,7 @@ from mailbot.authentication import (
     _leading_id,
     verify_sender,
 )
-from mailbot.models import InboundMessage
+from mailbot.core.models import InboundMessage
 
 OURS = "mx.gemeente.example"
 TRUSTED = (OURS,)

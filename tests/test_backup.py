@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.errors import UserError
-from mailbot.schema import MIGRATIONS
+from mailbot.core.errors import UserError
 from mailbot.store import Store
+from mailbot.store.schema import MIGRATIONS
 
 NOW = datetime(2026, 12, 21, 9, 5, tzinfo=UTC)
 

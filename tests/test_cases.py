@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.cases import (
+from mailbot.core.cases import (
     MAX_AFFECTED,
     MAX_TAG_WORDS,
     MAX_TAGS,
@@ -26,8 +26,8 @@ from mailbot.cases import (
     open_case,
     subject_with_tag,
 )
-from mailbot.models import CaseState, Contacts, InboundMessage
-from mailbot.workdays import make_calendar
+from mailbot.core.models import CaseState, Contacts, InboundMessage
+from mailbot.core.workdays import make_calendar
 
 S = CaseState
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -172,7 +172,7 @@ def test_find_tags_formats_at_most_max_tag_words_tags(monkeypatch: pytest.Monkey
         built.append(sequence)
         return format_tag(prefix, year, sequence)
 
-    monkeypatch.setattr("mailbot.cases.format_tag", counting)
+    monkeypatch.setattr("mailbot.core.cases.format_tag", counting)
     assert (find_tags("[MK-2026-0001] " * 70_000, "MK"), len(built)) == (
         ("MK-2026-0001",),
         MAX_TAG_WORDS,

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from mailbot.classify import Context, Rules, Verdict, classify
-from mailbot.config import LimitSettings, StaffSettings, embedded
-from mailbot.models import Case, CaseState, Disposition, InboundMessage
-from mailbot.rendering import LOOP_HEADER, make_message_id
+from mailbot.core.classify import Context, Rules, Verdict, classify
+from mailbot.core.config import LimitSettings, StaffSettings, embedded
+from mailbot.core.models import Case, CaseState, Disposition, InboundMessage
+from mailbot.mail.rendering import LOOP_HEADER, make_message_id
 
 D = Disposition
 OWN = "meldpunt@gemeente.example"

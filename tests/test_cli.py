@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import SmtpTestServer
 
-from mailbot.mailbox import deliver_to_maildir
+from mailbot.shell.mailbox import deliver_to_maildir
 
 NOW = "2026-12-21T10:05:00+01:00"
 RECEIVED = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.cases import TRANSITIONS
-from mailbot.commandlines import INVISIBLE, KEYS, STRAY_INTERNAL
-from mailbot.commands import (
+from mailbot.core.cases import TRANSITIONS
+from mailbot.core.commandlines import INVISIBLE, KEYS, STRAY_INTERNAL
+from mailbot.core.commands import (
     CLOSE_STATES,
     HELP_TEXT_KEYS,
     STATUS_STATES,
@@ -22,7 +22,7 @@ from mailbot.commands import (
     apply_commands,
     split_commands,
 )
-from mailbot.models import Case, CaseState
+from mailbot.core.models import Case, CaseState
 
 S = CaseState
 STAFF = frozenset({"ciso@voorbeeld.nl", "J.deVries@Voorbeeld.nl"})

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mailbot import config
-from mailbot.config import (
+from mailbot.core import config
+from mailbot.core.config import (
     DEFAULT_PATH,
     DeadlineSettings,
     Secret,
@@ -22,7 +22,7 @@ from mailbot.config import (
     from_mapping,
     load,
 )
-from mailbot.errors import ConfigError, UserError
+from mailbot.core.errors import ConfigError, UserError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 SECTION_LINE = re.compile(r"^\[([A-Za-z0-9_.]+)\]\s*$")

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from mailbot.contacts import (
+from mailbot.core.models import Contacts
+from mailbot.mail.contacts import (
     MAX_ITEMS,
     detect_language,
     extract_contacts,
@@ -17,7 +18,6 @@ from mailbot.contacts import (
     normalize_address,
     url_spans,
 )
-from mailbot.models import Contacts
 
 REPORT = """Geachte heer/mevrouw,
 

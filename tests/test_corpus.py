@@ -26,16 +26,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import config, parsing
-from mailbot.clock import ManualClock
-from mailbot.contacts import extract_contacts, normalize_address
-from mailbot.decoding import split_params
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.models import Disposition
-from mailbot.rendering import Identity, build_mail
-from mailbot.service import Outcome, Service
+from mailbot.core import config
+from mailbot.core.models import Disposition
+from mailbot.mail import parsing
+from mailbot.mail.contacts import extract_contacts, normalize_address
+from mailbot.mail.decoding import split_params
+from mailbot.mail.rendering import Identity, build_mail
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Outcome, Service
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads((CORPUS / "expected.toml").read_text())

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from mailbot.daemon import BACKOFF_CAP, WAIT_SLICE, Daemon, backoff
-from mailbot.errors import MailboxUnavailable
-from mailbot.mailbox import deliver_to_maildir
-from mailbot.notify import Notifier
+from mailbot.core.errors import MailboxUnavailable
+from mailbot.shell.daemon import BACKOFF_CAP, WAIT_SLICE, Daemon, backoff
+from mailbot.shell.mailbox import deliver_to_maildir
+from mailbot.shell.sdnotify import Notifier
 
 CONFIG = """
 [identity]

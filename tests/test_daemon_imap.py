@@ -29,9 +29,9 @@ import pytest
 from conftest import SmtpTestServer, free_port
 from dovecot import DovecotAccount
 
-from mailbot.clock import parse_moment
-from mailbot.mailbox import deliver_to_maildir
-from mailbot.models import OutgoingMail
+from mailbot.core.models import OutgoingMail
+from mailbot.shell.clock import parse_moment
+from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.store import Store
 
 pytestmark = pytest.mark.dovecot

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.contacts import normalize_address
-from mailbot.decoding import decode_bytes, decode_words, normalize_msgid, recover, unfold
-from mailbot.parsing import parse
+from mailbot.mail.contacts import normalize_address
+from mailbot.mail.decoding import decode_bytes, decode_words, normalize_msgid, recover, unfold
+from mailbot.mail.parsing import parse
 
 NOW = datetime(2026, 12, 21, 9, 15, tzinfo=UTC)
 

@@ -44,8 +44,8 @@ from test_daemon_imap import (
     write_config,
 )
 
-from mailbot.clock import parse_moment
-from mailbot.models import OutgoingMail
+from mailbot.core.models import OutgoingMail
+from mailbot.shell.clock import parse_moment
 from mailbot.store import Store
 
 pytestmark = pytest.mark.dovecot

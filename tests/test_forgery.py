@@ -13,17 +13,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import config
-from mailbot.authentication import verify_sender
-from mailbot.classify import Context, Rules, Verdict, classify
-from mailbot.clock import ManualClock
-from mailbot.decoding import IDENTITY_HEADERS
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.models import Case, CaseState, Disposition, InboundMessage
-from mailbot.parsing import parse
-from mailbot.service import Service
+from mailbot.core import config
+from mailbot.core.authentication import verify_sender
+from mailbot.core.classify import Context, Rules, Verdict, classify
+from mailbot.core.models import Case, CaseState, Disposition, InboundMessage
+from mailbot.mail.decoding import IDENTITY_HEADERS
+from mailbot.mail.parsing import parse
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Service
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport
 
 D = Disposition
 NOW = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)

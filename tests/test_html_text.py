@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import html_text
-from mailbot.html_text import (
+from mailbot.mail import html_text
+from mailbot.mail.html_text import (
     MAX_EVENTS,
     MAX_NESTING,
     html_to_text,

@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from imapclient import IMAPClient
 
-from mailbot.config import MailboxSettings, Secret
-from mailbot.errors import ConfigError, MailboxUnavailable
-from mailbot.imap import ImapMailbox, MemoryState, is_loopback, uid_set
+from mailbot.core.config import MailboxSettings, Secret
+from mailbot.core.errors import ConfigError, MailboxUnavailable
+from mailbot.shell.imap import ImapMailbox, MemoryState, is_loopback, uid_set
 from mailbot.store import Store
 
 T0 = datetime(2026, 3, 2, 9, 15, 30, tzinfo=UTC)

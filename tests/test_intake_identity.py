@@ -19,17 +19,17 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.contacts import mailbox_of
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.models import Disposition, OutgoingMail
-from mailbot.redelivery import TRACE_HEADERS, content_digest
-from mailbot.rendering import make_message_id
-from mailbot.schema import MIGRATIONS
-from mailbot.service import Service
+from mailbot.core import config
+from mailbot.core.models import Disposition, OutgoingMail
+from mailbot.core.redelivery import TRACE_HEADERS, content_digest
+from mailbot.mail.contacts import mailbox_of
+from mailbot.mail.rendering import make_message_id
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Service
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport
+from mailbot.store.schema import MIGRATIONS
 
 D = Disposition
 START = datetime(2026, 12, 21, 6, 0, tzinfo=UTC)  # Monday 07:00 CET: before the digest
@@ -334,7 +334,7 @@ def _reference_digest(raw: bytes) -> str:
 )
 def test_content_digest_equals_the_plain_definition(raw: bytes, size: int) -> None:
     """The linear digest (body read in slices) equals the plain definition on any input."""
-    import mailbot.redelivery as redelivery  # noqa: PLC0415
+    import mailbot.core.redelivery as redelivery  # noqa: PLC0415
 
     original = redelivery._normalised.__defaults__
     redelivery._normalised.__defaults__ = (size,)  # tiny slices: every CR at a slice edge

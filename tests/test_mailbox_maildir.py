@@ -10,9 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mailbot.mailbox as mailbox_module
-from mailbot.errors import MailboxUnavailable
-from mailbot.mailbox import MailboxItem, MaildirMailbox, deliver_to_maildir, split_info, with_flag
+import mailbot.shell.mailbox as mailbox_module
+from mailbot.core.errors import MailboxUnavailable
+from mailbot.shell.mailbox import (
+    MailboxItem,
+    MaildirMailbox,
+    deliver_to_maildir,
+    split_info,
+    with_flag,
+)
 
 T0 = datetime(2026, 3, 2, 9, 15, 30, 123456, tzinfo=UTC)
 

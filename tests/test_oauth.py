@@ -34,13 +34,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from dovecot import DovecotServer, dovecot_binary, make_certificate
 
-from mailbot.clock import ManualClock
-from mailbot.config import MailboxSettings, OutboundSettings, Settings, from_mapping
-from mailbot.errors import ConfigError, MailboxUnavailable, TransportTemporaryError
-from mailbot.imap import ImapMailbox
-from mailbot.oauth import SCOPE, OAuthClient, TokenProvider, TokenUnavailable
-from mailbot.transport import SmtpTransport
-from mailbot.wiring import TokenProviders, build_mailbox, build_transport
+from mailbot.core.config import MailboxSettings, OutboundSettings, Settings, from_mapping
+from mailbot.core.errors import ConfigError, MailboxUnavailable, TransportTemporaryError
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.imap import ImapMailbox
+from mailbot.shell.oauth import SCOPE, OAuthClient, TokenProvider, TokenUnavailable
+from mailbot.shell.transport import SmtpTransport
+from mailbot.shell.wiring import TokenProviders, build_mailbox, build_transport
 
 TENANT = "gemeente.onmicrosoft.com"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"

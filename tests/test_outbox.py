@@ -11,13 +11,13 @@ from pathlib import Path
 
 from conftest import SmtpTestServer
 
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.outbox import retry_delay
-from mailbot.service import Service
+from mailbot.core import config
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.outbox import retry_delay
+from mailbot.shell.pipeline import Service
+from mailbot.shell.transport import SmtpTransport
 from mailbot.store import Store
-from mailbot.transport import SmtpTransport
 
 START = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
 

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from conftest import SmtpTestServer
 
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.errors import ConfigError
-from mailbot.models import OutgoingMail
-from mailbot.outbox import Outbox, lane_of
-from mailbot.schema import OutboxRow
+from mailbot.core import config
+from mailbot.core.errors import ConfigError
+from mailbot.core.models import OutgoingMail
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.outbox import Outbox, lane_of
+from mailbot.shell.transport import SmtpTransport
+from mailbot.shell.wiring import build_service
 from mailbot.store import Store
-from mailbot.transport import SmtpTransport
-from mailbot.wiring import build_service
+from mailbot.store.schema import OutboxRow
 
 NOW = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
 BOT = "meldpunt@gemeente.example"

@@ -18,18 +18,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailbot import config, parsing
-from mailbot.classify import Verdict
-from mailbot.clock import ManualClock
-from mailbot.decide import Inputs
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.mime import MailInputError, check_lines, param_segments
-from mailbot.models import Case, CaseState, Disposition
-from mailbot.rendering import Identity, Renderer, build_mail
-from mailbot.service import Service, calendar_for
-from mailbot.staffmail import plan_staff_reply
+from mailbot.core import config
+from mailbot.core.classify import Verdict
+from mailbot.core.decide import Inputs
+from mailbot.core.models import Case, CaseState, Disposition
+from mailbot.core.staffmail import plan_staff_reply
+from mailbot.mail import parsing
+from mailbot.mail.assembly import MailInputError, check_lines, param_segments
+from mailbot.mail.rendering import Identity, Renderer, build_mail
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Service, calendar_for
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport
 
 NOW = datetime(2026, 12, 21, 6, 0, tzinfo=UTC)  # before office hours: no digest
 REPORTER = "jan@example.nl"

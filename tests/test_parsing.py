@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mailbot import html_text, parsing, payloads
-from mailbot.decoding import safe_parser
-from mailbot.models import Attachment, Contacts
-from mailbot.parsing import (
+from mailbot.core.models import Attachment, Contacts
+from mailbot.mail import bodies as payloads
+from mailbot.mail import html_text, parsing
+from mailbot.mail.decoding import safe_parser
+from mailbot.mail.parsing import (
     normalize_address,
     normalize_msgid,
     parse,

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-import mailbot.service as service_module
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.models import CaseState, Disposition
-from mailbot.service import Service
+import mailbot.shell.pipeline as service_module
+from mailbot.core import config
+from mailbot.core.models import CaseState, Disposition
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Service
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport
 
 MON_21_DEC_10H = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)  # 10:00 CET
 

@@ -19,12 +19,17 @@ from conftest import SmtpTestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import cli, config, logs
-from mailbot.clock import FAKE_NOW_ENV, ManualClock
-from mailbot.errors import UserError
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.models import CLOSED_STATES, CaseState, Disposition, OutgoingMail
-from mailbot.privacy import (
+from mailbot import cli
+from mailbot.core import config
+from mailbot.core.errors import UserError
+from mailbot.core.models import CLOSED_STATES, CaseState, Disposition, OutgoingMail
+from mailbot.shell import logs
+from mailbot.shell.clock import FAKE_NOW_ENV, ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Service
+from mailbot.shell.transport import MaildirTransport, SmtpTransport, Transport
+from mailbot.store import Store
+from mailbot.store.purge import (
     CaseRow,
     DatedRow,
     cases_to_purge,
@@ -32,10 +37,7 @@ from mailbot.privacy import (
     purge,
     rows_to_purge,
 )
-from mailbot.purge_rules import KEPT_EVENT_KINDS, PURGED
-from mailbot.service import Service
-from mailbot.store import Store
-from mailbot.transport import MaildirTransport, SmtpTransport, Transport
+from mailbot.store.purge_rules import KEPT_EVENT_KINDS, PURGED
 
 START = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)  # Mon 10:00 CET
 LATER = START + timedelta(days=731)

@@ -18,17 +18,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.decoding import normalize_msgid
-from mailbot.errors import TransportPermanentError
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.models import Disposition
-from mailbot.privacy import purge
-from mailbot.purge_rules import KEPT_EVENT_KINDS, MEDIA_TYPES, PURGED, SCRUB
-from mailbot.service import Service
+from mailbot.core import config
+from mailbot.core.errors import TransportPermanentError
+from mailbot.core.models import Disposition
+from mailbot.mail.decoding import normalize_msgid
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Service
+from mailbot.shell.transport import MaildirTransport, Transport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport, Transport
+from mailbot.store.purge import purge
+from mailbot.store.purge_rules import KEPT_EVENT_KINDS, MEDIA_TYPES, PURGED, SCRUB
 
 S = "scrubbed"
 MOMENT = "a moment or date"

@@ -18,10 +18,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.errors import MailbotError
-from mailbot.mime import address_field, mailbox_field, quoted_printable, text_field, text_mail
-from mailbot.models import OutgoingMail
-from mailbot.rendering import (
+from mailbot.core.errors import MailbotError
+from mailbot.core.models import OutgoingMail
+from mailbot.mail.assembly import (
+    address_field,
+    mailbox_field,
+    quoted_printable,
+    text_field,
+    text_mail,
+)
+from mailbot.mail.rendering import (
     LOOP_HEADER,
     Identity,
     MailInputError,

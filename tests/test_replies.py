@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import replies
-from mailbot.commands import split_commands
-from mailbot.replies import MAX_LIBRARY_CHARS, ReplyParts, split_reply
+from mailbot.core import replies
+from mailbot.core.commands import split_commands
+from mailbot.core.replies import MAX_LIBRARY_CHARS, ReplyParts, split_reply
 
 DATA = Path(__file__).parent / "data" / "replies"
 

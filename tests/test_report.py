@@ -26,8 +26,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.models import Case, CaseState, Deadline
-from mailbot.report import (
+from mailbot.core.models import Case, CaseState, Deadline
+from mailbot.core.workdays import make_calendar
+from mailbot.report.figures import (
     Report,
     ReportError,
     Terms,
@@ -37,11 +38,10 @@ from mailbot.report import (
     parse_month,
     read_rows,
 )
-from mailbot.report_html import render_html
-from mailbot.report_render import render_text, report_json
-from mailbot.report_rows import CaseRow, ClockRow, EventRow, MessageRow, Month, Rows
+from mailbot.report.html import render_html
+from mailbot.report.render import render_text, report_json
+from mailbot.report.rows import CaseRow, ClockRow, EventRow, MessageRow, Month, Rows
 from mailbot.store import Store
-from mailbot.workdays import make_calendar
 
 AMS = ZoneInfo("Europe/Amsterdam")
 CALENDAR = make_calendar()

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.service import Service
+from mailbot.core import config
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Service
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport
 
 NOW = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.errors import MailbotError
-from mailbot.scheduler import (
+from mailbot.core.errors import MailbotError
+from mailbot.core.scheduler import (
     CLOCKS,
     DEFAULT_POLICY,
     Notice,
@@ -27,7 +27,7 @@ from mailbot.scheduler import (
     reminder_moments,
     resolve_deadline,
 )
-from mailbot.workdays import Calendar, make_calendar
+from mailbot.core.workdays import Calendar, make_calendar
 
 AMS = ZoneInfo("Europe/Amsterdam")
 CAL = make_calendar()

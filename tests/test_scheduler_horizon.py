@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import scheduler
-from mailbot.scheduler import (
+from mailbot.core import scheduler
+from mailbot.core.scheduler import (
     CLOCKS,
     OpenClock,
     SchedulePolicy,
@@ -27,7 +27,7 @@ from mailbot.scheduler import (
     reminder_horizon,
     reminder_moments,
 )
-from mailbot.workdays import Calendar, make_calendar
+from mailbot.core.workdays import Calendar, make_calendar
 
 AMS = ZoneInfo("Europe/Amsterdam")
 XMAS = (date(2026, 12, 24), *(date(2026, 12, d) for d in range(28, 32)))

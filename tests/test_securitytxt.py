@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.config import SecurityTxtSettings, load
-from mailbot.errors import ConfigError
-from mailbot.securitytxt import (
+from mailbot.core.config import SecurityTxtSettings, load
+from mailbot.core.errors import ConfigError
+from mailbot.core.securitytxt import (
     check_expires,
     expires_moment,
     expiry_warning,

@@ -41,13 +41,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.rendering import Identity, build_mail, make_message_id
-from mailbot.service import Service
+from mailbot.core import config
+from mailbot.mail.rendering import Identity, build_mail, make_message_id
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Service
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport
 
 pytestmark = pytest.mark.slow
 

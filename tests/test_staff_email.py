@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.models import CaseState, Disposition
-from mailbot.service import Service
+from mailbot.core import config
+from mailbot.core.models import CaseState, Disposition
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Service
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport
 
 START = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)  # Mon 10:00 CET
 STAFF = "security@gemeente.example"

@@ -15,16 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_staff_email import PASS, REPORTER, STAFF, START, Desk
 
-from mailbot import config, parsing
-from mailbot.classify import Verdict
-from mailbot.decide import Inputs, Plan
-from mailbot.flowed import decode_flowed, flowed_params, unflow_part
-from mailbot.mailbox import deliver_to_maildir
-from mailbot.models import Case, CaseState, Disposition, InboundMessage
-from mailbot.relayparts import deliberate_parts
-from mailbot.rendering import Renderer
-from mailbot.service import calendar_for
-from mailbot.staffmail import plan_staff_reply
+from mailbot.core import config
+from mailbot.core.classify import Verdict
+from mailbot.core.decide import Inputs, Plan
+from mailbot.core.models import Case, CaseState, Disposition, InboundMessage
+from mailbot.core.staffmail import plan_staff_reply
+from mailbot.mail import parsing
+from mailbot.mail.flowed import decode_flowed, flowed_params, unflow_part
+from mailbot.mail.relayparts import deliberate_parts
+from mailbot.mail.rendering import Renderer
+from mailbot.shell.mailbox import deliver_to_maildir
+from mailbot.shell.pipeline import calendar_for
 
 NOW = datetime(2026, 12, 21, 10, 0, tzinfo=UTC)
 SETTINGS = config.embedded(Path("/nonexistent"))

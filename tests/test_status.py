@@ -17,11 +17,7 @@ import pytest
 from conftest import free_port
 from dovecot import DovecotAccount
 
-from mailbot.config import MailboxSettings, Secret, Settings, from_mapping
-from mailbot.imap import ImapMailbox
-from mailbot.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.models import OutgoingMail
-from mailbot.status import (
+from mailbot.cli.status import (
     Snapshot,
     Storage,
     as_json,
@@ -30,6 +26,10 @@ from mailbot.status import (
     count_backlog,
     gather,
 )
+from mailbot.core.config import MailboxSettings, Secret, Settings, from_mapping
+from mailbot.core.models import OutgoingMail
+from mailbot.shell.imap import ImapMailbox
+from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
 from mailbot.store import Store
 
 NOW = datetime(2026, 12, 21, 9, 5, tzinfo=UTC)  # Monday, 10:05 in Amsterdam

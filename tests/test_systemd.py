@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.mailbox import deliver_to_maildir
-from mailbot.rendering import packaged_templates_dir
-from mailbot.service import restart_sections
-from mailbot.wiring import build_service
+from mailbot.core import config
+from mailbot.mail.rendering import packaged_templates_dir
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import deliver_to_maildir
+from mailbot.shell.pipeline import restart_sections
+from mailbot.shell.wiring import build_service
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "mailbot.service"

@@ -22,12 +22,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot import config, store_bounces, ticker
-from mailbot.clock import ManualClock
-from mailbot.decide import Inputs
-from mailbot.mailbox import MaildirMailbox
-from mailbot.rendering import Renderer
-from mailbot.scheduler import (
+from mailbot.core import config
+from mailbot.core.decide import Inputs
+from mailbot.core.scheduler import (
     CLOCKS,
     OpenClock,
     SchedulePolicy,
@@ -38,12 +35,17 @@ from mailbot.scheduler import (
     notices,
     reminder_horizon,
 )
-from mailbot.scheduler import Notice as SchedulerNotice
-from mailbot.service import Service, calendar_for
+from mailbot.core.scheduler import Notice as SchedulerNotice
+from mailbot.core.workdays import make_calendar
+from mailbot.mail.rendering import Renderer
+from mailbot.shell import ticker
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MaildirMailbox
+from mailbot.shell.pipeline import Service, calendar_for
+from mailbot.shell.ticker import render_notice
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.ticker import render_notice
-from mailbot.transport import MaildirTransport
-from mailbot.workdays import make_calendar
+from mailbot.store import bounces as store_bounces
 
 AMS = ZoneInfo("Europe/Amsterdam")
 XMAS = (date(2026, 12, 24), *(date(2026, 12, d) for d in range(28, 32)))

@@ -11,8 +11,8 @@ from conftest import SmtpTestServer, free_port
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailbot.errors import TransportPermanentError, TransportTemporaryError
-from mailbot.transport import _PLAIN_ADDRESS, MaildirTransport, Security, SmtpTransport
+from mailbot.core.errors import TransportPermanentError, TransportTemporaryError
+from mailbot.shell.transport import _PLAIN_ADDRESS, MaildirTransport, Security, SmtpTransport
 
 SENDER = "meldpunt@gemeente.example"
 RAW = (

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.errors import MailbotError
-from mailbot.workdays import Calendar, CalendarError, make_calendar, nl_holidays
+from mailbot.core.errors import MailbotError
+from mailbot.core.workdays import Calendar, CalendarError, make_calendar, nl_holidays
 
 AMS = ZoneInfo("Europe/Amsterdam")
 NEW_YORK = ZoneInfo("America/New_York")

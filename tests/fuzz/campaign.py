@@ -45,10 +45,10 @@ from typing import Any
 
 import structlog
 
-from mailbot import parsing
-from mailbot.contacts import normalize_address
-from mailbot.decoding import normalize_msgid
-from mailbot.models import InboundMessage
+from mailbot.core.models import InboundMessage
+from mailbot.mail import parsing
+from mailbot.mail.contacts import normalize_address
+from mailbot.mail.decoding import normalize_msgid
 from tests.fuzz.findings import Failure, Result, first_of_each_kind, save
 from tests.fuzz.generate import generated
 from tests.fuzz.mutators import mutate

@@ -8,12 +8,12 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailbot import config
-from mailbot.clock import ManualClock
-from mailbot.mailbox import MailboxItem, MaildirMailbox, deliver_to_maildir
-from mailbot.service import Outcome, Service
+from mailbot.core import config
+from mailbot.shell.clock import ManualClock
+from mailbot.shell.mailbox import MailboxItem, MaildirMailbox, deliver_to_maildir
+from mailbot.shell.pipeline import Outcome, Service
+from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.transport import MaildirTransport
 from tests.fuzz.findings import Failure, Result
 
 #: Receipt moment and clock of every message (Monday 21 December 2026, 10:00 CET).

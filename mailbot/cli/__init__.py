@@ -1,0 +1,351 @@
+"""The `mailbot` command line (DESIGN.md §8). Logs go to stderr; --json output to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+# `run` starts faster without what only other commands need: those import it themselves.
+from mailbot.core import config
+from mailbot.core.errors import ConfigError, MailbotError, NotFoundError, UserError
+from mailbot.shell import logs
+from mailbot.shell.clock import SystemClock
+from mailbot.shell.pipeline import calendar_for
+from mailbot.shell.wiring import build_mailbox, build_service, build_transport
+from mailbot.store import Store
+
+if TYPE_CHECKING:
+    from mailbot.report.figures import Month
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailbot",
+        description="Runs a responsible-disclosure mailbox: every report a case, "
+        "acknowledged at once, deadlines kept.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"config file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_PATH})",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the daemon in the foreground")
+    run.add_argument("--once", action="store_true", help="one intake pass, flush the outbox, exit")
+    sub.add_parser(
+        "check",
+        help="validate the config, reach mailbox and SMTP (sends nothing); exit 1 on failure",
+    )
+    sub.add_parser("demo", help="run the whole pipeline on sample reports; no config, no network")
+    cases = sub.add_parser("cases", help="list open cases")
+    cases.add_argument("--all", action="store_true", help="include closed cases")
+    cases.add_argument("--json", action="store_true", help="JSON on stdout")
+    case = sub.add_parser("case", help="one case")
+    case_sub = case.add_subparsers(dest="case_command", required=True, metavar="ACTION")
+    show = case_sub.add_parser("show", help="a case with its messages and events")
+    show.add_argument("id", metavar="ID", help="case id, e.g. MK-2026-0042")
+    show.add_argument("--json", action="store_true", help="JSON on stdout")
+    messages = sub.add_parser("messages", help="every inbound message with its disposition")
+    messages.add_argument("--json", action="store_true", help="JSON on stdout")
+    deadlines = sub.add_parser("deadlines", help="every open clock, soonest first, with its reason")
+    deadlines.add_argument("--json", action="store_true", help="JSON on stdout")
+    calendar = sub.add_parser("calendar", help="the closed weekdays of a year and why")
+    calendar.add_argument("year", type=int, metavar="YEAR")
+    calendar.add_argument("--json", action="store_true", help="JSON on stdout")
+    purge = sub.add_parser(
+        "purge",
+        help="anonymise closed cases past the retention period (reporter data, raw mail)",
+    )
+    purge.add_argument(
+        "--older-than",
+        type=int,
+        metavar="DAYS",
+        help="closed cases with no change for DAYS days (default: [privacy] retention_days)",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="change nothing, list the same")
+    purge.add_argument("--json", action="store_true", help="JSON on stdout")
+    _add_operator_commands(sub)
+    _add_report_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        print(f"mailbot: {exc}", file=sys.stderr)
+        return 2
+    except MailbotError as exc:
+        print(f"mailbot: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from mailbot.cli.demo import run_demo  # noqa: PLC0415 - only the demo needs its samples
+
+        logs.configure("console", "warning")
+        return run_demo(sys.stdout)
+    connects = args.command in {"run", "check", "status"}
+    settings = config.load(config.config_path(args.config, os.environ), secrets=connects)
+    level = settings.logging.level if args.command == "run" else "warning"
+    logs.configure(settings.logging.format, level)
+    if args.command == "run":
+        return _run(settings, once=args.once)
+    if args.command == "check":
+        return _check(settings)
+    if args.command == "calendar":
+        from mailbot.cli import tables as views  # noqa: PLC0415 - see the imports
+
+        data = views.closed_days(calendar_for(settings), args.year)
+        return _output(args, data, views.closed_days_text(data))
+    if args.command == "purge":
+        return _purge(args, settings)
+    if args.command == "report":
+        return _report(args, settings)
+    if args.command in ("status", "security-txt", "backup"):
+        return _operator(args, settings)
+    store = Store(settings.database.path)
+    try:
+        return _inspect(args, store)
+    finally:
+        store.close()
+
+
+def _run(settings: config.Settings, once: bool) -> int:
+    if once:
+        # The outbox's own connection lets mail go out while the intake pass goes on.
+        outbox_store = Store(settings.database.path, durable=False)
+        service = build_service(settings, SystemClock(), outbox_store=outbox_store)
+        try:
+            asyncio.run(service.run_once())
+        finally:
+            service.close()
+        return 0
+    from mailbot.shell.daemon import run_daemon  # noqa: PLC0415
+
+    return run_daemon(settings, Path(settings.source))  # config.load: source is the path
+
+
+def _check(settings: config.Settings) -> int:
+    """Print what works; on the first failure of each part, one line to stderr; exit 1."""
+    print(f"config: {settings.source} is valid")
+    failures = 0
+
+    def part(name: str, action: Callable[[], list[str]]) -> None:
+        nonlocal failures
+        try:
+            for line in action():
+                print(f"{name}: {line}")
+        except MailbotError as exc:
+            failures += 1
+            print(f"mailbot check: {name}: {exc}", file=sys.stderr)
+
+    def database() -> list[str]:
+        store = Store(settings.database.path)
+        store.close()
+        return [f"{settings.database.path} opened, schema up to date"]
+
+    def mailbox() -> list[str]:
+        box = build_mailbox(settings)
+        try:
+            return box.check()
+        finally:
+            box.close()
+
+    def outbound() -> list[str]:
+        transport = build_transport(settings)
+
+        async def go() -> list[str]:
+            try:
+                return await transport.check()
+            finally:
+                await transport.close()
+
+        return asyncio.run(go())
+
+    part("database", database)
+    part("mailbox", mailbox)
+    part("outbound", outbound)
+    return 1 if failures else 0
+
+
+def _inspect(args: argparse.Namespace, store: Store) -> int:
+    from mailbot.cli import tables as views  # noqa: PLC0415 - see the imports
+
+    data: Any
+    if args.command == "cases":
+        data = [views.case_summary(c) for c in store.cases(include_closed=args.all)]
+        text = views.cases_table(data)
+    elif args.command == "deadlines":
+        data = views.deadlines(store)
+        text = views.deadlines_text(data)
+    elif args.command == "case":
+        case = store.case(args.id.strip("[]").upper())
+        if case is None:
+            raise NotFoundError(f"no case {args.id!r}")
+        data = views.case_detail(store, case)
+        text = views.case_text(data)
+    else:
+        data = views.message_list(store)
+        text = views.messages_table(data)
+    return _output(args, data, text)
+
+
+def _purge(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Anonymise (or with --dry-run list) what is past retention; see mailbot.privacy."""
+    days = settings.privacy.retention_days if args.older_than is None else args.older_than
+    if args.older_than is None and days == 0:
+        raise UserError(
+            "no retention period: give --older-than DAYS or set [privacy] retention_days"
+        )
+    from mailbot.store import purge as privacy  # noqa: PLC0415 - see the imports
+
+    store = Store(settings.database.path)
+    try:
+        report = privacy.purge(store, SystemClock().now(), days, dry_run=args.dry_run)
+    finally:
+        store.close()
+    return _output(args, report.to_json(), report.text())
+
+
+def _output(args: argparse.Namespace, data: Any, text: str) -> int:
+    """The JSON document alone on stdout with --json, else the human text."""
+    if args.json:
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _add_operator_commands(sub: Any) -> None:
+    """`status`, `security-txt` and `backup`."""
+    health = sub.add_parser(
+        "status",
+        help="heartbeat, backlog, outbox, cases, deadlines; exit 1 when something needs attention",
+    )
+    health.add_argument("--json", action="store_true", help="JSON on stdout")
+    txt = sub.add_parser("security-txt", help="an RFC 9116 security.txt from [security_txt]")
+    txt.add_argument("--output", metavar="FILE", help="write FILE (mode 0644) instead of stdout")
+    backup = sub.add_parser("backup", help="a consistent copy of the database, also while running")
+    backup.add_argument("path", metavar="PATH", help="the copy to write (mode 0600)")
+    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+
+
+def _operator(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Run `status`, `security-txt` or `backup`."""
+    from mailbot.cli import status  # noqa: PLC0415 - see the imports
+    from mailbot.core import securitytxt  # noqa: PLC0415 - see the imports
+
+    now = SystemClock().now()
+    if args.command == "security-txt":
+        tz = ZoneInfo(settings.deadlines.timezone)
+        try:
+            text = securitytxt.render(settings.security_txt, settings.identity.address, now, tz)
+        except ConfigError as exc:
+            raise ConfigError(f"{settings.source}: {exc}") from exc
+        if args.output:
+            _write_public(Path(args.output), text)
+            print(f"security.txt written to {args.output}")
+        else:
+            sys.stdout.write(text)
+        return 0
+    if args.command == "backup" and not settings.database.path.exists():
+        raise UserError(f"no database at {settings.database.path} ([database] path)")
+    store = Store(settings.database.path)
+    try:
+        if args.command == "backup":
+            size = store.backup(Path(args.path), force=args.force)
+            print(f"backup of {settings.database.path} written to {args.path} ({size} bytes)")
+            return 0
+        snapshot = status.gather(settings, store, now)
+    finally:
+        store.close()
+    reasons = status.attention(snapshot)
+    _output(args, status.as_json(snapshot, reasons), status.as_text(snapshot, reasons))
+    return 1 if reasons else 0
+
+
+def _write_public(path: Path, text: str) -> None:
+    """Write `path` whole (temporary file, then rename), readable by all (0644)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o644)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _add_report_command(sub: Any) -> None:
+    """`report --month YYYY-MM [--format html|text] [--output FILE] [--json]`."""
+    monthly = sub.add_parser(
+        "report", help="a month's reports, response times, promises kept, overdue cases, rewards"
+    )
+    monthly.add_argument(
+        "--month", required=True, type=_month, metavar="YYYY-MM", help="by local date of receipt"
+    )
+    monthly.add_argument("--format", choices=("text", "html"), default="text", help="default text")
+    monthly.add_argument("--output", metavar="FILE", help="write FILE (mode 0600), not stdout")
+    monthly.add_argument("--json", action="store_true", help="the figures as JSON on stdout")
+
+
+def _month(text: str) -> Month:
+    """argparse type: a bad month exits 2 naming it."""
+    from mailbot.report import figures as report  # noqa: PLC0415 - see the imports
+
+    try:
+        return report.parse_month(text)
+    except report.ReportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _report(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Build the month's report; text or HTML to stdout or --output, JSON with --json."""
+    from mailbot.report import figures as report  # noqa: PLC0415 - see the imports
+    from mailbot.report import html as report_html  # noqa: PLC0415
+    from mailbot.report import render as report_render  # noqa: PLC0415
+
+    calendar = calendar_for(settings)
+    store = Store(settings.database.path)
+    try:
+        rows = report.read_rows(store, args.month, calendar)
+    finally:
+        store.close()
+    d = settings.deadlines
+    terms = report.Terms(d.acknowledge, d.respond, d.update, d.resolve_days)
+    figures = report.build_report(
+        rows, args.month, calendar, SystemClock().now(), terms, settings.identity.organisation
+    )
+    render = report_html.render_html if args.format == "html" else report_render.render_text
+    text = render(figures)
+    if args.output:
+        path = Path(args.output)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        text = f"report {args.month} ({args.format}) written to {path}\n"
+    return _output(args, report_render.report_json(figures), text)
+
+
+def run_path(path: Path) -> int:  # pragma: no cover - convenience for `python -m`
+    """Run `mailbot run --once` with the config at `path`."""
+    return main(["--config", str(path), "run", "--once"])

@@ -1,0 +1,1 @@
+"""Pure rules: classification, cases, deadlines, commands, plans. No I/O."""

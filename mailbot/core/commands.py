@@ -1,0 +1,408 @@
+"""Staff commands (pure): parse the `Key: value` lines on top of a staff reply and apply them.
+
+The command block (`commandlines.split_commands`)
+    Every line is first read as `commandlines.visible` shows it: invisible characters
+    (byte-order mark, zero-width characters, bidi controls, soft hyphen, any Unicode Cf)
+    removed, no-break and other Unicode spaces as " ". Leading blank lines are skipped.
+    The block is the run of lines that are either blank, `Help` alone (optionally
+    followed by ".", "!", "?" or ":"), or `Key: value` where Key is one word of letters
+    and hyphens (any case), the colon is not followed by "//" (so a URL is not a
+    command), and Key is not a mail-header word (From, Sent, To, Subject, Date, Cc, Van,
+    Verzonden, Aan, Onderwerp, Datum, …: those start the quoted history). The first
+    other line ends the block; everything from it on is `rest`. Blank lines between
+    commands are allowed because mail clients that write HTML put each line in its own
+    paragraph. A one-word `Key:` that is not a command (e.g. "Update: …", "Staus: …") is an
+    error ("Unknown command", with "did you mean" when close), never text for the reporter:
+    a misspelt internal command must not leak. `Note: …` lines on top are internal notes.
+
+Fail safe for `Internal:`
+    A line shaped like an `Internal:` command (`commandlines.internal_lines`: any case,
+    invisible characters, full-width letters, bullets, quote marks or emphasis around it)
+    in the staff's own text below the block — `replies.split_reply(rest)`'s text and
+    signature, not the quoted history — was not applied. It is an error: nothing is
+    applied and nothing relayed, and the refusal says to put it on top (a mail program
+    may have wrapped a long line above it). Unless `Internal: yes` itself was applied.
+
+The commands (keys case-insensitive, values trimmed, enumerated values case-insensitive)
+    Status: acknowledged|investigating|confirmed
+        Moves the case within the open states, as `cases.TRANSITIONS` allows. From a closed
+        state only `Status: investigating` is allowed (reopening; it clears the close
+        reason). The current state again is no change. Closed states are set with Close.
+    Close: resolved|closed|rejected|spam <reason>  /  Close: duplicate <case id> [text]
+        Sets a closed state as `cases.TRANSITIONS` allows; the reason is required (it must
+        contain a letter or digit). For duplicate the next word (after an optional "of") must
+        be another existing case (`known_cases`), not this one; the close reason is that id
+        plus the text after it. The current state again only updates the reason. Status and
+        Close together: error.
+    Assign: address | none
+        The address (bare or "Name <address>") must be on the staff list: the assignee sees
+        the reporter's data. `none` clears the assignee.
+    Severity: low|medium|high|critical      Reward: undecided|yes|no|sent
+    Reporter: address
+        Only for a relayed report or a report without a reporter address; never a staff
+        address, the relay's address or its domain. Sets reporter_email, clears the
+        `no_contact` flag, and `new_reporter` tells the caller to acknowledge to it.
+    Internal: yes|no    (yes: nothing of this mail reaches the reporter, not even a status mail)
+    Waiting: yes|no     (the "waiting for reporter" flag)
+    Note: text          (an internal note; several Note lines are several notes)
+    Help                (takes no value; may stand alone or with other commands)
+
+All or nothing: every line is checked against the case as it was; any error (unknown key,
+bad value, refused transition, a key repeated with a different value) means no change at
+all. A key repeated with the same value counts once. Each changed field gives one Change
+(one audit event), in command order; notes are no Change: `notes` lists them (the caller
+records each as an event of kind "note"). A refusal reads f"{error.line} — {error.reason}".
+`status_mail` is "confirmed", "resolved", "rejected" or "duplicate" when the state moved
+there, else "reward" when the reward became "yes", else None; None whenever Internal: yes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from email.utils import parseaddr
+from typing import Any
+
+from mailbot.core.cases import TRANSITIONS, can_transition, find_tags
+from mailbot.core.commandlines import (
+    Command,
+    CommandError,
+    dedupe,
+    parse_line,
+    split_commands,
+    stray_internal,
+)
+from mailbot.core.models import Case, CaseState
+from mailbot.core.replies import ReplyParts, split_reply
+from mailbot.mail.contacts import normalize_address
+
+S = CaseState
+
+#: The command list for the help mail: (syntax, explanation).
+HELP_TEXT_KEYS: list[tuple[str, str]] = [
+    (
+        "Status: acknowledged|investigating|confirmed",
+        "move the case; on a closed case `Status: investigating` reopens it",
+    ),
+    ("Close: resolved|closed|rejected|spam <reason>", "close the case; a reason is required"),
+    ("Close: duplicate <case id> [text]", "close as a duplicate of another existing case"),
+    ("Assign: <staff address>|none", "set or clear the assignee (staff addresses only)"),
+    ("Severity: low|medium|high|critical", "set the severity"),
+    ("Reward: undecided|yes|no|sent", "track the reward; `yes` sends the reporter a thank-you"),
+    (
+        "Reporter: <address>",
+        "set the reporter of a relayed report or a report without "
+        "contact; the reporter then gets the acknowledgement",
+    ),
+    ("Internal: yes|no", "yes: nothing of this mail is sent to the reporter"),
+    ("Waiting: yes|no", "waiting for the reporter (pauses the update clock)"),
+    ("Note: <text>", "an internal note on the case, never sent to the reporter"),
+    ("Help", "this list"),
+]
+
+STATUS_STATES = (S.ACKNOWLEDGED, S.INVESTIGATING, S.CONFIRMED)
+CLOSE_STATES = (S.RESOLVED, S.CLOSED, S.REJECTED, S.DUPLICATE, S.SPAM)
+SEVERITIES = ("low", "medium", "high", "critical")
+REWARDS = ("undecided", "yes", "no", "sent")
+YES_NO = ("yes", "no")
+_STATUS_MAILS = {S.CONFIRMED, S.RESOLVED, S.REJECTED, S.DUPLICATE}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field changed by the commands: one audit event."""
+
+    field: str
+    old: str
+    new: str
+    event_kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What the commands of one staff mail do to a case."""
+
+    commands: tuple[Command, ...]
+    errors: tuple[CommandError, ...]
+    changes: tuple[Change, ...]
+    case: Case
+    internal: bool
+    help: bool
+    notes: tuple[str, ...]
+    new_reporter: str | None
+    status_mail: str | None
+    rest: str
+    reply: ReplyParts
+    """`rest` split: the staff's own text (relayed unless internal), signature, history."""
+
+    @property
+    def relay_allowed(self) -> bool:
+        """True when the text may go to the reporter: no errors and not internal."""
+        return not self.errors and not self.internal
+
+
+@dataclass(frozen=True)
+class _Context:
+    case: Case
+    staff: frozenset[str]
+    prefix: str
+    known_cases: Callable[[str], bool]
+    closing: bool  # a Close command is present
+
+
+_Update = tuple[dict[str, Any], tuple[Change, ...]]
+_Outcome = CommandError | _Update
+
+
+def _error(cmd: Command, why: str) -> CommandError:
+    return CommandError(cmd.line, why)
+
+
+def _word(value: str) -> str:
+    return value.strip().rstrip(".!").strip().lower()
+
+
+def _pick(cmd: Command, allowed: tuple[str, ...]) -> str | CommandError:
+    word = _word(cmd.value)
+    if word in allowed:
+        return word
+    return _error(cmd, f"{cmd.value!r} is not one of: {', '.join(allowed)}")
+
+
+def _change(field: str, old: object, new: object, kind: str) -> Change:
+    def show(value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
+
+    detail = f"{field}: {show(old) or '(none)'} → {show(new) or '(none)'}"
+    return Change(field, show(old), show(new), kind, detail)
+
+
+def _set(case: Case, field: str, new: object, kind: str) -> _Update:
+    old = getattr(case, field)
+    if old == new:
+        return {}, ()
+    return {field: new}, (_change(field, old, new, kind),)
+
+
+def _allowed(state: CaseState) -> str:
+    status = [s.value for s in STATUS_STATES if s in TRANSITIONS[state]]
+    close = [s.value for s in CLOSE_STATES if s in TRANSITIONS[state]]
+    parts = [", ".join(status) or "none"]
+    if close:
+        parts.append(f"with Close: {', '.join(close)}")
+    return "; ".join(parts)
+
+
+def _move(cmd: Command, case: Case, target: CaseState) -> CommandError | None:
+    if target is case.state or can_transition(case.state, target):
+        return None
+    return _error(
+        cmd,
+        f"not allowed from {case.state.value} (allowed: {_allowed(case.state)})",
+    )
+
+
+def _status(cmd: Command, ctx: _Context) -> _Outcome:
+    word = _word(cmd.value)
+    if ctx.closing:
+        return _error(cmd, "Status and Close both set the state")
+    if word in {s.value for s in CLOSE_STATES}:
+        return _error(cmd, f"{word} closes the case: use Close: {word} <reason>")
+    if word not in {s.value for s in STATUS_STATES}:
+        names = ", ".join(s.value for s in STATUS_STATES)
+        return _error(cmd, f"{cmd.value!r} is not one of: {names}")
+    target, case = CaseState(word), ctx.case
+    refused = _move(cmd, case, target)
+    if refused is not None:
+        return refused
+    updates, changes = _set(case, "state", target, "state_changed")
+    if updates and case.close_reason is not None:
+        updates["close_reason"] = None
+        changes += (_change("close_reason", case.close_reason, None, "close_reason_changed"),)
+    return updates, changes
+
+
+def _duplicate_reason(cmd: Command, text: str, ctx: _Context) -> str | CommandError:
+    first, _, more = text.partition(" ")
+    if first.lower() in {"of", "van"}:
+        first, _, more = more.partition(" ")
+    tags = find_tags(first, ctx.prefix)
+    if not tags:
+        return _error(
+            cmd,
+            f"name the other case first, e.g. Close: duplicate {ctx.prefix}-2026-0001",
+        )
+    other = tags[0]
+    if other == ctx.case.id:
+        return _error(cmd, f"{other} cannot be a duplicate of itself")
+    if not ctx.known_cases(other):
+        return _error(cmd, f"case {other} does not exist")
+    return f"{other} {more}".strip()
+
+
+def _close(cmd: Command, ctx: _Context) -> _Outcome:
+    word, _, text = " ".join(cmd.value.split()).partition(" ")
+    word = _word(word)
+    names = [s.value for s in CLOSE_STATES]
+    if word not in names:
+        return _error(cmd, f"{word or '(nothing)'!r} is not one of: {', '.join(names)}")
+    target = CaseState(word)
+    reason: str | CommandError = text
+    if target is S.DUPLICATE:
+        reason = _duplicate_reason(cmd, text, ctx)
+    elif not any(ch.isalnum() for ch in text):
+        reason = _error(cmd, f"a reason is required, e.g. Close: {word} <why>")
+    if isinstance(reason, CommandError):
+        return reason
+    refused = _move(cmd, ctx.case, target)
+    if refused is not None:
+        return refused
+    state_updates, state_changes = _set(ctx.case, "state", target, "state_changed")
+    reason_updates, reason_changes = _set(ctx.case, "close_reason", reason, "close_reason_changed")
+    return {**state_updates, **reason_updates}, state_changes + reason_changes
+
+
+def _address(cmd: Command) -> str | CommandError:
+    _, address = parseaddr(cmd.value)
+    normal = normalize_address(address or cmd.value)
+    if normal is None:
+        return _error(cmd, f"{cmd.value!r} is not an email address")
+    return normal
+
+
+def _assign(cmd: Command, ctx: _Context) -> _Outcome:
+    if _word(cmd.value) == "none":
+        return _set(ctx.case, "assignee", None, "assignee_changed")
+    address = _address(cmd)
+    if isinstance(address, CommandError):
+        return address
+    if address not in ctx.staff:
+        return _error(cmd, f"{address} is not on the staff list")
+    return _set(ctx.case, "assignee", address, "assignee_changed")
+
+
+def _reporter(cmd: Command, ctx: _Context) -> _Outcome:
+    case = ctx.case
+    address = _address(cmd)
+    if isinstance(address, CommandError):
+        return address
+    if case.source != "relay" and case.reporter_email is not None:
+        why = f"a direct report's reporter is its sender ({case.reporter_email})"
+        return _error(cmd, f"{why}; Reporter is only for relayed reports or reports without one")
+    relay = case.relay_sender or ""
+    if address in ctx.staff or address.rpartition("@")[2] == relay.rpartition("@")[2]:
+        return _error(cmd, f"{address} is a staff or relay address")
+    updates, changes = _set(case, "reporter_email", address, "reporter_changed")
+    if "no_contact" in case.flags:
+        updates["flags"] = tuple(flag for flag in case.flags if flag != "no_contact")
+        changes = tuple(replace(c, detail=f"{c.detail}; no_contact cleared") for c in changes)
+    return updates, changes
+
+
+def _simple(cmd: Command, ctx: _Context) -> _Outcome:
+    if cmd.key == "note":
+        if not cmd.value:
+            return _error(cmd, "a note needs text")
+        return {}, ()  # notes are in CommandResult.notes
+    if cmd.key == "help":
+        if cmd.value:
+            return _error(cmd, "Help takes no value")
+        return {}, ()
+    allowed = {"severity": SEVERITIES, "reward": REWARDS}.get(cmd.key, YES_NO)
+    picked = _pick(cmd, allowed)
+    if isinstance(picked, CommandError):
+        return picked
+    if cmd.key == "severity":
+        return _set(ctx.case, "severity", picked, "severity_changed")
+    if cmd.key == "reward":
+        return _set(ctx.case, "reward", picked, "reward_changed")
+    if cmd.key == "waiting":
+        return _set(ctx.case, "waiting", picked == "yes", "waiting_changed")
+    return {}, ()  # internal: read by apply_commands
+
+
+_HANDLERS: dict[str, Callable[[Command, _Context], _Outcome]] = {
+    "status": _status,
+    "close": _close,
+    "assign": _assign,
+    "reporter": _reporter,
+}
+
+
+def _status_mail(old: Case, new: Case, internal: bool) -> str | None:
+    if internal:
+        return None
+    if new.state is not old.state and new.state in _STATUS_MAILS:
+        return new.state.value
+    if new.reward != old.reward and new.reward == "yes":
+        return "reward"
+    return None
+
+
+def _run(
+    commands: list[Command], ctx: _Context
+) -> tuple[dict[str, Any], list[Change], list[CommandError]]:
+    """Every command checked against the case as it was: (updates, changes, errors)."""
+    updates: dict[str, Any] = {}
+    changes: list[Change] = []
+    errors: list[CommandError] = []
+    for cmd in commands:
+        outcome = _HANDLERS.get(cmd.key, _simple)(cmd, ctx)
+        if isinstance(outcome, CommandError):
+            errors.append(outcome)
+        else:
+            updates.update(outcome[0])
+            changes.extend(outcome[1])
+    return updates, changes, errors
+
+
+def apply_commands(
+    case: Case,
+    body: str,
+    *,
+    staff: frozenset[str],
+    case_prefix: str,
+    known_cases: Callable[[str], bool],
+) -> CommandResult:
+    """Parse the commands on top of `body` and apply them all to `case`, or none of them."""
+    lines, rest = split_commands(body)
+    parsed = [parse_line(line) for line in lines]
+    commands, repeats = dedupe([p for p in parsed if isinstance(p, Command)])
+    ctx = _Context(
+        case=case,
+        staff=frozenset(a for a in (normalize_address(s) for s in staff) if a),
+        prefix=case_prefix,
+        known_cases=known_cases,
+        closing=any(c.key == "close" for c in commands),
+    )
+    updates, changes, refused = _run(commands, ctx)
+    errors = [p for p in parsed if isinstance(p, CommandError)] + repeats + refused
+    internal = any(c.key == "internal" and _word(c.value) == "yes" for c in commands)
+    reply = split_reply(rest)
+    if not internal:
+        errors += stray_internal(f"{reply.text}\n{reply.signature}")
+    wants_help = any(c.key == "help" for c in commands)
+    if errors:
+        order = {line: i for i, line in enumerate(lines)}
+        errors.sort(key=lambda e: order.get(e.line, len(lines)))
+        changes, updates = [], {}
+    new_case = replace(case, **updates)
+    reporter_changed = new_case.reporter_email != case.reporter_email
+    return CommandResult(
+        commands=tuple(commands),
+        errors=tuple(errors),
+        changes=tuple(changes),
+        case=new_case,
+        internal=internal,
+        help=wants_help,
+        notes=() if errors else tuple(c.value for c in commands if c.key == "note"),
+        new_reporter=new_case.reporter_email if reporter_changed else None,
+        status_mail=None if errors else _status_mail(case, new_case, internal),
+        rest=rest,
+        reply=reply,
+    )

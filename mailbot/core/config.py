@@ -1,0 +1,459 @@
+"""TOML configuration → frozen settings. Every error names the key and the file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailbot.core.errors import ConfigError
+
+DEFAULT_PATH = Path("/etc/mailbot/config.toml")
+CONFIG_ENV = "MAILBOT_CONFIG"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A password that never shows itself in logs or reprs."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def reveal(self) -> str:
+        """The secret itself, for the one call that needs it."""
+        return self.value
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """[identity]: who the bot is."""
+
+    address: str
+    name: str = "Meldpunt kwetsbaarheden"
+    organisation: str = ""
+    case_prefix: str = "MK"
+    language: str = "nl"
+
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    """[mailbox]: where reports arrive."""
+
+    backend: str = "maildir"
+    path: Path | None = None
+    host: str = ""
+    port: int = 0
+    """0: the usual port of `security` (993 for tls, 143 otherwise)."""
+    security: str = "tls"
+    username: str = ""
+    password: Secret | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    idle: bool = True
+    poll_seconds: int = 60
+    auth: str = "password"
+    """"password", or "xoauth2": OAuth2 client credentials (Microsoft 365, see oauth.py)."""
+    tenant: str = ""
+    client_id: str = ""
+    client_secret_file: Path | None = None
+    client_certificate_file: Path | None = None
+    """PEM with the certificate and its unencrypted private key."""
+    client_certificate_thumbprint: str = ""
+    authority: str = "https://login.microsoftonline.com"
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    """[outbound]: how mail leaves."""
+
+    transport: str = "maildir"
+    path: Path | None = None
+    host: str = ""
+    port: int = 0
+    """0: the usual port of `security` (465 for tls, 587 for starttls, 25 for plain)."""
+    security: str = "starttls"
+    username: str = ""
+    password: Secret | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    auth: str = "password"
+    """"password", or "xoauth2": OAuth2 client credentials (Microsoft 365, see oauth.py)."""
+    tenant: str = ""
+    client_id: str = ""
+    client_secret_file: Path | None = None
+    client_certificate_file: Path | None = None
+    """PEM with the certificate and its unencrypted private key."""
+    client_certificate_thumbprint: str = ""
+    authority: str = "https://login.microsoftonline.com"
+    connections: int = 3
+    """SMTP connections that send side by side (1-10; Exchange Online allows 3)."""
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    """[staff]: who may run cases, who is told, who is escalated to."""
+
+    addresses: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
+    escalate: tuple[str, ...] = ()
+    require_authenticated: bool = True
+    authserv_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """[relays]: trusted senders that forward reports of others (e.g. VNG)."""
+
+    senders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadlineSettings:
+    """[deadlines]: the working-day calendar and the policy's clocks."""
+
+    timezone: str = "Europe/Amsterdam"
+    office_open: time = time(8, 30)
+    cutoff: time = time(17, 0)
+    closure_days: tuple[date, ...] = ()
+    acknowledge: int = 1
+    respond: int = 5
+    update: int = 10
+    resolve_days: int = 60
+    remind_hours_before: int = 2
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """[limits]: what one message and one address may cost us."""
+
+    max_message_bytes: int = 25 * 1024 * 1024
+    auto_mails_per_address_per_day: int = 10
+    spam_header: str = "X-Spam-Flag: YES"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """[database]: the SQLite file."""
+
+    path: Path = Path("/var/lib/mailbot/mailbot.db")
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """[logging]: format and level of the structured logs on stderr."""
+
+    format: str = "console"
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    """[templates]: an optional folder whose files override the packaged templates."""
+
+    directory: Path | None = None
+
+
+@dataclass(frozen=True)
+class SecurityTxtSettings:
+    """[security_txt]: what `mailbot security-txt` publishes (RFC 9116)."""
+
+    policy_url: str = ""
+    encryption: str = ""
+    """URL of the public key (optional)."""
+    expires: date | None = None
+    """Required for `mailbot security-txt`; `mailbot status` warns 30 days ahead."""
+    canonical: str = ""
+    """Where the file is published (optional)."""
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """[privacy]: how long reporter data is kept after a case closed (`mailbot purge`)."""
+
+    retention_days: int = 730
+    """Default of `mailbot purge --older-than`; 0: no default, the option is then required."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration, frozen."""
+
+    identity: IdentitySettings
+    mailbox: MailboxSettings = field(default_factory=MailboxSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
+    relays: RelaySettings = field(default_factory=RelaySettings)
+    deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    templates: TemplateSettings = field(default_factory=TemplateSettings)
+    security_txt: SecurityTxtSettings = field(default_factory=SecurityTxtSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    source: str = field(default="<defaults>", compare=False)
+
+
+SECTIONS: dict[str, type[Any]] = {
+    f.name: typing.get_type_hints(Settings)[f.name] for f in fields(Settings) if f.name != "source"
+}
+
+MAX_CONNECTIONS = 10
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("identity", "language"): ("nl", "en"),
+    ("mailbox", "backend"): ("imap", "maildir"),
+    ("mailbox", "security"): ("tls", "starttls", "plain"),
+    ("outbound", "transport"): ("smtp", "maildir"),
+    ("outbound", "security"): ("tls", "starttls", "plain"),
+    ("mailbox", "auth"): ("password", "xoauth2"),
+    ("outbound", "auth"): ("password", "xoauth2"),
+    ("logging", "format"): ("json", "console"),
+    ("logging", "level"): ("debug", "info", "warning", "error"),
+}
+
+SECRET_ENV = {"mailbox": "MAILBOT_IMAP_PASSWORD", "outbound": "MAILBOT_SMTP_PASSWORD"}
+
+
+def config_path(cli_value: str | None, env: Mapping[str, str]) -> Path:
+    """--config, else $MAILBOT_CONFIG, else /etc/mailbot/config.toml."""
+    if cli_value:
+        return Path(cli_value)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    return DEFAULT_PATH
+
+
+def load(path: Path, env: Mapping[str, str] | None = None, secrets: bool = True) -> Settings:
+    """Read and validate the TOML file at `path`; with `secrets`, read the passwords from
+    their files or the environment (commands that only read the database skip that, so
+    they work without $CREDENTIALS_DIRECTORY)."""
+    environ = os.environ if env is None else env
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    settings = from_mapping(data, str(path), base_dir=path.parent)
+    return resolve_secrets(settings, environ) if secrets else settings
+
+
+def from_mapping(data: Mapping[str, Any], source: str, base_dir: Path) -> Settings:
+    """Validate a parsed TOML document; relative paths are taken from `base_dir`."""
+    for key in data:
+        if key not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{key}]")
+    values: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        raw = data.get(name, {})
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        if name == "identity" and "address" not in raw:
+            raise ConfigError(f"{source}: missing required key [identity] address")
+        values[name] = _section(name, cls, raw, source, base_dir)
+    settings = _default_ports(Settings(**values, source=source))
+    _check_consistency(settings)
+    return settings
+
+
+IMAP_PORTS = {"tls": 993, "starttls": 143, "plain": 143}
+SMTP_PORTS = {"tls": 465, "starttls": 587, "plain": 25}
+
+
+def _default_ports(s: Settings) -> Settings:
+    """Port 0 (not given) becomes the usual port of the chosen security."""
+    mailbox, outbound = s.mailbox, s.outbound
+    if mailbox.port == 0:
+        mailbox = replace(mailbox, port=IMAP_PORTS[mailbox.security])
+    if outbound.port == 0:
+        outbound = replace(outbound, port=SMTP_PORTS[outbound.security])
+    return replace(s, mailbox=mailbox, outbound=outbound)
+
+
+def _section(name: str, cls: type[Any], raw: Mapping[str, Any], source: str, base: Path) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{source}: unknown key [{name}] {key}")
+        where = f"{source}: [{name}] {key}"
+        kwargs[key] = _convert(value, hints[key], where, base)
+        choices = CHOICES.get((name, key))
+        if choices and kwargs[key] not in choices:
+            raise ConfigError(f"{where}: must be one of {', '.join(choices)}, got {value!r}")
+    return cls(**kwargs)
+
+
+def _convert(value: Any, hint: Any, where: str, base: Path) -> Any:
+    """Convert one TOML value to the annotated type, or raise naming `where`."""
+    if isinstance(hint, types.UnionType):  # X | None
+        inner = next(a for a in typing.get_args(hint) if a is not type(None))
+        if value == "":
+            return None
+        return _convert(value, inner, where, base)
+    if typing.get_origin(hint) is tuple:
+        item = typing.get_args(hint)[0]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_convert(v, item, f"{where}[{i}]", base) for i, v in enumerate(value))
+    return _convert_scalar(value, hint, where, base)
+
+
+def _convert_scalar(value: Any, hint: Any, where: str, base: Path) -> Any:
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where}: expected a whole number >= 0, got {value!r}")
+        return value
+    if hint is Secret and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a quoted string (value not shown)")
+    if hint is time and isinstance(value, time):
+        return _parse_time(value.isoformat(), where)
+    if hint is date and isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if hint is str:
+        return value
+    if hint is Path:
+        expanded = Path(os.path.expandvars(value)).expanduser()
+        return expanded if expanded.is_absolute() else base / expanded
+    if hint is Secret:
+        return Secret(value)
+    if hint is time:
+        return _parse_time(value, where)
+    if hint is date:
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: expected an ISO date YYYY-MM-DD, got {value!r}") from exc
+    raise ConfigError(f"{where}: unsupported setting type {hint!r}")  # pragma: no cover
+
+
+def _parse_time(value: str, where: str) -> time:
+    try:
+        parsed = time.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: expected a time HH:MM, got {value!r}") from exc
+    if parsed.tzinfo is not None:
+        raise ConfigError(f"{where}: give a local time without offset, got {value!r}")
+    return parsed
+
+
+def _check_consistency(s: Settings) -> None:
+    src = s.source
+    if "@" not in s.identity.address or any(c in s.identity.address for c in " <>,\r\n"):
+        raise ConfigError(f"{src}: [identity] address: not an address: {s.identity.address!r}")
+    if not s.identity.case_prefix.isalnum() or not s.identity.case_prefix.isascii():
+        raise ConfigError(f"{src}: [identity] case_prefix: letters and digits only")
+    if s.mailbox.backend == "maildir" and s.mailbox.path is None:
+        raise ConfigError(f'{src}: [mailbox] path is required when backend = "maildir"')
+    if s.mailbox.backend == "imap" and not (s.mailbox.host and s.mailbox.username):
+        raise ConfigError(f"{src}: [mailbox] host and username are required for imap")
+    if s.outbound.transport == "maildir" and s.outbound.path is None:
+        raise ConfigError(f'{src}: [outbound] path is required when transport = "maildir"')
+    if s.outbound.transport == "smtp" and not s.outbound.host:
+        raise ConfigError(f'{src}: [outbound] host is required when transport = "smtp"')
+    if not 1 <= s.outbound.connections <= MAX_CONNECTIONS:
+        raise ConfigError(
+            f"{src}: [outbound] connections: 1 to {MAX_CONNECTIONS}, got {s.outbound.connections}"
+        )
+    try:
+        ZoneInfo(s.deadlines.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{src}: [deadlines] timezone: unknown {s.deadlines.timezone!r}") from exc
+    if s.deadlines.office_open >= s.deadlines.cutoff:
+        raise ConfigError(f"{src}: [deadlines] office_open must be before cutoff")
+    if s.limits.spam_header and ":" not in s.limits.spam_header:
+        raise ConfigError(f"{src}: [limits] spam_header: expected 'Header: value'")
+    for section in ("mailbox", "outbound"):
+        sec = getattr(s, section)
+        if sec.password is not None and sec.password_file is not None:
+            raise ConfigError(f"{src}: [{section}] give password or password_file, not both")
+    if s.mailbox.backend == "imap" and s.mailbox.auth == "xoauth2":
+        _check_oauth(src, "mailbox", s.mailbox)
+    if s.outbound.transport == "smtp" and s.outbound.auth == "xoauth2":
+        _check_oauth(src, "outbound", s.outbound)
+        if not s.outbound.username:
+            raise ConfigError(f'{src}: [outbound] username is required when auth = "xoauth2"')
+
+
+def _check_oauth(src: str, section: str, sec: MailboxSettings | OutboundSettings) -> None:
+    """auth = "xoauth2" needs tenant, client_id and exactly one credential file."""
+    where = f"{src}: [{section}]"
+    for key in ("tenant", "client_id"):
+        if not getattr(sec, key):
+            raise ConfigError(f'{where} {key} is required when auth = "xoauth2"')
+    if (sec.client_secret_file is None) == (sec.client_certificate_file is None):
+        raise ConfigError(
+            f'{where} auth = "xoauth2" needs one of client_secret_file or '
+            "client_certificate_file (not both)"
+        )
+    if sec.client_certificate_thumbprint and sec.client_certificate_file is None:
+        raise ConfigError(f"{where} client_certificate_thumbprint needs client_certificate_file")
+    if sec.password is not None or sec.password_file is not None:
+        raise ConfigError(f'{where} password/password_file are not used with auth = "xoauth2"')
+    if not sec.authority.startswith("https://"):
+        raise ConfigError(f"{where} authority: must be an https:// URL, got {sec.authority!r}")
+
+
+def resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """Fill `password` from password_file or the environment variable of each section."""
+    updates: dict[str, Any] = {}
+    for section, variable in SECRET_ENV.items():
+        sec = getattr(settings, section)
+        if sec.password is not None:
+            continue
+        if sec.password_file is not None:
+            updates[section] = replace(sec, password=_read_secret(sec.password_file, section))
+        elif env.get(variable):
+            updates[section] = replace(sec, password=Secret(env[variable]))
+    return replace(settings, **updates) if updates else settings
+
+
+def _read_secret(path: Path, section: str) -> Secret:
+    try:
+        return Secret(path.read_text(encoding="utf-8").strip())
+    except OSError as exc:
+        raise ConfigError(f"[{section}] password_file: cannot read {path}: {exc.strerror}") from exc
+
+
+def embedded(base: Path) -> Settings:
+    """The embedded default used by `mailbot demo`: Maildir in and out under `base`."""
+    return _default_ports(
+        Settings(
+            identity=IdentitySettings(
+                address="meldpunt@gemeente.example",
+                organisation="Gemeente Voorbeeld",
+            ),
+            mailbox=MailboxSettings(backend="maildir", path=base / "inbox"),
+            outbound=OutboundSettings(transport="maildir", path=base / "outbox"),
+            staff=StaffSettings(
+                addresses=("ciso@gemeente.example", "security@gemeente.example"),
+                notify=("security@gemeente.example",),
+                escalate=("ciso@gemeente.example",),
+            ),
+            relays=RelaySettings(senders=("meldpunt@vng.example",)),
+            database=DatabaseSettings(path=base / "mailbot.db"),
+            source="<embedded default>",
+        )
+    )

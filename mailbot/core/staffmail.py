@@ -1,0 +1,204 @@
+"""Staff replies (pure): commands applied all-or-nothing, text relayed, result mail back.
+
+What reaches the reporter is the staff member's own text (`CommandResult.reply`: above
+the quoted history, without signature) and the attachments the shell passes (only
+deliberate ones, see `relayparts`), never when the mail is internal or any command line
+was refused (an `Internal:` line below the text included). The result mail to the staff
+member names the attachments of their mail that were not relayed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mailbot.core.cases import subject_with_tag
+from mailbot.core.classify import Verdict
+from mailbot.core.commands import HELP_TEXT_KEYS, CommandResult, apply_commands
+from mailbot.core.decide import (
+    Event,
+    Inputs,
+    Plan,
+    Queued,
+    acknowledgement,
+    case_context,
+    identity_context,
+    rate_limited,
+)
+from mailbot.core.models import Case, Deadline, InboundMessage, OutgoingMail
+from mailbot.mail.rendering import build_mail, make_message_id
+
+
+def plan_staff_reply(
+    msg: InboundMessage,
+    verdict: Verdict,
+    case: Case,
+    known: frozenset[str],
+    inp: Inputs,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> Plan:
+    """What an authenticated staff mail on `case` does (`known`: case ids that exist;
+    `attachments`: the staff mail's own, relayed with the text unless internal)."""
+    actor = msg.from_address or "staff"
+    result = apply_commands(
+        case,
+        msg.text,
+        staff=frozenset(a.lower() for a in inp.settings.staff.addresses),
+        case_prefix=inp.settings.identity.case_prefix,
+        known_cases=known.__contains__,
+    )
+    events = [Event(case.id, "staff_reply_received", f"from {actor}", actor)]
+    if result.errors:
+        refused = [f"{e.line.strip()} — {e.reason}" for e in result.errors]  # reason only
+        events.append(Event(case.id, "commands_refused", "; ".join(refused)[:1000], actor))
+        report = _result_mail(msg, case, result, inp, refused=refused)
+        return Plan(verdict, events=tuple(events), mails=(Queued(report),))
+    updated = result.case
+    events += [Event(case.id, c.event_kind, c.detail, actor) for c in result.changes]
+    events += [Event(case.id, "note", note, actor) for note in result.notes]
+    outcome = _to_reporter(msg, result, inp, attachments, actor)
+    events += outcome.events
+    clocks: tuple[tuple[str, Deadline], ...] = ()
+    if case.waiting and not updated.waiting:  # the update clock runs again from now
+        due = inp.calendar.due_after(inp.now, inp.settings.deadlines.update)
+        clocks = (("update_due", due),)
+    return Plan(
+        verdict,
+        updated_case=updated,
+        events=tuple(events),
+        mails=outcome.mails,
+        clocks=clocks,
+        end_clocks=case.is_open and not updated.is_open,
+    )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    mails: tuple[Queued, ...]
+    events: tuple[Event, ...]
+
+
+def _to_reporter(
+    msg: InboundMessage,
+    result: CommandResult,
+    inp: Inputs,
+    attachments: Sequence[tuple[str, str, bytes]],
+    actor: str,
+) -> _Outcome:
+    """The mails of an applied staff mail: relay or status mail, acknowledgement, result."""
+    case = result.case
+    mails: list[Queued] = []
+    events: list[Event] = []
+    text = "" if result.internal else result.reply.text.strip()
+    relayed = bool(text) and case.reporter_email is not None
+    if relayed:
+        mails.append(Queued(_relay(msg, case, text, inp, attachments)))
+        events.append(Event(case.id, "relayed", f"to the reporter ({len(text)} chars)", actor))
+    elif result.internal:
+        events.append(Event(case.id, "internal", "nothing relayed (Internal: yes)", actor))
+    status = ""
+    if result.status_mail and not relayed and case.reporter_email and not result.internal:
+        status = result.status_mail
+        mails.append(rate_limited(_status_mail(msg, case, status, inp), inp))
+    if result.new_reporter and case.acknowledged_at is None and case.reporter_email:
+        mails.append(rate_limited(acknowledgement(msg, case, inp), inp))
+        events.append(Event(case.id, "acknowledgement_queued", f"to {case.reporter_email}"))
+    left_out = _left_out(msg, attachments) if relayed else []
+    report = _result_mail(msg, case, result, inp, relayed=relayed, status=status, left_out=left_out)
+    mails.append(Queued(report))
+    return _Outcome(tuple(mails), tuple(events))
+
+
+def _relay(
+    msg: InboundMessage,
+    case: Case,
+    text: str,
+    inp: Inputs,
+    attachments: Sequence[tuple[str, str, bytes]],
+) -> OutgoingMail:
+    """The staff text (and attachments) to the reporter, from the meldpunt identity."""
+    context = {
+        "case": {"id": case.id, "subject": case.subject},
+        "text": text,
+        "identity": identity_context(inp),
+    }
+    to = (case.reporter_email or "",)
+    return _mail(msg, case, "relay", case.language, context, to, inp, False, attachments)
+
+
+def _status_mail(msg: InboundMessage, case: Case, status: str, inp: Inputs) -> OutgoingMail:
+    context = {
+        "case": case_context(case, inp, case.language),
+        "status": status,
+        "reward": case.reward,
+        "identity": identity_context(inp),
+    }
+    return _mail(msg, case, "status", case.language, context, (case.reporter_email or "",), inp)
+
+
+def _result_mail(
+    msg: InboundMessage,
+    case: Case,
+    result: CommandResult,
+    inp: Inputs,
+    *,
+    refused: list[str] | None = None,
+    relayed: bool = False,
+    status: str = "",
+    left_out: Sequence[str] = (),
+) -> OutgoingMail:
+    """Done / not done and why, to the staff member who wrote (never to the reporter)."""
+    context = {
+        "case": case_context(case, inp),
+        "applied": [c.detail for c in result.changes] + [f"note: {n}" for n in result.notes],
+        "refused": refused or [],
+        "relayed": relayed,
+        "status_mail": status,
+        "not_relayed": list(left_out),
+        "help": [{"key": k, "explanation": e} for k, e in HELP_TEXT_KEYS] if result.help else [],
+        "identity": identity_context(inp),
+    }
+    to = (msg.from_address or "",)
+    return _mail(msg, case, "command_result", inp.settings.identity.language, context, to, inp)
+
+
+def _left_out(msg: InboundMessage, relayed: Sequence[tuple[str, str, bytes]]) -> list[str]:
+    """Names of the staff mail's attachments (as parsed) that are not among `relayed`."""
+    sent = Counter((name, len(data)) for name, _, data in relayed)
+    names: list[str] = []
+    for attachment in msg.attachments:
+        key = (attachment.filename, attachment.size)
+        if sent[key]:
+            sent[key] -= 1
+        else:
+            names.append(attachment.filename)
+    return names
+
+
+def _mail(
+    msg: InboundMessage,
+    case: Case,
+    template: str,
+    language: str,
+    context: Mapping[str, object],
+    to: tuple[str, ...],
+    inp: Inputs,
+    automatic: bool = True,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> OutgoingMail:
+    text = inp.renderer.render(template, language, context)
+    ident = inp.identity
+    return build_mail(
+        kind=template,
+        identity=ident,
+        to=to,
+        subject=subject_with_tag(text.subject, case.id),
+        body=text.body,
+        message_id=make_message_id(template, case.id, msg.raw_sha256, ident.domain),
+        date=inp.now,
+        case_id=case.id,
+        automatic=automatic,
+        auto_submitted="auto-generated",
+        attachments=attachments,
+    )

@@ -1,0 +1,1 @@
+"""The monthly report: figures, rows, text and HTML."""

@@ -1,0 +1,1 @@
+"""Effects: mailbox, transport, clock, the pipeline, outbox, scheduler, daemon."""
