@@ -344,8 +344,3 @@ def _report(args: argparse.Namespace, settings: config.Settings) -> int:
             raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
         text = f"report {args.month} ({args.format}) written to {path}\n"
     return _output(args, report_render.report_json(figures), text)
-
-
-def run_path(path: Path) -> int:  # pragma: no cover - convenience for `python -m`
-    """Run `mailbot run --once` with the config at `path`."""
-    return main(["--config", str(path), "run", "--once"])

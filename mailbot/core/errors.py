@@ -1,7 +1,6 @@
 """The one exception tree of mailbot, grouped by what the caller must do.
 
 - `RetryableError`: a temporary fault (network, server 4xx); try again later.
-- `QuarantineError`: this one message cannot be processed; park it, carry on.
 - `UserError`: the admin or operator must fix something (config, arguments).
 Messages name the bad value.
 """
@@ -39,10 +38,6 @@ class PermanentError(MailbotError):
 
 class TransportPermanentError(PermanentError):
     """The outbound transport refused for good (SMTP 5xx, bad recipient)."""
-
-
-class QuarantineError(MailbotError):
-    """One message could not be processed; it is parked with its raw bytes."""
 
 
 class UserError(MailbotError):

@@ -22,19 +22,6 @@ class Disposition(StrEnum):
     QUARANTINED = "quarantined"
 
 
-#: Dispositions that never get a mail back to the sender.
-SILENT = frozenset(
-    {
-        Disposition.QUARANTINED,
-        Disposition.LOOP,
-        Disposition.BOUNCE,
-        Disposition.AUTO_REPLY,
-        Disposition.SPAM,
-        Disposition.DUPLICATE,
-    }
-)
-
-
 class CaseState(StrEnum):
     """Life cycle of a case (DESIGN.md §4)."""
 

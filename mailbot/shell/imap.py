@@ -269,11 +269,6 @@ class ImapMailbox:
         self._password = settings.password.reveal() if settings.password else ""
         self.settings = replace(self.settings, password=settings.password)
 
-    @property
-    def uidvalidity(self) -> int | None:
-        """UIDVALIDITY of the folder when last selected, or None."""
-        return self._uidvalidity
-
     # -- connection ------------------------------------------------------------------------
 
     def _run(self, what: str, op: Callable[[_Session], T]) -> T:
