@@ -1,0 +1,149 @@
+"""The connection: opening, migrating, the writer lock, transactions, raw insert/update."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from mailbot.core.errors import PermanentError, StorageUnavailable
+from mailbot.core.models import CLOSED_STATES
+from mailbot.store.schema import MIGRATIONS
+
+_STORAGE_FAULTS = (
+    "disk is full",
+    "disk i/o error",
+    "database is locked",
+    "readonly database",
+    "read-only file system",
+    "unable to open database file",
+    "database table is locked",
+    "no space left",
+    "malformed",
+)
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT, errno.EACCES})
+
+
+def storage_error(exc: BaseException) -> StorageUnavailable | None:
+    """`exc` as a StorageUnavailable when the store, not the message, is at fault."""
+    if isinstance(exc, StorageUnavailable):
+        return exc
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and any(f in text for f in _STORAGE_FAULTS):
+        return StorageUnavailable(f"database: {exc}")
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        return StorageUnavailable(f"storage: {exc}")
+    return None
+
+
+def closed_states() -> str:
+    """The closed case states as a JSON list (for json_each)."""
+    return json.dumps(sorted(s.value for s in CLOSED_STATES))
+
+
+_WRITERS: dict[Path, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.Lock:
+    """One lock per database file for this process's transactions.
+
+    Two connections of one process (intake and outbox) would otherwise meet at SQLite's
+    busy handler, which sleeps 1, 2, 5 … ms between tries; a lock hands over at once.
+    """
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(path.resolve(), threading.Lock())
+
+
+class Connection:
+    """One connection to mailbot's SQLite database, migrated on opening.
+
+    `durable=False` commits without waiting for the disk (WAL, synchronous=NORMAL): a
+    crash of the process loses nothing, a power failure may lose the last commits. The
+    outbox and scheduler connection uses it: what it could lose is a "sent" mark or a
+    notice record, which means a mail sent twice, never a mail or a report lost. Intake
+    stays synchronous=FULL: a message leaves the mailbox only after its record is on disk.
+    """
+
+    def __init__(self, path: Path, durable: bool = True) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self.path = path
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._writer = _writer_lock(path)
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.migrate()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+    def migrate(self) -> int:
+        """Apply the migrations not yet applied; returns the schema version."""
+        version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= len(MIGRATIONS):
+            return len(MIGRATIONS)
+        # A table rebuild drops a table others refer to: foreign keys are off meanwhile
+        # (the pragma is a no-op inside a transaction) and checked before each commit.
+        self.db.execute("PRAGMA foreign_keys=OFF")
+        try:
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                with self.transaction():
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                    self.db.execute(f"PRAGMA user_version = {number}")
+                    if self.db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                        raise PermanentError(f"migration {number} broke a foreign key")
+        finally:
+            self.db.execute("PRAGMA foreign_keys=ON")
+        return len(MIGRATIONS)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit: everything inside commits together or not at all.
+
+        A COMMIT that fails (disk full, I/O error) is rolled back too, so that the
+        connection is usable again once the store can write.
+        """
+        with self._writer:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+
+    # sqlite-utils' insert()/update() commit on their own (`with conn:`), which would end
+    # the transaction of the message in hand; these two stay inside it.
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        columns = ", ".join(f"[{c}]" for c in row)
+        marks = ", ".join("?" * len(row))
+        cursor = self.db.execute(
+            f"INSERT INTO [{table}] ({columns}) VALUES ({marks})",  # noqa: S608 - names are ours
+            list(row.values()),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _update(self, table: str, key: str, value: object, row: dict[str, Any]) -> None:
+        assignments = ", ".join(f"[{c}] = ?" for c in row)
+        self.db.execute(
+            f"UPDATE [{table}] SET {assignments} WHERE [{key}] = ?",  # noqa: S608
+            [*row.values(), value],
+        )

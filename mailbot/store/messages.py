@@ -1,0 +1,83 @@
+"""The inbound messages: what intake recorded, and whether it saw the bytes before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailbot.store.db import Connection
+
+_MESSAGE_FIELDS = (
+    "id, message_id, sha256, content_sha256, size, from_address, subject, received_at,"
+    " disposition, reason, case_id, named_case, mailbox_key"
+)
+
+
+class MessageStore(Connection):
+    """Reads and writes of the messages (and attachments) tables."""
+
+    def message_by_sha(self, sha256: str) -> dict[str, Any] | None:
+        """The first recorded message with these exact raw bytes, if any."""
+        return next(
+            self.db.query("SELECT * FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1", [sha256]),
+            None,
+        )
+
+    def raw_kept(self, sha256: str) -> bool:
+        """True when the bytes of a message with this sha256 are kept already (not purged)."""
+        found = self.db.execute(
+            "SELECT 1 FROM messages WHERE sha256 = ? AND raw IS NOT NULL LIMIT 1", [sha256]
+        )
+        return found.fetchone() is not None
+
+    def seen_sha(self, sha256: str) -> bool:
+        """True when a message with these exact raw bytes was recorded before."""
+        found = self.db.execute("SELECT 1 FROM messages WHERE sha256 = ? LIMIT 1", [sha256])
+        return found.fetchone() is not None
+
+    def message_by_item(self, mailbox_key: str, sha256: str) -> dict[str, Any] | None:
+        """The message recorded from this very mailbox item (same key, same bytes), if any."""
+        return next(
+            self.db.query(
+                f"SELECT {_MESSAGE_FIELDS} FROM messages"  # noqa: S608
+                " WHERE mailbox_key = ? AND sha256 = ? ORDER BY id LIMIT 1",
+                [mailbox_key, sha256],
+            ),
+            None,
+        )
+
+    def messages_with_id(self, message_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The earliest recorded messages with this Message-ID (sender and content digests)."""
+        sql = (
+            "SELECT id, from_address, sha256, content_sha256 FROM messages"
+            " WHERE message_id = ? ORDER BY id LIMIT ?"
+        )
+        return [dict(r) for r in self.db.query(sql, [message_id, limit])]
+
+    def message_raw(self, rowid: int) -> bytes | None:
+        """The raw bytes kept for message `rowid` (None when not kept)."""
+        row = self.db.execute("SELECT raw FROM messages WHERE id = ?", [rowid]).fetchone()
+        return bytes(row[0]) if row is not None and row[0] is not None else None
+
+    def record_message(self, row: dict[str, Any], attachments: list[dict[str, Any]]) -> int:
+        """Insert one inbound message (and its attachment metadata); returns its row id."""
+        rowid = self._insert("messages", row)
+        for attachment in attachments:
+            self._insert("attachments", {**attachment, "message": rowid})
+        return rowid
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every inbound message, oldest first (without raw bytes)."""
+        sql = (
+            "SELECT id, message_id, from_address, subject, received_at, disposition,"
+            " COALESCE(case_id, named_case) AS case_id, reason, size"
+            " FROM messages ORDER BY received_at, id"
+        )
+        return [dict(r) for r in self.db.query(sql)]
+
+    def messages_of_case(self, case_id: str) -> list[dict[str, Any]]:
+        """Inbound messages recorded on a case, oldest first."""
+        sql = (
+            "SELECT id, message_id, from_address, subject, received_at, disposition, reason"
+            " FROM messages WHERE case_id = ? ORDER BY received_at, id"
+        )
+        return [dict(r) for r in self.db.query(sql, [case_id])]

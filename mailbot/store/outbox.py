@@ -1,0 +1,117 @@
+"""The outbox: rendered mails waiting to be sent, sent, failed or suppressed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from mailbot.core.models import OutgoingMail
+from mailbot.mail.contacts import mailbox_of
+from mailbot.store.db import Connection
+from mailbot.store.schema import OutboxRow, iso
+
+
+class OutboxStore(Connection):
+    """Reads and writes of the outbox (and outbox_recipients) tables."""
+
+    def enqueue(
+        self, mail: OutgoingMail, now: datetime, status: str = "queued", reason: str = ""
+    ) -> bool:
+        """Put one rendered mail in the outbox (status "suppressed" records without sending).
+
+        Returns False, writing nothing, when a mail with its Message-ID is there already:
+        every Message-ID is a hash of everything that makes the mail what it is, so the
+        same ID is the same mail (one flood alert a day), and never a reason to fail.
+        """
+        taken = self.db.execute(
+            "SELECT 1 FROM outbox WHERE message_id = ?", [mail.message_id]
+        ).fetchone()
+        if taken is not None:
+            return False
+        rowid = self._insert(
+            "outbox",
+            {
+                "message_id": mail.message_id,
+                "case_id": mail.case_id,
+                "kind": mail.kind,
+                "sender": mail.sender,
+                "recipients": json.dumps(list(mail.recipients)),
+                "subject": mail.subject,
+                "raw": mail.raw,
+                "automatic": int(mail.automatic),
+                "status": status,
+                "reason": reason,
+                "next_attempt_at": iso(now),
+                "created_at": iso(now),
+            },
+        )
+        for address in mail.recipients:
+            row = {"outbox": rowid, "address": address, "mailbox": mailbox_of(address)}
+            self._insert(
+                "outbox_recipients",
+                {**row, "automatic": int(mail.automatic), "created_at": iso(now)},
+            )
+        return True
+
+    def automatic_mails_since(self, address: str, since: datetime) -> int:
+        """Automatic mails (queued or sent, not suppressed) to the mailbox of `address`.
+
+        Sub-addresses count together: `victim+1@…` and `victim+2@…` are one mailbox.
+        """
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox"
+            " WHERE r.mailbox = ? AND r.automatic = 1 AND r.created_at >= ?"
+            " AND o.status != 'suppressed'",
+            [mailbox_of(address), iso(since)],
+        ).fetchone()
+        return int(row[0])
+
+    def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        """Queued mails whose next attempt is due, oldest first."""
+        rows = self.db.query(
+            "SELECT * FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?"
+            " ORDER BY id LIMIT ?",
+            [iso(now), limit],
+        )
+        return [
+            OutboxRow(
+                id=r["id"],
+                message_id=r["message_id"],
+                case_id=r["case_id"],
+                kind=r["kind"],
+                sender=r["sender"],
+                recipients=tuple(json.loads(r["recipients"])),
+                subject=r["subject"],
+                raw=r["raw"],
+                attempts=r["attempts"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    def outbox_update(self, outbox_id: int, **values: Any) -> None:
+        """Change an outbox row (status, attempts, next_attempt_at, reason, sent_at)."""
+        self._update("outbox", "id", outbox_id, values)
+
+    def outbox_by_message_ids(self, message_ids: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Our outgoing mails with these Message-IDs (named by a delivery report)."""
+        if not message_ids:
+            return []
+        sql = (
+            "SELECT id, message_id, case_id, kind, recipients, status FROM outbox"
+            " WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY id"
+        )
+        return [dict(r) for r in self.db.query(sql, [json.dumps(list(message_ids))])]
+
+    def outbox_of_case(self, case_id: str) -> list[dict[str, Any]]:
+        """Outgoing mails of one case, oldest first (without raw bytes)."""
+        sql = (
+            "SELECT id, message_id, kind, sender, recipients, subject, status, reason,"
+            " created_at, sent_at FROM outbox WHERE case_id = ? ORDER BY id"
+        )
+        return [dict(r) for r in self.db.query(sql, [case_id])]
+
+    def outbox_all(self) -> list[dict[str, Any]]:
+        """Every outgoing mail, oldest first (with raw bytes)."""
+        return list(self.db.table("outbox").rows_where(order_by="id"))
