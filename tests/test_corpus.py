@@ -34,7 +34,8 @@ from mailbot.mail.decoding import split_params
 from mailbot.mail.rendering import Identity, build_mail
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.shell.pipeline import Outcome, Service
+from mailbot.shell.pipeline import Service
+from mailbot.shell.recording import Outcome
 from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
 

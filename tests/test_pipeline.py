@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import mailbot.shell.pipeline as service_module
+import mailbot.shell.recording as recording_module
 from mailbot.core import config
 from mailbot.core.models import CaseState, Disposition
 from mailbot.shell.clock import ManualClock
@@ -282,14 +282,14 @@ def test_failure_while_handling_parks_message_and_goes_on(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An internal error on one message quarantines it (raw kept); the next one is handled."""
-    real = service_module.classify
+    real = recording_module.classify
 
     def exploding(msg, ctx, rules):  # type: ignore[no-untyped-def]
         if "boom" in msg.subject:
             raise RuntimeError("simulated fault")
         return real(msg, ctx, rules)
 
-    monkeypatch.setattr(service_module, "classify", exploding)
+    monkeypatch.setattr(recording_module, "classify", exploding)
     bot.receive(report(subject="boom", message_id="<b1@example.nl>"), MON_21_DEC_10H)
     bot.receive(
         report(subject="fine", message_id="<f1@example.nl>"), MON_21_DEC_10H + timedelta(minutes=1)

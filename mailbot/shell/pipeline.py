@@ -4,52 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
 
-from mailbot.core import cases, redelivery
-from mailbot.core.authentication import AuthVerdict, verify_sender
-from mailbot.core.bounces import BouncedMail, plan_bounce
-from mailbot.core.classify import Context, Rules, Verdict, classify
+from mailbot.core.classify import Rules
 from mailbot.core.config import Settings
-from mailbot.core.decide import Inputs, Plan, decide, with_collision_alert
+from mailbot.core.decide import Inputs
 from mailbot.core.errors import MailbotError, MailboxUnavailable
-from mailbot.core.models import Case, Disposition, InboundMessage
+from mailbot.core.models import Disposition, InboundMessage
 from mailbot.core.scheduler import SchedulePolicy
-from mailbot.core.staffmail import plan_staff_reply
 from mailbot.core.workdays import Calendar, make_calendar
-from mailbot.mail import parsing
 from mailbot.mail.rendering import Renderer
 from mailbot.shell.clock import Clock
 from mailbot.shell.logs import get_logger
 from mailbot.shell.mailbox import Mailbox, MailboxItem
-from mailbot.shell.outbox import DeliveryCounts, Outbox, crashpoint
+from mailbot.shell.outbox import DeliveryCounts, Outbox
+from mailbot.shell.recording import Outcome, Recorder
 from mailbot.shell.ticker import Ticker
 from mailbot.shell.transport import Transport
 from mailbot.store import Store, storage_error
-from mailbot.store.schema import iso
 
 D = Disposition
 TO_QUARANTINE = frozenset({D.QUARANTINED})
-MAX_RELAYED_BYTES = 10 * 1024 * 1024
-"""Staff attachments relayed to a reporter, in all (later ones are left out)."""
 RESTART_SECTIONS = ("mailbox", "outbound", "database", "logging")
 """Config sections a reload cannot apply: open connections and loggers keep the old ones."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one mailbox item."""
-
-    key: str
-    disposition: Disposition
-    case_id: str | None
-    message_id: str | None
-    reason: str
-    resumed: bool = False
 
 
 def calendar_for(settings: Settings) -> Calendar:
@@ -80,6 +59,7 @@ class Service:
         self.calendar = calendar_for(settings)
         self.rules = Rules.from_settings(settings)
         self.log = get_logger()
+        self.recorder = self._recorder()
         self.outbox = Outbox(outbox_store or store, transport, clock, self._inputs, lanes)
         policy = SchedulePolicy(hours_before=float(settings.deadlines.remind_hours_before))
         self.ticker = Ticker(self.outbox.store, self._inputs, policy)
@@ -159,8 +139,18 @@ class Service:
         calendar, rules = calendar_for(new), Rules.from_settings(new)
         policy = SchedulePolicy(hours_before=float(new.deadlines.remind_hours_before))
         self.settings, self.renderer, self.calendar, self.rules = new, new_renderer, calendar, rules
+        self.recorder = self._recorder()
         self.ticker = Ticker(self.outbox.store, self._inputs, policy)
         return restart
+
+    def _recorder(self) -> Recorder:
+        return Recorder(
+            self.settings, self.store, self.clock, self.renderer, self.calendar, self.rules
+        )
+
+    def _inputs(self, msg: InboundMessage | None = None) -> Inputs:
+        """The current configuration's inputs for the core (outbox and ticker ask too)."""
+        return self.recorder.inputs(msg)
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -240,7 +230,7 @@ class Service:
             # A new item with the same bytes is recorded again (as a duplicate).
             existing = self.store.message_by_item(item.origin, sha)
             outcome: Outcome | None = (
-                _resumed(item.key, existing) if existing is not None else self._record(item)
+                _resumed(item.key, existing) if existing is not None else self.recorder.record(item)
             )
         except Exception as exc:
             if (storage := storage_error(exc)) is not None:
@@ -260,170 +250,12 @@ class Service:
         )
         return outcome
 
-    def _record(self, item: MailboxItem) -> Outcome:
-        msg = self._parse(item)
-        content = redelivery.content_digest(item.raw)
-        with self.store.transaction():
-            sameness = self._sameness(msg, content)
-            ctx = self._context(msg, sameness.duplicate)
-            verdict = classify(msg, ctx, self.rules)
-            new_id = self._new_case_id(msg) if verdict.disposition is D.NEW_CASE else None
-            if verdict.disposition is D.BOUNCE:
-                plan = self._bounce_plan(msg, verdict)
-            elif verdict.disposition is D.STAFF_REPLY and ctx.case is not None:
-                files = parsing.attachment_payloads(item.raw, MAX_RELAYED_BYTES)
-                inputs = self._inputs(msg)
-                plan = plan_staff_reply(msg, verdict, ctx.case, self._known(msg), inputs, files)
-            else:
-                plan = decide(msg, verdict, ctx.case, new_id, self._inputs(msg))
-            if sameness.collision:
-                plan = with_collision_alert(plan, msg, sameness.reason, self._inputs())
-            self._apply(plan, msg, item, content)
-            crashpoint("before_commit")
-        crashpoint("after_commit")
-        v = plan.verdict
-        return Outcome(item.key, v.disposition, v.case_id, msg.message_id, v.reason)
-
-    def _parse(self, item: MailboxItem) -> InboundMessage:
-        if item.size > self.settings.limits.max_message_bytes:
-            return parsing.parse_headers_only(item.raw, item.received_at)
-        return parsing.parse(item.raw, item.received_at)
-
-    def _sameness(self, msg: InboundMessage, content: str) -> redelivery.Sameness:
-        """Duplicate or collision by Message-ID; without one, the same bytes seen before."""
-        if msg.message_id is None:
-            seen = self.store.seen_sha(msg.raw_sha256)
-            return redelivery.Sameness(duplicate=seen, collision=False)
-        rows = self.store.messages_with_id(msg.message_id)
-        for row in rows:
-            if row["content_sha256"] is None:  # recorded before the digest was kept
-                raw = self.store.message_raw(int(row["id"]))
-                row["content_sha256"] = redelivery.content_digest(raw) if raw else None
-        earlier = redelivery.earlier_of(rows)
-        return redelivery.judge(msg.message_id, msg.from_address, content, earlier)
-
-    def _context(self, msg: InboundMessage, seen: bool) -> Context:
-        case, found_by = self._named_case(msg) if not seen else (None, "")
-        auth = self._authentication(msg, case)
-        return Context(seen, case, found_by, auth.authenticated, auth.reason)
-
-    def _authentication(self, msg: InboundMessage, case: Case | None) -> AuthVerdict:
-        """Our MTA's word on the sender, asked only of staff and relay addresses (the
-        Authentication-Results of everyone else are never parsed: they cannot matter)."""
-        sender = msg.from_address
-        relays = {*self.rules.relays, case.relay_sender if case is not None else None}
-        if sender is None or (sender not in self.rules.staff and sender not in relays):
-            return AuthVerdict(False, "not a staff or relay address")
-        staff = self.settings.staff
-        if not staff.require_authenticated:
-            return AuthVerdict(True, "authentication not required by config")
-        return verify_sender(msg, staff.authserv_ids)
-
-    def _named_case(self, msg: InboundMessage) -> tuple[Case | None, str]:
-        for tag in cases.find_tags(msg.subject, self.settings.identity.case_prefix):
-            case = self.store.case(tag)
-            if case is not None:
-                return case, "tag"
-        refs = (*msg.in_reply_to, *reversed(msg.references))
-        domain = self.rules.own_domain
-        for ref in refs:
-            local, _, ref_domain = ref.partition("@")
-            if ref_domain.lower() == domain and local.startswith("case."):
-                case = self.store.case(local.removeprefix("case."))
-                if case is not None:
-                    return case, "reference"
-        case_id = self.store.case_by_outgoing_id(refs)
-        if case_id is not None:
-            return self.store.case(case_id), "reference"
-        return None, ""
-
-    def _bounce_plan(self, msg: InboundMessage, verdict: Verdict) -> Plan:
-        bounced = [
-            BouncedMail(
-                r["id"],
-                r["message_id"],
-                r["case_id"],
-                r["kind"],
-                tuple(json.loads(r["recipients"])),
-            )
-            for r in self.store.outbox_by_message_ids(msg.bounced_message_ids)
-        ]
-        named = {b.case_id for b in bounced if b.case_id}
-        found = {c: case for c in named if (case := self.store.case(c)) is not None}
-        return plan_bounce(msg, verdict, bounced, found, self._inputs())
-
-    def _known(self, msg: InboundMessage) -> frozenset[str]:
-        """The case ids named in a staff mail's text that exist (for `Close: duplicate`)."""
-        tags = cases.find_tags(msg.text[:20_000], self.settings.identity.case_prefix)
-        return frozenset(t for t in tags if self.store.case(t) is not None)
-
-    def _new_case_id(self, msg: InboundMessage) -> str:
-        year = msg.received_at.astimezone(self.calendar.timezone).year
-        case_id, _ = self.store.next_case_id(self.settings.identity.case_prefix, year)
-        return case_id
-
-    def _inputs(self, msg: InboundMessage | None = None) -> Inputs:
-        now = self.clock.now()
-        counts: dict[str, int] = {}
-        if msg is not None:
-            since = now - timedelta(days=1)
-            for address in {msg.from_address, *msg.reply_to, *msg.contacts.emails} - {None}:
-                assert address is not None
-                counts[address] = self.store.automatic_mails_since(address, since)
-        return Inputs(self.settings, self.calendar, self.renderer, now, counts)
-
-    def _apply(self, plan: Plan, msg: InboundMessage, item: MailboxItem, content: str) -> None:
-        now = self.clock.now()
-        v = plan.verdict
-        if plan.new_case is not None:
-            year, seq = (int(p) for p in plan.new_case.id.rsplit("-", 2)[1:3])
-            self.store.insert_case(plan.new_case, year, seq, now)
-        if plan.updated_case is not None:
-            self.store.update_case(plan.updated_case, now)
-        case = plan.new_case or plan.updated_case
-        if case is not None:
-            for name, deadline in plan.clocks:
-                self.store.start_clock(case.id, name, deadline, now)
-            if plan.end_clocks:
-                self.store.end_clocks(case.id, now)
-        on_case = v.case_id if v.disposition in {D.NEW_CASE, D.FOLLOWUP, D.STAFF_REPLY} else None
-        # The bytes are kept once: a byte-identical copy gets its own row without them.
-        raw = None if self.store.raw_kept(msg.raw_sha256) else item.raw
-        self.store.record_message(
-            {**_message_row(msg, v, on_case, item.origin, raw, now), "content_sha256": content},
-            [
-                {
-                    "filename": a.filename,
-                    "content_type": a.content_type,
-                    "size": a.size,
-                    "sha256": a.sha256,
-                }
-                for a in msg.attachments
-            ],
-        )
-        for event in plan.events:
-            self.store.add_event(event.case_id, now, event.actor, event.kind, event.detail)
-        for queued in plan.mails:
-            if not self.store.enqueue(queued.mail, now, queued.status, queued.reason):
-                self.log.warning("outbox_id_taken", kind=queued.mail.kind, case=v.case_id)
-        for key, mail in plan.once:
-            if self.store.record_notice(key, mail.kind, mail.case_id, mail.message_id, now):
-                self.store.enqueue(mail, now)
-        for outbox_id, reason in plan.outbox_failed:
-            self.store.outbox_update(outbox_id, status="failed", reason=reason[:500])
-
     def _record_failure(self, item: MailboxItem, sha: str, exc: Exception) -> Outcome | None:
         """Park a message whose handling failed (raw kept, staff alerted); None if that fails."""
         self.log.exception("message_failed", key=item.key, error=repr(exc)[:300])
         reason = f"internal error: {type(exc).__name__}: {str(exc)[:200]}"
         try:
-            msg = parsing.parse_headers_only(item.raw, item.received_at)
-            verdict = Verdict(D.QUARANTINED, reason)
-            with self.store.transaction():
-                if self.store.message_by_item(item.origin, sha) is None:
-                    plan = decide(msg, verdict, None, None, self._inputs())
-                    self._apply(plan, msg, item, redelivery.content_digest(item.raw))
-            return Outcome(item.key, D.QUARANTINED, None, msg.message_id, reason)
+            return self.recorder.record_quarantined(item, sha, reason)
         except Exception as second:
             self.log.exception("message_left_in_mailbox", key=item.key, error=repr(second)[:300])
             if (storage := storage_error(second)) is not None:
@@ -472,29 +304,3 @@ def _resumed(key: str, row: dict[str, object]) -> Outcome:
         str(row["reason"]),
         resumed=True,
     )
-
-
-def _message_row(
-    msg: InboundMessage,
-    v: Verdict,
-    case_id: str | None,
-    key: str,
-    raw: bytes | None,
-    now: datetime,
-) -> dict[str, object]:
-    return {
-        "message_id": msg.message_id,
-        "sha256": msg.raw_sha256,
-        "size": msg.size,
-        "from_address": msg.from_address,
-        "from_name": msg.from_name,
-        "subject": msg.subject[:1000],
-        "received_at": iso(msg.received_at),
-        "disposition": v.disposition.value,
-        "reason": v.reason,
-        "case_id": case_id,
-        "named_case": v.case_id,
-        "mailbox_key": key,
-        "raw": raw,
-        "recorded_at": iso(now),
-    }

@@ -11,7 +11,8 @@ from pathlib import Path
 from mailbot.core import config
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import MailboxItem, MaildirMailbox, deliver_to_maildir
-from mailbot.shell.pipeline import Outcome, Service
+from mailbot.shell.pipeline import Service
+from mailbot.shell.recording import Outcome
 from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
 from tests.fuzz.findings import Failure, Result
@@ -25,12 +26,9 @@ class WatchedService(Service):
 
     crashes: list[str]
 
-    def _record(self, item: MailboxItem) -> Outcome:
-        try:
-            return super()._record(item)
-        except Exception:
-            self.crashes.append(traceback.format_exc())
-            raise
+    def _record_failure(self, item: MailboxItem, sha: str, exc: Exception) -> Outcome | None:
+        self.crashes.append("".join(traceback.format_exception(exc)))
+        return super()._record_failure(item, sha, exc)
 
 
 class Pipeline:

@@ -1,0 +1,51 @@
+"""The one place that applies a plan of the core to the store (inside the caller's
+transaction): new or updated case, clocks, events, queued mail, once-only notices and
+outbox rows a delivery report failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from mailbot.core.decide import Plan
+from mailbot.shell.logs import get_logger
+from mailbot.store import Store
+
+
+@dataclass(frozen=True)
+class CaseNumber:
+    """The number a new case gets: its year and its sequence in that year."""
+
+    year: int
+    seq: int
+
+
+def apply_plan(store: Store, plan: Plan, now: datetime, number: CaseNumber | None = None) -> None:
+    """Write everything `plan` asks for at `now` (a new case is inserted as `number`)."""
+    if plan.new_case is not None:
+        if number is None:
+            raise ValueError(f"new case {plan.new_case.id} without its number")
+        store.insert_case(plan.new_case, number.year, number.seq, now)
+    if plan.updated_case is not None:
+        store.update_case(plan.updated_case, now)
+    case = plan.new_case or plan.updated_case
+    if case is not None:
+        for name, deadline in plan.clocks:
+            store.start_clock(case.id, name, deadline, now)
+        if plan.end_clocks:
+            store.end_clocks(case.id, now)
+    for event in plan.events:
+        store.add_event(event.case_id, now, event.actor, event.kind, event.detail)
+    _queue(store, plan, now)
+    for outbox_id, reason in plan.outbox_failed:
+        store.outbox_update(outbox_id, status="failed", reason=reason[:500])
+
+
+def _queue(store: Store, plan: Plan, now: datetime) -> None:
+    """The plan's mails, and its once-only mails whose key was never recorded."""
+    for queued in plan.mails:
+        if not store.enqueue(queued.mail, now, queued.status, queued.reason):
+            get_logger().warning("outbox_id_taken", kind=queued.mail.kind, case=queued.mail.case_id)
+    for key, mail in plan.once:
+        if store.record_notice(key, mail.kind, mail.case_id, mail.message_id, now):
+            store.enqueue(mail, now)

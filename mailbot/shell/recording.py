@@ -1,0 +1,265 @@
+"""Record one message (shell): parse, look up what the store knows, classify, choose the
+planner by disposition, apply its plan and the message row in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mailbot.core import cases, redelivery
+from mailbot.core.authentication import AuthVerdict, verify_sender
+from mailbot.core.bounces import BouncedMail, plan_bounce
+from mailbot.core.classify import Context, Rules, Verdict, classify
+from mailbot.core.config import Settings
+from mailbot.core.decide import Inputs, Plan, decide, with_collision_alert
+from mailbot.core.models import Case, Disposition, InboundMessage
+from mailbot.core.staffmail import plan_staff_reply
+from mailbot.core.workdays import Calendar
+from mailbot.mail import parsing
+from mailbot.mail.rendering import Renderer
+from mailbot.shell.applying import CaseNumber, apply_plan
+from mailbot.shell.clock import Clock
+from mailbot.shell.logs import get_logger
+from mailbot.shell.mailbox import MailboxItem
+from mailbot.shell.outbox import crashpoint
+from mailbot.store import Store
+from mailbot.store.schema import iso
+
+D = Disposition
+MAX_RELAYED_BYTES = 10 * 1024 * 1024
+"""Staff attachments relayed to a reporter, in all (later ones are left out)."""
+ON_CASE = frozenset({D.NEW_CASE, D.FOLLOWUP, D.STAFF_REPLY})
+"""Dispositions whose message joins the case's conversation."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one mailbox item."""
+
+    key: str
+    disposition: Disposition
+    case_id: str | None
+    message_id: str | None
+    reason: str
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What the store knows about a message, gathered before it is planned."""
+
+    msg: InboundMessage
+    item: MailboxItem
+    ctx: Context
+    verdict: Verdict
+    number: CaseNumber | None
+
+
+Planner = Callable[[Looked], Plan]
+
+
+@dataclass
+class Recorder:
+    """Records mailbox items in `store` under one configuration."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    renderer: Renderer
+    calendar: Calendar
+    rules: Rules
+
+    def __post_init__(self) -> None:
+        self.log = get_logger()
+        self.planners: dict[Disposition, Planner] = {
+            D.BOUNCE: self._bounce_plan,
+            D.STAFF_REPLY: self._staff_plan,
+        }
+        """Planner per disposition (the rest: `decide`), as Mailman's chains keep data."""
+
+    def record(self, item: MailboxItem) -> Outcome:
+        """Record `item` in one transaction; raises on any fault (the caller parks it)."""
+        msg = self._parse(item)
+        content = redelivery.content_digest(item.raw)
+        with self.store.transaction():
+            sameness = self._sameness(msg, content)
+            ctx = self._context(msg, sameness.duplicate)
+            verdict = classify(msg, ctx, self.rules)
+            number = self._new_number(msg) if verdict.disposition is D.NEW_CASE else None
+            looked = Looked(msg, item, ctx, verdict, number)
+            plan = self.planners.get(verdict.disposition, self._decide)(looked)
+            if sameness.collision:
+                plan = with_collision_alert(plan, msg, sameness.reason, self.inputs())
+            self._apply(plan, msg, item, content, number)
+            crashpoint("before_commit")
+        crashpoint("after_commit")
+        v = plan.verdict
+        return Outcome(item.key, v.disposition, v.case_id, msg.message_id, v.reason)
+
+    def record_quarantined(self, item: MailboxItem, sha: str, reason: str) -> Outcome:
+        """Park `item` as quarantined with `reason` (unless this very item is recorded)."""
+        msg = parsing.parse_headers_only(item.raw, item.received_at)
+        verdict = Verdict(D.QUARANTINED, reason)
+        with self.store.transaction():
+            if self.store.message_by_item(item.origin, sha) is None:
+                plan = decide(msg, verdict, None, None, self.inputs())
+                self._apply(plan, msg, item, redelivery.content_digest(item.raw), None)
+        return Outcome(item.key, D.QUARANTINED, None, msg.message_id, reason)
+
+    def _decide(self, looked: Looked) -> Plan:
+        case_id = self._case_id(looked.number) if looked.number is not None else None
+        return decide(looked.msg, looked.verdict, looked.ctx.case, case_id, self.inputs(looked.msg))
+
+    def _staff_plan(self, looked: Looked) -> Plan:
+        msg, case = looked.msg, looked.ctx.case
+        if case is None:
+            return self._decide(looked)
+        files = parsing.attachment_payloads(looked.item.raw, MAX_RELAYED_BYTES)
+        inputs = self.inputs(msg)
+        return plan_staff_reply(msg, looked.verdict, case, self._known(msg), inputs, files)
+
+    def _parse(self, item: MailboxItem) -> InboundMessage:
+        if item.size > self.settings.limits.max_message_bytes:
+            return parsing.parse_headers_only(item.raw, item.received_at)
+        return parsing.parse(item.raw, item.received_at)
+
+    def _sameness(self, msg: InboundMessage, content: str) -> redelivery.Sameness:
+        """Duplicate or collision by Message-ID; without one, the same bytes seen before."""
+        if msg.message_id is None:
+            seen = self.store.seen_sha(msg.raw_sha256)
+            return redelivery.Sameness(duplicate=seen, collision=False)
+        rows = self.store.messages_with_id(msg.message_id)
+        for row in rows:
+            if row["content_sha256"] is None:  # recorded before the digest was kept
+                raw = self.store.message_raw(int(row["id"]))
+                row["content_sha256"] = redelivery.content_digest(raw) if raw else None
+        earlier = redelivery.earlier_of(rows)
+        return redelivery.judge(msg.message_id, msg.from_address, content, earlier)
+
+    def _context(self, msg: InboundMessage, seen: bool) -> Context:
+        case, found_by = self._named_case(msg) if not seen else (None, "")
+        auth = self._authentication(msg, case)
+        return Context(seen, case, found_by, auth.authenticated, auth.reason)
+
+    def _authentication(self, msg: InboundMessage, case: Case | None) -> AuthVerdict:
+        """Our MTA's word on the sender, asked only of staff and relay addresses (the
+        Authentication-Results of everyone else are never parsed: they cannot matter)."""
+        sender = msg.from_address
+        relays = {*self.rules.relays, case.relay_sender if case is not None else None}
+        if sender is None or (sender not in self.rules.staff and sender not in relays):
+            return AuthVerdict(False, "not a staff or relay address")
+        staff = self.settings.staff
+        if not staff.require_authenticated:
+            return AuthVerdict(True, "authentication not required by config")
+        return verify_sender(msg, staff.authserv_ids)
+
+    def _named_case(self, msg: InboundMessage) -> tuple[Case | None, str]:
+        for tag in cases.find_tags(msg.subject, self.settings.identity.case_prefix):
+            case = self.store.case(tag)
+            if case is not None:
+                return case, "tag"
+        refs = (*msg.in_reply_to, *reversed(msg.references))
+        domain = self.rules.own_domain
+        for ref in refs:
+            local, _, ref_domain = ref.partition("@")
+            if ref_domain.lower() == domain and local.startswith("case."):
+                case = self.store.case(local.removeprefix("case."))
+                if case is not None:
+                    return case, "reference"
+        case_id = self.store.case_by_outgoing_id(refs)
+        if case_id is not None:
+            return self.store.case(case_id), "reference"
+        return None, ""
+
+    def _bounce_plan(self, looked: Looked) -> Plan:
+        msg, verdict = looked.msg, looked.verdict
+        bounced = [
+            BouncedMail(
+                r["id"],
+                r["message_id"],
+                r["case_id"],
+                r["kind"],
+                tuple(json.loads(r["recipients"])),
+            )
+            for r in self.store.outbox_by_message_ids(msg.bounced_message_ids)
+        ]
+        named = {b.case_id for b in bounced if b.case_id}
+        found = {c: case for c in named if (case := self.store.case(c)) is not None}
+        return plan_bounce(msg, verdict, bounced, found, self.inputs())
+
+    def _known(self, msg: InboundMessage) -> frozenset[str]:
+        """The case ids named in a staff mail's text that exist (for `Close: duplicate`)."""
+        tags = cases.find_tags(msg.text[:20_000], self.settings.identity.case_prefix)
+        return frozenset(t for t in tags if self.store.case(t) is not None)
+
+    def _new_number(self, msg: InboundMessage) -> CaseNumber:
+        """The next number of the year of receipt (inside the transaction)."""
+        year = msg.received_at.astimezone(self.calendar.timezone).year
+        _, seq = self.store.next_case_id(self.settings.identity.case_prefix, year)
+        return CaseNumber(year, seq)
+
+    def _case_id(self, number: CaseNumber) -> str:
+        return cases.format_tag(self.settings.identity.case_prefix, number.year, number.seq)
+
+    def inputs(self, msg: InboundMessage | None = None) -> Inputs:
+        """What the core may consult: settings, calendar, templates, now, today's mail counts."""
+        now = self.clock.now()
+        counts: dict[str, int] = {}
+        if msg is not None:
+            since = now - timedelta(days=1)
+            for address in {msg.from_address, *msg.reply_to, *msg.contacts.emails} - {None}:
+                assert address is not None
+                counts[address] = self.store.automatic_mails_since(address, since)
+        return Inputs(self.settings, self.calendar, self.renderer, now, counts)
+
+    def _apply(
+        self,
+        plan: Plan,
+        msg: InboundMessage,
+        item: MailboxItem,
+        content: str,
+        number: CaseNumber | None,
+    ) -> None:
+        now = self.clock.now()
+        apply_plan(self.store, plan, now, number)
+        v = plan.verdict
+        on_case = v.case_id if v.disposition in ON_CASE else None
+        # The bytes are kept once: a byte-identical copy gets its own row without them.
+        raw = None if self.store.raw_kept(msg.raw_sha256) else item.raw
+        row = _message_row(msg, v, on_case, item.origin, raw, now)
+        self.store.record_message({**row, "content_sha256": content}, _attachment_rows(msg))
+
+
+def _attachment_rows(msg: InboundMessage) -> list[dict[str, object]]:
+    return [
+        {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+        for a in msg.attachments
+    ]
+
+
+def _message_row(
+    msg: InboundMessage,
+    v: Verdict,
+    case_id: str | None,
+    key: str,
+    raw: bytes | None,
+    now: datetime,
+) -> dict[str, object]:
+    return {
+        "message_id": msg.message_id,
+        "sha256": msg.raw_sha256,
+        "size": msg.size,
+        "from_address": msg.from_address,
+        "from_name": msg.from_name,
+        "subject": msg.subject[:1000],
+        "received_at": iso(msg.received_at),
+        "disposition": v.disposition.value,
+        "reason": v.reason,
+        "case_id": case_id,
+        "named_case": v.case_id,
+        "mailbox_key": key,
+        "raw": raw,
+        "recorded_at": iso(now),
+    }
