@@ -101,8 +101,7 @@ class Ticker:
 
     def _db_version(self) -> tuple[int, int]:
         """Changes by other connections (data_version) and by ours (total_changes)."""
-        other = int(self.store.db.execute("PRAGMA data_version").fetchone()[0])
-        return other, self.store.db.conn.total_changes
+        return self.store.data_version(), self.store.changes()
 
     def tick(self) -> int:
         """Record newly missed clocks and queue the notices due now; returns mails queued.
@@ -114,11 +113,11 @@ class Ticker:
         version = self._db_version()
         if self._valid_until and inp.now < self._valid_until and version == self._version:
             self.store.state_set("heartbeat:tick", inp.now.isoformat())
-            self._version = (version[0], self.store.db.conn.total_changes)
+            self._version = (version[0], self.store.changes())
             return 0
         queued, valid_until = self._full_tick(inp)
         self._valid_until = valid_until
-        self._version = (version[0], self.store.db.conn.total_changes)
+        self._version = (version[0], self.store.changes())
         return queued
 
     def _full_tick(self, inp: Inputs) -> tuple[int, datetime]:

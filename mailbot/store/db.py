@@ -91,6 +91,14 @@ class Connection:
         """Close the connection."""
         self.db.conn.close()
 
+    def data_version(self) -> int:
+        """A number that changes when another connection commits (PRAGMA data_version)."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def changes(self) -> int:
+        """Rows changed by this connection since it opened (total_changes)."""
+        return int(self.db.conn.total_changes)
+
     def migrate(self) -> int:
         """Apply the migrations not yet applied; returns the schema version."""
         version: int = self.db.execute("PRAGMA user_version").fetchone()[0]
