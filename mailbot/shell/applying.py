@@ -1,6 +1,7 @@
-"""The one place that applies a plan of the core to the store (inside the caller's
-transaction): new or updated case, clocks, events, queued mail, once-only notices and
-outbox rows a delivery report failed."""
+"""The one place that applies the core's plans to the store (inside the caller's
+transaction): an inbound message's plan (new or updated case, clocks, events, queued
+mail, once-only notices, outbox rows a delivery report failed) and what an accepted mail
+changes (`core.delivery`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mailbot.core.decide import Plan
+from mailbot.core.delivery import Delivered
 from mailbot.shell.logs import get_logger
 from mailbot.store import Store
 
@@ -49,3 +51,18 @@ def _queue(store: Store, plan: Plan, now: datetime) -> None:
     for key, mail in plan.once:
         if store.record_notice(key, mail.kind, mail.case_id, mail.message_id, now):
             store.enqueue(mail, now)
+
+
+def apply_delivered(store: Store, case_id: str, delivered: Delivered, now: datetime) -> None:
+    """Write what an accepted mail changed on case `case_id`."""
+    for settle in delivered.settles:
+        store.settle_clock(case_id, settle.name, settle.at, settle.by)
+    if delivered.updated_case is not None:
+        store.update_case(delivered.updated_case, now)
+    for event in delivered.events:
+        store.add_event(event.case_id, now, event.actor, event.kind, event.detail)
+    update = delivered.update_clock
+    if update is not None and store.start_clock(case_id, "update_due", update, now):
+        store.add_event(
+            case_id, now, "mailbot", "clock_started", f"update_due: {update.explanation}"
+        )

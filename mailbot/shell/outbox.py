@@ -8,12 +8,14 @@ import re
 import signal
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailbot.core.decide import Inputs, staff_alert
+from mailbot.core.delivery import after_sent
 from mailbot.core.errors import TransportPermanentError, TransportTemporaryError
-from mailbot.core.models import TO_REPORTER, CaseState
+from mailbot.core.models import TO_REPORTER
+from mailbot.shell.applying import apply_delivered
 from mailbot.shell.clock import Clock
 from mailbot.shell.logs import get_logger
 from mailbot.shell.transport import Transport
@@ -234,28 +236,18 @@ class Outbox:
             self.store.enqueue(alert, now)
 
     def _after_sent(self, row: OutboxRow, now: datetime) -> None:
-        """Clocks this mail meets: the acknowledgement meets ack_due, a relayed staff reply
-        meets response_due, and every mail to the reporter restarts update_due."""
+        """Apply what the mail changes (`core.delivery.after_sent`: clocks, case state)."""
         if row.case_id is None or row.kind not in TO_REPORTER:
             return
         case = self.store.case(row.case_id)
         if case is None:
             return
-        settles = {"acknowledgement": "ack_due", "relay": "response_due"}.get(row.kind)
-        if settles:
-            result = self.store.settle_clock(case.id, settles, now, row.message_id)
-            if result:
-                self.store.add_event(case.id, now, "mailbot", f"clock_{result}", settles)
-        if row.kind == "acknowledgement" and case.acknowledged_at is None:
-            state = CaseState.ACKNOWLEDGED if case.state is CaseState.NEW else case.state
-            self.store.update_case(replace(case, acknowledged_at=now, state=state), now)
-            self.store.add_event(case.id, now, "mailbot", "acknowledged", f"<{row.message_id}>")
-            if state is not case.state:
-                change = f"{case.state} → {state}"
-                self.store.add_event(case.id, now, "mailbot", "state_changed", change)
-        if case.is_open:
-            inp = self.inputs()
-            update = inp.calendar.due_after(now, inp.settings.deadlines.update)
-            if self.store.start_clock(case.id, "update_due", update, now):
-                detail = f"update_due: {update.explanation}"
-                self.store.add_event(case.id, now, "mailbot", "clock_started", detail)
+        dues = {
+            str(c["name"]): datetime.fromisoformat(str(c["due"]))
+            for c in self.store.clocks_of_case(case.id)
+            if c["done_at"] is None
+        }
+        inp = self.inputs()
+        update_days = inp.settings.deadlines.update
+        delivered = after_sent(row.kind, row.message_id, case, dues, now, inp.calendar, update_days)
+        apply_delivered(self.store, case.id, delivered, now)
