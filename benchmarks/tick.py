@@ -7,7 +7,7 @@ Times the first tick at Wed 13 Jan 2027 10:00 (it records and renders that day's
 escalations and reminders), then the tick that must recompute: each one after a small
 write by another connection (an event, as an incoming message makes), so the skip of
 an unchanged database cannot apply. Its median is set next to the plain indexed query
-of every open clock (`Store.open_clock_rows`, raw rows) of the same run. Informative:
+of every open clock (`Store.open_clocks`, typed rows) of the same run. Informative:
 the skipped tick (nothing written), the first tick of the day, and the decision over
 every open clock (what a tick costs while the digest is still to go out, renders aside).
 The ticker runs on its own connection with synchronous=NORMAL, as in the daemon.
@@ -37,7 +37,6 @@ from mailbot.shell import logs
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import MaildirMailbox
 from mailbot.shell.pipeline import Service, calendar_for
-from mailbot.shell.ticker import open_clocks
 from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
 
@@ -151,8 +150,8 @@ class Result:
     fill_s: float
     clocks: int
     open_clocks: int
-    query: float  # every open clock, raw rows (the limit)
-    query_dicts: float  # the same as dicts (`Store.open_clocks`)
+    query: float  # every open clock, typed rows (`Store.open_clocks`, the limit)
+    query_clocks: float  # the same, each made an OpenClock (`OpenClockRow.clock`)
     decide_all: float  # rows -> OpenClock, notices and next_change over every open clock
     first: float
     first_queued: int
@@ -184,19 +183,19 @@ def measure(profile: bool = False) -> Result:
             outbox_store=Store(settings.database.path, durable=False),
         )
         ticker_store = service.ticker.store
-        rows = ticker_store.open_clock_rows()
-        query_ms = median_ms(ticker_store.open_clock_rows)
-        dicts_ms = median_ms(ticker_store.open_clocks)
+        rows = ticker_store.open_clocks()
+        query_ms = median_ms(ticker_store.open_clocks)
+        clocks_ms = median_ms(lambda: [r.clock() for r in ticker_store.open_clocks()])
         policy = service.ticker.policy
 
         def decide_all() -> None:
-            clocks = open_clocks(ticker_store)
+            clocks = [r.clock() for r in ticker_store.open_clocks()]
             notices(NOW, calendar, clocks, frozenset(), policy)
             next_change(NOW, calendar, clocks, policy)
 
         decide_ms = median_ms(decide_all, 5)
         first_ms, queued = timed(service.tick)
-        cases = [r[1] for r in rows]
+        cases = [r.case_id for r in rows]
         after: list[float] = []
         again: set[object] = set()
         for k in range(WRITES):
@@ -224,7 +223,7 @@ def measure(profile: bool = False) -> Result:
         total,
         len(rows),
         query_ms,
-        dicts_ms,
+        clocks_ms,
         decide_ms,
         first_ms,
         int(str(queued)),
@@ -270,7 +269,7 @@ def result_rows(r: Result) -> list[Row]:
             note=(
                 "once a day; reads every open clock and renders and queues each notice;"
                 f" the decision alone (rows to clocks, notices, next_change) is the limit"
-                f" column; Store.open_clocks (dicts) {r.query_dicts:.0f} ms"
+                f" column; Store.open_clocks made OpenClocks {r.query_clocks:.0f} ms"
             ),
         ),
     ]

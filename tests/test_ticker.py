@@ -1,7 +1,7 @@
 """Tests of the scheduler tick's reads: the partial index, and the clocks it leaves out.
 
 After the day's digest is out, a tick reads only the clocks due before the reminder
-horizon that were not escalated today already (`Store.open_clock_rows(until, escalated)`).
+horizon that were not escalated today already (`Store.open_clocks(until, escalated)`).
 These tests show the queries use the index, and that deciding on that subset gives
 exactly what deciding on every open clock gives, both for the pure decision over varied
 databases and for two services ticking side by side (one forced to read everything).
@@ -46,6 +46,7 @@ from mailbot.shell.ticker import render_notice
 from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
 from mailbot.store import bounces as store_bounces
+from mailbot.store.rows import OpenClockRow
 
 AMS = ZoneInfo("Europe/Amsterdam")
 XMAS = (date(2026, 12, 24), *(date(2026, 12, d) for d in range(28, 32)))
@@ -98,8 +99,8 @@ def plans(store: Store, now: datetime) -> list[str]:
     executed: list[str] = []
     store.db.conn.set_trace_callback(executed.append)
     try:
-        store.open_clock_rows()
-        store.open_clock_rows(until=now, escalated=(now, "escalation:", ":2027-01-13"))
+        store.open_clocks()
+        store.open_clocks(until=now, escalated=(now, "escalation:", ":2027-01-13"))
     finally:
         store.db.conn.set_trace_callback(None)
     return [
@@ -174,15 +175,15 @@ def test_the_subset_read_decides_exactly_like_every_open_clock(db: dict[str, Any
             add_case(store, case_id, state, waiting)
             for name, due, missed, done in clocks:
                 add_clock(store, case_id, name, due, missed, done)
-        every = ticker.open_clocks(store)
+        every = [r.clock() for r in store.open_clocks()]
         full = notices(now, cal, every, frozenset(), policy)
         chosen = random.Random(db["recorded"])  # record the day's keys and some others
         for key in [*daily_keys(now, cal), *(n.key for n in full if chosen.random() < 0.6)]:
             record(store, key)
         recorded = store.recorded_notices([n.key for n in full])
         horizon, quiet = reminder_horizon(cal, now, policy)
-        rows = store.open_clock_rows(until=horizon, escalated=(now, *escalation_affixes(now, cal)))
-        subset = [ticker.open_clock(r) for r in rows]
+        rows = store.open_clocks(until=horizon, escalated=(now, *escalation_affixes(now, cal)))
+        subset = [r.clock() for r in rows]
         store.close()
     sent = frozenset(daily_keys(now, cal))
     assert [n for n in notices(now, cal, subset, sent, policy) if n.key not in recorded] == [
@@ -249,15 +250,15 @@ def test_ticks_on_the_subset_write_what_ticks_on_every_clock_write(tmp_path: Pat
     def never_all_recorded(now: datetime, calendar: Any) -> list[str]:
         return [*real_daily_keys(now, calendar), "never-recorded"]
 
-    original = Store.open_clock_rows
+    original = Store.open_clocks
 
-    def counting(store: Store, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+    def counting(store: Store, *args: Any, **kwargs: Any) -> list[OpenClockRow]:
         reads.append("subset" if kwargs.get("until") else "every")
         return original(store, *args, **kwargs)
 
     queued: dict[str, list[int]] = {"subset": [], "every": []}
     moment = START.astimezone(UTC)
-    with patch.object(Store, "open_clock_rows", counting):
+    with patch.object(Store, "open_clocks", counting):
         for step in range(int(timedelta(days=5) / STEP)):
             moment += STEP
             case_id, name = clocks[rng.randrange(len(clocks))]

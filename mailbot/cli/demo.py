@@ -18,7 +18,6 @@ from mailbot.core.scheduler import reminder_moments
 from mailbot.shell.clock import SystemClock
 from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.pipeline import Service
-from mailbot.shell.ticker import open_clocks
 from mailbot.shell.wiring import build_service
 
 SAMPLES = ("01-nl-report.eml", "02-en-report.eml", "03-out-of-office.eml", "05-relay-report.eml")
@@ -93,7 +92,7 @@ def _reminders(service: Service, out: TextIO) -> None:
     cal = service.calendar
     tz = cal.timezone
     out.write("\nReminders and escalations that would follow if nobody acts:\n")
-    for clock in open_clocks(service.store):
+    for clock in (r.clock() for r in service.store.open_clocks()):
         if clock.paused:
             continue
         out.write(f"  [{clock.case_id}] {clock.name} due {_local(clock.due, tz)}\n")

@@ -25,7 +25,6 @@ from mailbot.core.scheduler import digest_sections
 from mailbot.core.securitytxt import days_left, expiry_warning
 from mailbot.shell.mailbox import Mailbox, MaildirMailbox
 from mailbot.shell.pipeline import calendar_for
-from mailbot.shell.ticker import open_clocks
 from mailbot.store import Store
 
 INTAKE_LIMIT = timedelta(minutes=5)
@@ -255,7 +254,7 @@ def _duration(delta: timedelta) -> str:
 def gather(settings: Settings, store: Store, now: datetime) -> Snapshot:
     """Read heartbeats, outbox, cases and clocks from `store`, the backlog from the mailbox."""
     calendar = calendar_for(settings)
-    sections = digest_sections(now, calendar, open_clocks(store))
+    sections = digest_sections(now, calendar, [r.clock() for r in store.open_clocks()])
     outbox = store.outbox_health()
     counts = Counter(case.state.value for case in store.cases())
     backlog, error = count_backlog(settings)

@@ -190,15 +190,15 @@ def deadlines(store: Store) -> list[dict[str, Any]]:
     """`deadlines --json`: every open clock of every open case, soonest first."""
     return [
         {
-            "case": r["case_id"],
-            "clock": r["name"],
-            "due": r["due"],
-            "state": "missed" if r["missed_at"] else "open",
-            "missed_at": r["missed_at"],
-            "explanation": r["explanation"],
-            "subject": r["subject"],
-            "case_state": r["state"],
-            "waiting": bool(r["waiting"]),
+            "case": r.case_id,
+            "clock": r.name,
+            "due": iso(r.due),
+            "state": "missed" if r.missed_at else "open",
+            "missed_at": iso(r.missed_at),
+            "explanation": r.explanation,
+            "subject": r.subject,
+            "case_state": r.state,
+            "waiting": r.waiting,
         }
         for r in store.open_clocks()
     ]

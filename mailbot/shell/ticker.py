@@ -14,7 +14,6 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from mailbot.core.decide import Inputs
 from mailbot.core.models import OutgoingMail
@@ -56,26 +55,6 @@ DIGEST_TITLES = {
     "nl": ("Verlopen", "Vandaag", "Volgende werkdag", "Later", "Gepauzeerd (wacht op melder)"),
     "en": ("Overdue", "Due today", "Due next working day", "Later", "Paused (waiting)"),
 }
-
-
-def open_clocks(store: Store) -> list[OpenClock]:
-    """The clocks the scheduler watches: not done, of open cases."""
-    return [open_clock(r) for r in store.open_clock_rows()]
-
-
-def open_clock(row: tuple[Any, ...]) -> OpenClock:
-    """An OpenClock of a row of `Store.open_clock_rows`."""
-    _, case_id, name, due, explanation, missed_at, subject, state, waiting = row
-    return OpenClock(
-        case_id=case_id,
-        name=name,
-        due=datetime.fromisoformat(due),
-        explanation=explanation,
-        subject=subject,
-        state=state,
-        waiting=bool(waiting),
-        missed_at=datetime.fromisoformat(missed_at) if missed_at else None,
-    )
 
 
 NO_BOUNCES = BounceListing((), 0, 0)
@@ -126,17 +105,17 @@ class Ticker:
         day_keys = daily_keys(now, calendar)
         sent = frozenset(self.store.recorded_notices(day_keys)) if day_keys else frozenset()
         if len(sent) < len(day_keys):  # a digest or closure warning to send: every clock
-            found = self.store.open_clock_rows()
+            found = self.store.open_clocks()
             quiet = None
         else:
             horizon, quiet = reminder_horizon(calendar, now, self.policy)
             escalated = (now, *escalation_affixes(now, calendar))
-            found = self.store.open_clock_rows(until=horizon, escalated=escalated)
-        clocks = [open_clock(r) for r in found]
+            found = self.store.open_clocks(until=horizon, escalated=escalated)
+        clocks = [r.clock() for r in found]
         bounces = self._bounces(day_keys, sent)
         missed = [c for c in newly_missed(now, clocks) if c.missed_at is None]
         if missed:
-            ids = {id(c): r[0] for c, r in zip(clocks, found, strict=True)}  # the same read
+            ids = {id(c): r.id for c, r in zip(clocks, found, strict=True)}  # the same read
             with self.store.transaction():
                 for clock in missed:
                     self.store.mark_missed(ids[id(clock)], now)

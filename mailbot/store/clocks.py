@@ -7,19 +7,12 @@ from typing import Any
 
 from mailbot.core.models import Deadline
 from mailbot.store.db import Connection, closed_states
-from mailbot.store.schema import iso
+from mailbot.store.rows import OpenClockRow
+from mailbot.store.schema import from_iso, iso
 
-#: The columns of `Store.open_clock_rows`, in order.
-OPEN_CLOCK_COLUMNS = (
-    "k.id",
-    "k.case_id",
-    "k.name",
-    "k.due",
-    "k.explanation",
-    "k.missed_at",
-    "c.subject",
-    "c.state",
-    "c.waiting",
+#: The columns of an `OpenClockRow`, in order.
+_OPEN_CLOCK_COLUMNS = (
+    "k.id, k.case_id, k.name, k.due, k.explanation, k.missed_at, c.subject, c.state, c.waiting"
 )
 
 
@@ -83,21 +76,10 @@ class ClockStore(Connection):
             [iso(at), clock_id],
         )
 
-    def open_clocks(self) -> list[dict[str, Any]]:
-        """Clocks not done, of open cases, soonest first, with their case's fields."""
-        sql = (
-            "SELECT k.id, k.case_id, k.name, k.due, k.explanation, k.missed_at, k.started_at,"
-            " c.subject, c.state, c.waiting FROM clocks k INDEXED BY clocks_open_due"
-            " CROSS JOIN cases c ON c.id = k.case_id"
-            " WHERE k.done_at IS NULL AND c.state NOT IN (SELECT value FROM json_each(?))"
-            " ORDER BY k.due, k.id"
-        )
-        return [dict(r) for r in self.db.query(sql, [closed_states()])]
-
-    def open_clock_rows(
+    def open_clocks(
         self, until: datetime | None = None, escalated: tuple[datetime, str, str] | None = None
-    ) -> list[tuple[Any, ...]]:
-        """Rows (OPEN_CLOCK_COLUMNS) of the clocks not done, of open cases, by due and id.
+    ) -> list[OpenClockRow]:
+        """The clocks not done, of open cases, by due and id.
 
         With `until`: without the clocks due after it (every clock due before it is
         there; the index is searched with a day to spare for a due not stored in UTC,
@@ -121,12 +103,24 @@ class ClockStore(Connection):
             now, prefix, suffix = escalated
             params.update(now=iso(now - timedelta(seconds=1)), prefix=prefix, suffix=suffix)
         sql = (
-            f"SELECT {', '.join(OPEN_CLOCK_COLUMNS)} FROM clocks k INDEXED BY clocks_open_due"  # noqa: S608
+            f"SELECT {_OPEN_CLOCK_COLUMNS} FROM clocks k INDEXED BY clocks_open_due"  # noqa: S608
             f" CROSS JOIN cases c ON c.id = k.case_id WHERE {' AND '.join(where)}"
             " ORDER BY k.due, k.id"
         )
-        rows: list[tuple[Any, ...]] = self.db.execute(sql, params).fetchall()
-        return rows
+        return [
+            OpenClockRow(
+                id=r[0],
+                case_id=r[1],
+                name=r[2],
+                due=datetime.fromisoformat(r[3]),
+                explanation=r[4],
+                missed_at=from_iso(r[5]),
+                subject=r[6],
+                state=r[7],
+                waiting=bool(r[8]),
+            )
+            for r in self.db.execute(sql, params).fetchall()
+        ]
 
     def clocks_of_case(self, case_id: str) -> list[dict[str, Any]]:
         """Every clock of a case, in start order."""

@@ -76,7 +76,7 @@ MIGRATIONS: tuple[str, ...] = (
         sent_at TEXT NOT NULL
     );
     """,
-    # The open clocks by due, covering what the scheduler filters on (`open_clock_rows`).
+    # The open clocks by due, covering what the scheduler filters on (`Store.open_clocks`).
     """
     CREATE INDEX clocks_open_due ON clocks(due, id, case_id, name, missed_at)
         WHERE done_at IS NULL;
