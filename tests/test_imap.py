@@ -20,7 +20,8 @@ from imapclient import IMAPClient
 
 from mailbot.core.config import MailboxSettings, Secret
 from mailbot.core.errors import ConfigError, MailboxUnavailable
-from mailbot.shell.imap import ImapMailbox, MemoryState, is_loopback, uid_set
+from mailbot.shell.imap import ImapMailbox, MemoryState, uid_set
+from mailbot.shell.imap_session import is_loopback
 from mailbot.store import Store
 
 T0 = datetime(2026, 3, 2, 9, 15, 30, tzinfo=UTC)

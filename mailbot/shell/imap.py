@@ -14,44 +14,29 @@ the NOOP polling of `wait()` without IDLE. Not thread-safe: one caller at a time
 
 from __future__ import annotations
 
-import contextlib
 import imaplib
-import ipaddress
-import os
-import re
-import select
 import socket
-import ssl
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
-from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientError
 
 from mailbot.core.config import MailboxSettings
-from mailbot.core.errors import ConfigError, MailboxLoginFailed, MailboxUnavailable
+from mailbot.core.errors import MailboxUnavailable
+from mailbot.shell.imap_session import ImapConnection, Session, validate
+from mailbot.shell.imap_wait import IDLE_RENEW_SECONDS, ImapWaiter
 from mailbot.shell.logs import get_logger
 from mailbot.shell.mailbox import BATCH_BYTES, MailboxItem
-from mailbot.shell.oauth import TokenProvider, TokenSource, TokenUnavailable, oauth_client
+from mailbot.shell.oauth import TokenSource
 
-IDLE_RENEW_SECONDS = 25 * 60.0
-"""Re-issue IDLE this often; servers may drop an IDLE after 29 minutes (RFC 2177)."""
-MIN_POLL_SECONDS = 1.0
 META_CHUNK = 1000
 _BODY = b"BODY[]"
 _DATE = b"INTERNALDATE"
 _SIZE = b"RFC822.SIZE"
 _DELETED = b"\\Deleted"
-_LOST = (OSError, imaplib.IMAP4.abort)  # the connection is gone or unusable
-T = TypeVar("T")
-_XOAUTH2_HINT = (
-    " (XOAUTH2: does the app have IMAP.AccessAsApp with admin consent, and its service"
-    " principal FullAccess to this mailbox?)"
-)
 
 
 class StateStore(Protocol):
@@ -76,28 +61,6 @@ class MemoryState(dict[str, str]):
         self[key] = value
 
 
-class _ServerBye(imaplib.IMAP4.abort):
-    """The server said BYE while we were idling."""
-
-
-@dataclass
-class _Session:
-    client: IMAPClient
-    capabilities: frozenset[bytes]
-    selected: bool = False
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (no DNS lookup)."""
-    name = host.strip().strip("[]").rstrip(".").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def uid_set(uids: Iterable[int]) -> str:
     """An IMAP sequence set with ranges: [1, 2, 3, 7] → "1:3,7"."""
     runs: list[list[int]] = []
@@ -112,50 +75,6 @@ def uid_set(uids: Iterable[int]) -> str:
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _text(exc: BaseException) -> str:
-    """The server's words from an imaplib/imapclient error, without b'…' noise."""
-    raw = exc.args[0] if exc.args else exc
-    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-    text = re.sub(r"""\bb(['"])(.*?)\1""", r"\2", text)
-    return " ".join(text.split()) or type(exc).__name__
-
-
-def describe(exc: BaseException, timeout: float) -> str:
-    """One line saying what went wrong with the connection."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate verification failed: {exc.verify_message or exc.reason}"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS failed: {exc.reason or exc}"
-    if isinstance(exc, socket.gaierror):
-        return f"cannot resolve host name: {exc.strerror}"
-    if isinstance(exc, TimeoutError):
-        return f"timed out after {timeout:g} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, imaplib.IMAP4.abort):
-        return f"connection lost: {_text(exc)}"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc) or type(exc).__name__
-    return _text(exc)
-
-
-def _news(responses: Iterable[Any]) -> bool:
-    """True when untagged responses announce new mail (EXISTS, or RECENT > 0)."""
-    for response in responses:
-        if len(response) >= 2 and response[1] == b"EXISTS":
-            return True
-        if len(response) >= 2 and response[1] == b"RECENT" and response[0]:
-            return True
-    return False
-
-
-def _check_bye(responses: Iterable[Any]) -> None:
-    for response in responses:
-        if response and response[0] == b"BYE":
-            words = b" ".join(part for part in response[1:] if isinstance(part, bytes))
-            raise _ServerBye(f"server said BYE {words.decode(errors='replace')}".strip())
 
 
 def _received_at(moment: datetime) -> datetime:
@@ -175,7 +94,7 @@ class ImapMailbox:
         idle_renew: float = IDLE_RENEW_SECONDS,
         tokens: TokenSource | None = None,
     ) -> None:
-        _validate(settings)
+        validate(settings)
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
         self.settings = settings
@@ -184,17 +103,13 @@ class ImapMailbox:
         self.timeout = timeout
         self.idle_renew = idle_renew
         self.address = f"{settings.host}:{settings.port}"
-        self._context = _tls_context(settings) if settings.security != "plain" else None
-        self._password = settings.password.reveal() if settings.password else ""
-        self._tokens = _token_source(settings, tokens)
-        self._session: _Session | None = None
+        self._connection = ImapConnection(settings, timeout, tokens)
+        self._tokens = self._connection.tokens
+        self._waiter = ImapWaiter(self._connection, idle_renew)
         self._uidvalidity: int | None = None
         self._meta: dict[int, tuple[datetime, int]] = {}  # uid → (received_at, size)
         self._handed: dict[str, int] = {}  # key → UIDVALIDITY it was handed out under
         self._log = get_logger(mailbox=self.address, folder=settings.folder)
-        self._interrupted = False
-        self._wake: tuple[int, int] | None = None  # pipe that ends a wait (interrupt)
-        self._wake_lock = threading.Lock()
 
     # -- the Mailbox protocol --------------------------------------------------------------
 
@@ -202,7 +117,7 @@ class ImapMailbox:
         """Messages in the folder, oldest INTERNALDATE first (ties by UID), at most `limit`."""
         if limit <= 0:
             return []
-        return self._run("fetch", lambda s: self._pending(s, limit))
+        return self._connection.run("fetch", lambda s: self._pending(s, limit))
 
     def mark_processed(self, key: str) -> None:
         """Move message `key` (a UID) to the processed folder; a gone UID is no error."""
@@ -218,43 +133,35 @@ class ImapMailbox:
         After a reconnect it returns True at once: mail may have come while we were away.
         After `interrupt()` it returns False at once (an IDLE is ended with DONE).
         """
-        if self._interrupted:
+        if self._waiter.interrupted:
             return False
         deadline = time.monotonic() + max(timeout, 0.0)
-        before = self._session
+        before = self._connection.session
 
-        def op(session: _Session) -> bool:
+        def op(session: Session) -> bool:
             if session is not before:
                 self._select(session)
                 return True
             if not session.selected:
                 self._select(session)
             if self.settings.idle and b"IDLE" in session.capabilities:
-                return self._idle(session, deadline)
-            return self._poll(session, deadline)
+                return self._waiter.idle(session, deadline)
+            return self._waiter.poll(session, deadline)
 
-        return self._run("wait", op)
+        return self._connection.run("wait", op)
 
     def close(self) -> None:
         """Log out quietly."""
-        with self._wake_lock:
-            wake, self._wake = self._wake, None
-        for fd in wake or ():
-            os.close(fd)
-        session, self._session = self._session, None
-        if session is not None:
-            try:
-                session.client.logout()
-            except Exception:  # closing: the connection may be dead already
-                _shutdown(session.client)
+        self._waiter.close()
+        self._connection.close()
 
     def check(self) -> list[str]:
         """Connect, log in, make sure the folders exist; human lines for `mailbot check`."""
-        return self._run("check", self._check)
+        return self._connection.run("check", self._check)
 
     def count_pending(self) -> int:
         """Messages in the folder, from EXAMINE's EXISTS (read-only: no flag changes)."""
-        return self._run("count", self._count)
+        return self._connection.run("count", self._count)
 
     def reachable(self, timeout: float = 1.0) -> bool:
         """True when a TCP connection to the server's port opens (no login: a cheap probe)."""
@@ -266,95 +173,16 @@ class ImapMailbox:
 
     def use_credentials(self, settings: MailboxSettings) -> None:
         """Take a new password (SIGHUP after a failed login); the next connect uses it."""
-        self._password = settings.password.reveal() if settings.password else ""
+        self._connection.use_credentials(settings)
         self.settings = replace(self.settings, password=settings.password)
 
-    # -- connection ------------------------------------------------------------------------
-
-    def _run(self, what: str, op: Callable[[_Session], T]) -> T:
-        """Run `op` on a live session; reconnect once if a reused connection was dead."""
-        reused = self._session is not None
-        try:
-            return op(self._session or self._connect())
-        except _LOST as exc:
-            self._drop()
-            if not reused:
-                raise self._unavailable(exc) from exc
-            self._log.info("imap_reconnect", reason=describe(exc, self.timeout))
-        except IMAPClientError as exc:
-            self._drop()
-            raise MailboxUnavailable(f"IMAP {self.address}: {what} failed: {_text(exc)}") from exc
-        except BaseException:
-            self._drop()
-            raise
-        return self._run(what, op)  # once: there is no session now, so no second retry
-
-    def _connect(self) -> _Session:
-        mb = self.settings
-        token = self._access_token()
-        try:
-            client = IMAPClient(
-                mb.host,
-                mb.port,
-                ssl=mb.security == "tls",
-                ssl_context=self._context,
-                timeout=self.timeout,
-            )
-        except (*_LOST, IMAPClientError) as exc:
-            raise self._unavailable(exc) from exc
-        try:
-            if mb.security == "starttls":
-                if not client.has_capability("STARTTLS"):
-                    raise MailboxUnavailable(f"IMAP {self.address}: server does not offer STARTTLS")
-                client.starttls(self._context)
-            self._login(client, token)
-            capabilities = frozenset(client.capabilities())
-        except LoginError as exc:
-            _shutdown(client)
-            raise MailboxLoginFailed(
-                f"IMAP {self.address}: login failed for {mb.username}: {_text(exc)}"
-                + (_XOAUTH2_HINT if token is not None else "")
-            ) from exc
-        except (*_LOST, IMAPClientError) as exc:
-            _shutdown(client)
-            raise self._unavailable(exc) from exc
-        except BaseException:
-            _shutdown(client)
-            raise
-        client.normalise_times = False
-        self._session = _Session(client, capabilities)
-        return self._session
-
-    def _access_token(self) -> str | None:
-        """The OAuth2 access token for XOAUTH2, or None with password auth."""
-        if self._tokens is None:
-            return None
-        try:
-            return self._tokens.token()
-        except TokenUnavailable as exc:
-            raise MailboxUnavailable(f"IMAP {self.address}: {exc}") from exc
-
-    def _login(self, client: IMAPClient, token: str | None) -> None:
-        if self._tokens is None or token is None:
-            client.login(self.settings.username, self._password)
-            return
-        try:
-            client.oauth2_login(self.settings.username, token)
-        except LoginError:
-            self._tokens.forget(token)  # fetch a fresh one next time
-            raise
-
-    def _drop(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            _shutdown(session.client)
-
-    def _unavailable(self, exc: BaseException) -> MailboxUnavailable:
-        return MailboxUnavailable(f"IMAP {self.address}: {describe(exc, self.timeout)}")
+    def interrupt(self) -> None:
+        """End a running `wait()` at once, and every later one (shutdown; thread-safe)."""
+        self._waiter.interrupt()
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _select(self, s: _Session) -> int:
+    def _select(self, s: Session) -> int:
         """SELECT the folder, note its UIDVALIDITY; return EXISTS."""
         response = s.client.select_folder(self.settings.folder)
         s.selected = True
@@ -377,7 +205,7 @@ class ImapMailbox:
     def _key(self, name: str) -> str:
         return f"imap:{self.settings.folder}:{name}"
 
-    def _pending(self, s: _Session, limit: int) -> list[MailboxItem]:
+    def _pending(self, s: Session, limit: int) -> list[MailboxItem]:
         if self._select(s) == 0:
             return []
         leaves_deleted = not ({b"MOVE", b"UIDPLUS"} & s.capabilities)
@@ -405,7 +233,7 @@ class ImapMailbox:
         self._remember(uids, items)
         return items
 
-    def _fetch_meta(self, s: _Session, uids: Sequence[int]) -> None:
+    def _fetch_meta(self, s: Session, uids: Sequence[int]) -> None:
         for chunk in _chunks(uids, META_CHUNK):
             data = s.client.fetch(uid_set(chunk), ["INTERNALDATE", "RFC822.SIZE"])
             for uid, fields in data.items():
@@ -439,11 +267,11 @@ class ImapMailbox:
                 raise MailboxUnavailable(f"IMAP {self.address}: key {key!r} is not a UID")
         if not keys:
             return
-        self._run("move", lambda s: self._move(s, keys, folder))
+        self._connection.run("move", lambda s: self._move(s, keys, folder))
         for key in keys:
             self._handed.pop(key, None)
 
-    def _move(self, s: _Session, keys: Sequence[str], folder: str) -> None:
+    def _move(self, s: Session, keys: Sequence[str], folder: str) -> None:
         if not s.selected:
             self._select(s)
         uids = []
@@ -466,7 +294,7 @@ class ImapMailbox:
             self._transfer(s, uids, folder)
 
     @staticmethod
-    def _transfer(s: _Session, uids: list[int], folder: str) -> None:
+    def _transfer(s: Session, uids: list[int], folder: str) -> None:
         if b"MOVE" in s.capabilities:
             s.client.move(uids, folder)
             return
@@ -475,91 +303,7 @@ class ImapMailbox:
         if b"UIDPLUS" in s.capabilities:
             s.client.uid_expunge(uids)  # never a plain EXPUNGE: it would hit others' mail
 
-    # -- waiting ---------------------------------------------------------------------------
-
-    def interrupt(self) -> None:
-        """End a running `wait()` at once, and every later one (shutdown; thread-safe)."""
-        with self._wake_lock:
-            self._interrupted = True
-            if self._wake is not None:
-                with contextlib.suppress(OSError):  # full pipe: a wake-up is pending anyway
-                    os.write(self._wake[1], b"!")
-
-    def _wake_fd(self) -> int:
-        """The read end of the pipe `interrupt()` writes to (made on first use)."""
-        with self._wake_lock:
-            if self._wake is None:
-                read, write = os.pipe()
-                os.set_blocking(read, False)
-                os.set_blocking(write, False)
-                self._wake = (read, write)
-            return self._wake[0]
-
-    def _readable(self, sock: socket.socket | None, timeout: float) -> bool:
-        """Block until `sock` is readable (True), `timeout` passes or interrupt() (False)."""
-        wake = self._wake_fd()
-        if self._interrupted:  # set before the pipe existed
-            return False
-        poller = select.poll()  # not select(): descriptors may be above 1024
-        poller.register(wake, select.POLLIN)
-        if sock is not None:
-            poller.register(sock.fileno(), select.POLLIN)
-        ready = {fd for fd, _ in poller.poll(max(timeout, 0.0) * 1000)}
-        return sock is not None and sock.fileno() in ready and wake not in ready
-
-    def _idle(self, s: _Session, deadline: float) -> bool:
-        client = s.client
-        if self._start_idle(client):
-            return True
-        started = time.monotonic()
-        while (now := time.monotonic()) < deadline:
-            window = min(deadline - now, started + self.idle_renew - now)
-            woken = window > 0 and self._readable(client.socket(), window)
-            if self._interrupted:
-                try:
-                    client.idle_done()
-                except (*_LOST, IMAPClientError):  # shutting down: no reconnect for this
-                    self._drop()
-                return False
-            responses = client.idle_check(timeout=0) if woken else []
-            _check_bye(responses)
-            if _news(responses):
-                client.idle_done()
-                return True
-            early = not responses and time.monotonic() - now < window / 2
-            if early or time.monotonic() - started >= self.idle_renew:
-                # renewal due, or woken without a whole line (EOF looks like this): DONE
-                # answers on a live connection and raises on a dead one
-                if _news(client.idle_done()[1]) or self._start_idle(client):
-                    return True
-                started = time.monotonic()
-        return _news(client.idle_done()[1])
-
-    def _start_idle(self, client: IMAPClient) -> bool:
-        """Enter IDLE; True (IDLE ended) when news came in the same read as "+ idling".
-
-        imaplib reads the continuation through a buffer; lines that arrived with it sit
-        there, where idle_check's socket poll cannot see them.
-        """
-        client.idle()
-        if not _buffered(client, self.timeout):
-            return False
-        if _news(client.idle_done()[1]):
-            return True
-        client.idle()
-        return False
-
-    def _poll(self, s: _Session, deadline: float) -> bool:
-        interval = max(float(self.settings.poll_seconds), MIN_POLL_SECONDS)
-        while True:
-            if _news(s.client.noop()[1]):
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._interrupted:
-                return False
-            self._readable(None, min(interval, remaining))
-
-    def _count(self, s: _Session) -> int:
+    def _count(self, s: Session) -> int:
         """EXISTS of a read-only select; without MOVE or UIDPLUS, undeleted ones only."""
         response = s.client.select_folder(self.settings.folder, readonly=True)
         s.selected = False  # read-only now: the next move or wait selects again
@@ -570,7 +314,7 @@ class ImapMailbox:
 
     # -- check -----------------------------------------------------------------------------
 
-    def _check(self, s: _Session) -> list[str]:
+    def _check(self, s: Session) -> list[str]:
         mb = self.settings
         idle = "IDLE" if b"IDLE" in s.capabilities else "no IDLE"
         move = "MOVE" if b"MOVE" in s.capabilities else "no MOVE"
@@ -593,67 +337,8 @@ class ImapMailbox:
         return lines
 
 
-def _buffered(client: IMAPClient, timeout: float) -> bool:
-    """True when imaplib's reader holds bytes not yet parsed (peek without blocking)."""
-    reader = getattr(client._imap, "file", None)  # imaplib's line buffer
-    if reader is None or not hasattr(reader, "peek"):
-        return False
-    sock = client.socket()
-    sock.setblocking(False)
-    try:
-        return bool(reader.peek(1))
-    except OSError:  # nothing buffered, nothing on the socket (plain or TLS)
-        return False
-    finally:
-        sock.settimeout(timeout)
-
-
 def _int_or_none(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() else None
-
-
-def _shutdown(client: IMAPClient) -> None:
-    with contextlib.suppress(Exception):  # best effort on a connection we give up
-        client.shutdown()
-
-
-def _validate(mb: MailboxSettings) -> None:
-    where = "[mailbox]"
-    if not mb.host:
-        raise ConfigError(f"{where} host is required for the imap backend")
-    if not mb.username:
-        raise ConfigError(f"{where} username is required for the imap backend")
-    if mb.auth == "password" and mb.password is None:
-        raise ConfigError(
-            f"{where} password is not set for {mb.username} "
-            "(password, password_file or MAILBOT_IMAP_PASSWORD)"
-        )
-    if mb.security not in ("tls", "starttls", "plain"):
-        raise ConfigError(f"{where} security: must be tls, starttls or plain, got {mb.security!r}")
-    if mb.security == "plain" and not is_loopback(mb.host):
-        raise ConfigError(
-            f'{where} security = "plain" would send the password unencrypted to {mb.host}; '
-            "it is only allowed for a loopback host (use tls or starttls)"
-        )
-    if mb.security != "tls" and mb.port == 993:
-        raise ConfigError(
-            f'{where} port 993 is the implicit-TLS port; with security = "{mb.security}" '
-            "set port (usually 143)"
-        )
-
-
-def _token_source(mb: MailboxSettings, given: TokenSource | None) -> TokenSource | None:
-    """The token source for auth = "xoauth2" (the given one, else a new provider)."""
-    if mb.auth != "xoauth2":
-        return None
-    return given if given is not None else TokenProvider(oauth_client(mb), "mailbox")
-
-
-def _tls_context(mb: MailboxSettings) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=str(mb.ca_file) if mb.ca_file else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"[mailbox] ca_file {mb.ca_file}: cannot load: {exc}") from exc
 
 
 def _within_budget(order: list[int], meta: dict[int, tuple[datetime, int]]) -> list[int]:
