@@ -39,7 +39,7 @@ from mailbot.core.errors import ConfigError, MailboxUnavailable, TransportTempor
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.imap import ImapMailbox
 from mailbot.shell.oauth import SCOPE, OAuthClient, TokenProvider, TokenUnavailable
-from mailbot.shell.transport import SmtpTransport
+from mailbot.shell.smtp import SmtpTransport
 from mailbot.shell.wiring import TokenProviders, build_mailbox, build_transport
 
 TENANT = "gemeente.onmicrosoft.com"

@@ -7,8 +7,10 @@ import email
 import email.policy
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
+import factories
 from conftest import SmtpTestServer
 
 from mailbot.core import config
@@ -16,19 +18,21 @@ from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
 from mailbot.shell.outbox import retry_delay
 from mailbot.shell.pipeline import Service
-from mailbot.shell.transport import SmtpTransport
+from mailbot.shell.smtp import SmtpTransport
 from mailbot.store import Store
 
 START = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
 
 
-def report(n: int, sender: str) -> bytes:
-    """Report number `n` from `sender`."""
-    return (
-        f"From: {sender}\r\nTo: meldpunt@gemeente.example\r\nSubject: Melding {n}\r\n"
-        f"Message-ID: <o{n}@example.nl>\r\nContent-Type: text/plain\r\n\r\n"
-        f"Lek in https://site{n}.gemeente.example\r\n"
-    ).encode()
+report = partial(
+    factories.report,
+    name="",
+    message_id="<o{n}@example.nl>",
+    body="Lek in https://site{n}.gemeente.example",
+    subject="Melding {n}",
+    content_type="text/plain",
+)
+"""Report number `n` from `sender`."""
 
 
 def smtp_bot(tmp_path: Path, server: SmtpTestServer) -> tuple[Service, ManualClock]:

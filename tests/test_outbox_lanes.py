@@ -18,7 +18,7 @@ from mailbot.core.errors import ConfigError
 from mailbot.core.models import OutgoingMail
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.outbox import Outbox, lane_of
-from mailbot.shell.transport import SmtpTransport
+from mailbot.shell.smtp import SmtpTransport
 from mailbot.shell.wiring import build_service
 from mailbot.store import Store
 from mailbot.store.schema import OutboxRow

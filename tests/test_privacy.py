@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import structlog
 from conftest import SmtpTestServer
+from factories import write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +28,8 @@ from mailbot.shell import logs
 from mailbot.shell.clock import FAKE_NOW_ENV, ManualClock
 from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
 from mailbot.shell.pipeline import Service
-from mailbot.shell.transport import MaildirTransport, SmtpTransport, Transport
+from mailbot.shell.smtp import SmtpTransport
+from mailbot.shell.transport import MaildirTransport, Transport
 from mailbot.store import Store
 from mailbot.store.purge import (
     CaseRow,
@@ -451,29 +453,6 @@ def test_database_and_wal_files_are_private(tmp_path: Path) -> None:
 # -- the command --------------------------------------------------------------------------------
 
 
-def write_config(base: Path, retention: int) -> Path:
-    """A config on Maildir under `base` with [privacy] retention_days = `retention`."""
-    path = base / "config.toml"
-    path.write_text(
-        f"""
-[identity]
-address = "meldpunt@gemeente.example"
-[mailbox]
-path = "inbox"
-[outbound]
-path = "outbox"
-[staff]
-addresses = ["{STAFF}"]
-[database]
-path = "mailbot.db"
-[privacy]
-retention_days = {retention}
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
 def test_purge_command_prints_json_only_and_uses_the_configured_retention(
     bot: Bot,
     tmp_path: Path,
@@ -483,7 +462,7 @@ def test_purge_command_prints_json_only_and_uses_the_configured_retention(
 ) -> None:
     """`purge --dry-run --json` prints one JSON document; the default DAYS is retention_days."""
     bot.service.close()
-    cfg = write_config(tmp_path, 700)
+    cfg = write_config(tmp_path, privacy={"retention_days": 700})
     monkeypatch.setenv(FAKE_NOW_ENV, (START + timedelta(days=701)).isoformat())
     assert cli.main(["--config", str(cfg), "purge", "--dry-run", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -507,7 +486,7 @@ def test_purge_command_without_any_retention_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], reset_logging: None
 ) -> None:
     """retention_days = 0 and no --older-than: exit 2 naming what to give; negative DAYS too."""
-    cfg = write_config(tmp_path, 0)
+    cfg = write_config(tmp_path, privacy={"retention_days": 0})
     assert cli.main(["--config", str(cfg), "purge"]) == 2
     assert "--older-than" in capsys.readouterr().err
     assert cli.main(["--config", str(cfg), "purge", "--older-than", "-3"]) == 2

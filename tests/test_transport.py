@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 from aiosmtplib.email import parse_address
-from conftest import SmtpTestServer, free_port
+from conftest import SmtpTestServer
+from factories import free_port
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mailbot.core.errors import TransportPermanentError, TransportTemporaryError
-from mailbot.shell.transport import _PLAIN_ADDRESS, MaildirTransport, Security, SmtpTransport
+from mailbot.shell.smtp import _PLAIN_ADDRESS, Security, SmtpTransport
+from mailbot.shell.transport import MaildirTransport
 
 SENDER = "meldpunt@gemeente.example"
 RAW = (

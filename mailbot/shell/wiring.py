@@ -8,7 +8,8 @@ from mailbot.shell.clock import Clock
 from mailbot.shell.mailbox import Mailbox, MaildirMailbox
 from mailbot.shell.oauth import OAuthClient, TokenProvider, oauth_client
 from mailbot.shell.pipeline import Service
-from mailbot.shell.transport import MaildirTransport, SmtpTransport, Transport
+from mailbot.shell.smtp import SmtpTransport
+from mailbot.shell.transport import MaildirTransport, Transport
 from mailbot.store import Store
 
 IMAP_TIMEOUT = 15.0
