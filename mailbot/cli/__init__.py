@@ -20,6 +20,7 @@ from mailbot.shell.clock import SystemClock
 from mailbot.shell.pipeline import calendar_for
 from mailbot.shell.wiring import build_mailbox, build_service, build_transport
 from mailbot.store import Store
+from mailbot.store.files import write_atomically
 
 if TYPE_CHECKING:
     from mailbot.report.figures import Month
@@ -280,13 +281,9 @@ def _operator(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def _write_public(path: Path, text: str) -> None:
     """Write `path` whole (temporary file, then rename), readable by all (0644)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o644)
-        tmp.replace(path)
+        write_atomically(path, text.encode("utf-8"), 0o644)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
@@ -334,13 +331,9 @@ def _report(args: argparse.Namespace, settings: config.Settings) -> int:
     text = render(figures)
     if args.output:
         path = Path(args.output)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            os.close(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            write_atomically(path, text.encode("utf-8"), 0o600)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
         text = f"report {args.month} ({args.format}) written to {path}\n"
     return _output(args, report_render.report_json(figures), text)

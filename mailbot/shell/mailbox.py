@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mailbot.core.errors import ConfigError, MailboxUnavailable
+from mailbot.store.files import fsync_path
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUBDIRS = ("tmp", "new", "cur")
@@ -335,7 +336,7 @@ def deliver_to_maildir(
             continue
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(path / "new")
+        fsync_path(path / "new")
         return candidate
 
 
@@ -348,11 +349,3 @@ def _write_all(fd: int, tmp: Path, raw: bytes, received_at: datetime | None) -> 
         delta = received_at - _EPOCH
         mtime_ns = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
         os.utime(tmp, ns=(mtime_ns, mtime_ns))
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mailbot.core.errors import PermanentError, UserError
 from mailbot.store.db import Connection
+from mailbot.store.files import fsync_path
 
 
 class BackupStore(Connection):
@@ -33,7 +34,7 @@ class BackupStore(Connection):
             raise UserError(f"cannot write backup {path}: {exc.strerror}") from exc
         try:
             self._copy_to(tmp)
-            _fsync(tmp)
+            fsync_path(tmp)
             if force:
                 tmp.replace(path)
             else:
@@ -41,7 +42,7 @@ class BackupStore(Connection):
                     os.link(tmp, path)  # never replaces a file that appeared meanwhile
                 except FileExistsError as exc:
                     raise UserError(f"backup target {path} exists (use --force)") from exc
-            _fsync(path.parent)
+            fsync_path(path.parent)
         finally:
             tmp.unlink(missing_ok=True)
         return path.stat().st_size
@@ -59,11 +60,3 @@ class BackupStore(Connection):
             raise PermanentError(f"backup of {self.path} to {target_path} failed: {exc}") from exc
         if verdict != "ok":
             raise PermanentError(f"backup copy {target_path} failed quick_check: {verdict}")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
