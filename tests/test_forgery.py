@@ -319,7 +319,7 @@ def test_a_forged_relay_followup_through_the_service_is_unverified(tmp_path: Pat
         deliver_to_maildir(tmp_path / "inbox", data, clock.now())
         outcomes, _ = asyncio.run(service.run_once())
         got += [(o.disposition, o.case_id) for o in outcomes]
-    on_case = [m["message_id"] for m in service.store.messages_of_case("MK-2026-0001")]
+    on_case = [m.message_id for m in service.store.messages_of_case("MK-2026-0001")]
     service.close()
     assert got == [
         (D.NEW_CASE, "MK-2026-0001"),

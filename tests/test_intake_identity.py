@@ -141,7 +141,7 @@ def test_pre_empted_message_id_does_not_silence_the_genuine_report(tmp_path: Pat
     assert to(mails, "jan@example.nl") == 1
     collision = [m for m in mails if "Message-ID" in str(m["Subject"])]
     assert [str(m["To"]) for m in collision] == [STAFF]
-    reason = service.store.messages()[1]["reason"]
+    reason = service.store.messages()[1].reason
     assert reason.endswith("Message-ID <form-123@web.example> was used before by another sender")
 
 
@@ -152,7 +152,7 @@ def test_same_sender_other_content_is_handled_and_reported(tmp_path: Path) -> No
     deliver_to_maildir(inbox, raw_report("jan@example.nl", "m1@example.nl", "een"), START)
     deliver_to_maildir(inbox, raw_report("jan@example.nl", "m1@example.nl", "twee"), START)
     assert run(service) == [D.NEW_CASE, D.NEW_CASE]
-    reasons = [m["reason"] for m in service.store.messages()]
+    reasons = [m.reason for m in service.store.messages()]
     assert reasons[1].endswith("was used before by different content")
 
 

@@ -132,7 +132,7 @@ def test_550_for_one_recipient_fails_that_mail_alerts_staff_rest_flows(
     case = service.store.case("MK-2026-0001")
     assert case is not None
     assert case.acknowledged_at is None
-    events = [e["kind"] for e in service.store.events("MK-2026-0001")]
+    events = [e.kind for e in service.store.events("MK-2026-0001")]
     assert "mail_failed" in events
 
 

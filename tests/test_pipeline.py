@@ -201,7 +201,7 @@ def test_guessed_tag_from_outsider_is_unverified_and_leaks_nothing(bot: Bot) -> 
     assert [str(m["To"]) for m in new] == ["security@gemeente.example"]
     assert all("mallory@evil.example" not in str(m["To"]) for m in bot.sent())
     rows = bot.service.store.messages_of_case("MK-2026-0001")
-    assert [r["disposition"] for r in rows] == ["new_case"]
+    assert [r.disposition for r in rows] == ["new_case"]
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ def test_failure_while_handling_parks_message_and_goes_on(
         report(subject="fine", message_id="<f1@example.nl>"), MON_21_DEC_10H + timedelta(minutes=1)
     )
     assert bot.run() == [Disposition.QUARANTINED, Disposition.NEW_CASE]
-    reasons = [m["reason"] for m in bot.service.store.messages()]
+    reasons = [m.reason for m in bot.service.store.messages()]
     assert reasons[0] == "internal error: RuntimeError: simulated fault"
 
 

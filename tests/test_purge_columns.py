@@ -308,7 +308,7 @@ class World:
     def ack_of(self, case: str) -> str:
         """The Message-ID of the acknowledgement of `case`."""
         rows = self.store.outbox_of_case(case)
-        return str(next(r["message_id"] for r in rows if r["kind"] == "acknowledgement"))
+        return str(next(r.message_id for r in rows if r.kind == "acknowledgement"))
 
 
 def play(w: World) -> None:

@@ -153,7 +153,7 @@ def test_full_case_life_by_email(desk: Desk) -> None:
     assert "opgelost" in desk.mails_to(REPORTER)[-1].get_content()
     open_clocks = [c for c in desk.service.store.clocks_of_case(case.id) if c["done_at"] is None]
     assert open_clocks == []
-    kinds = [e["kind"] for e in desk.service.store.events(case.id)]
+    kinds = [e.kind for e in desk.service.store.events(case.id)]
     assert kinds.count("note") == 1
     assert "state_changed" in kinds
 
@@ -290,7 +290,7 @@ def test_invisible_characters_before_internal_keep_the_mail_internal(desk: Desk)
     before = len(desk.mails_to(REPORTER))
     body = "\ufeff\u200bInternal:\u00a0yes\nNote: leverancier\u200d gebeld\n\nAlleen voor ons."
     assert staff_reply(desk, body) == Disposition.STAFF_REPLY
-    notes = [e["detail"] for e in desk.service.store.events(desk.case().id) if e["kind"] == "note"]
+    notes = [e.detail for e in desk.service.store.events(desk.case().id) if e.kind == "note"]
     assert (len(desk.mails_to(REPORTER)) - before, notes) == (0, ["leverancier gebeld"])
 
 

@@ -273,7 +273,7 @@ def test_thunderbird_flowed_internal_mail_reaches_no_reporter(desk: Desk) -> Non
 def test_thunderbird_flowed_internal_mail_is_applied(desk: Desk) -> None:
     """End to end, once parsing unflows: the wrapped Note is one note, Internal: yes applied."""
     deliver(desk, thunderbird_flowed(f"{LONG_NOTE}\nInternal: yes\n\n{SECRET_TEXT}", 1))
-    notes = [e["detail"] for e in desk.service.store.events(CASE.id) if e["kind"] == "note"]
+    notes = [e.detail for e in desk.service.store.events(CASE.id) if e.kind == "note"]
     assert notes == [LONG_NOTE.removeprefix("Note: ")]
 
 

@@ -61,8 +61,8 @@ def _report(service: Service, base: Path, out: TextIO) -> None:
     w(f"mailbot demo — Maildir in {base / 'inbox'}, Maildir out {base / 'outbox'}\n\n")
     w("Messages and their dispositions:\n")
     for m in store.messages():
-        named = m["case_id"] or "-"
-        w(f"  {m['disposition']:<12} {named:<14} {m['from_address']}: {m['subject']}\n")
+        named = m.case_id or "-"
+        w(f"  {m.disposition:<12} {named:<14} {m.from_address}: {m.subject}\n")
     w("\nCases and deadlines:\n")
     for case in store.cases(include_closed=True):
         s = case_summary(case)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -40,12 +39,12 @@ def case_detail(store: Store, case: Case) -> dict[str, Any]:
     messages: list[dict[str, Any]] = [
         {
             "direction": "in",
-            "kind": row["disposition"],
-            "message_id": row["message_id"],
-            "from": row["from_address"],
+            "kind": row.disposition,
+            "message_id": row.message_id,
+            "from": row.from_address,
             "to": None,
-            "subject": row["subject"],
-            "at": row["received_at"],
+            "subject": row.subject,
+            "at": iso(row.received_at),
             "status": "received",
         }
         for row in store.messages_of_case(case.id)
@@ -53,31 +52,35 @@ def case_detail(store: Store, case: Case) -> dict[str, Any]:
     messages += [
         {
             "direction": "out",
-            "kind": row["kind"],
-            "message_id": row["message_id"],
-            "from": row["sender"],
-            "to": ", ".join(json.loads(row["recipients"])),
-            "subject": row["subject"],
-            "at": row["sent_at"] or row["created_at"],
-            "status": row["status"],
+            "kind": row.kind,
+            "message_id": row.message_id,
+            "from": row.sender,
+            "to": ", ".join(row.recipients),
+            "subject": row.subject,
+            "at": iso(row.sent_at or row.created_at),
+            "status": row.status,
         }
         for row in store.outbox_of_case(case.id)
     ]
     messages.sort(key=lambda m: datetime.fromisoformat(m["at"]))
-    return {**case_summary(case), "messages": messages, "events": store.events(case.id)}
+    events = [
+        {"at": iso(e.at), "actor": e.actor, "kind": e.kind, "detail": e.detail}
+        for e in store.events(case.id)
+    ]
+    return {**case_summary(case), "messages": messages, "events": events}
 
 
 def message_list(store: Store) -> list[dict[str, Any]]:
     """The `messages --json` array."""
     return [
         {
-            "message_id": row["message_id"],
-            "from": row["from_address"],
-            "subject": row["subject"],
-            "received_at": row["received_at"],
-            "disposition": row["disposition"],
-            "case": row["case_id"],
-            "reason": row["reason"],
+            "message_id": row.message_id,
+            "from": row.from_address,
+            "subject": row.subject,
+            "received_at": iso(row.received_at),
+            "disposition": row.disposition,
+            "case": row.case_id,
+            "reason": row.reason,
         }
         for row in store.messages()
     ]

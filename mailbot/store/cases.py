@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from mailbot.core.models import CLOSED_STATES, Case
 from mailbot.store.db import Connection
+from mailbot.store.rows import AuditEvent
 from mailbot.store.schema import case_to_row, iso, row_to_case
 
 
@@ -68,7 +68,10 @@ class CaseStore(Connection):
             {"case_id": case_id, "at": iso(at), "actor": actor, "kind": kind, "detail": detail},
         )
 
-    def events(self, case_id: str) -> list[dict[str, Any]]:
+    def events(self, case_id: str) -> list[AuditEvent]:
         """The audit log of one case, in order."""
         sql = "SELECT at, actor, kind, detail FROM events WHERE case_id = ? ORDER BY id"
-        return [dict(r) for r in self.db.query(sql, [case_id])]
+        return [
+            AuditEvent(datetime.fromisoformat(at), actor, kind, detail)
+            for at, actor, kind, detail in self.db.execute(sql, [case_id])
+        ]

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from mailbot.store.db import Connection
+from mailbot.store.rows import CaseRow, ClockRow, EventRow, MessageRow, OutboxHealth, Rows
 from mailbot.store.schema import from_iso, iso
+
+#: The cases of a report window: received in it, or with a clock due before its end that
+#: is due in it or was not done by its start. Our constant text; every value is bound.
+_CHOSEN = (
+    "SELECT id FROM cases WHERE received_at >= :since AND received_at < :until"
+    " UNION SELECT case_id FROM clocks WHERE due < :until"
+    " AND (due >= :since OR done_at IS NULL OR done_at >= :since)"
+)
+_REPORT_SQL = {
+    "messages": "SELECT received_at, disposition FROM messages"
+    " WHERE received_at >= :since AND received_at < :until ORDER BY received_at, id",
+    "cases": "SELECT id, subject, state, source, flags, reward, received_at,"  # noqa: S608
+    f" acknowledged_at, waiting FROM cases WHERE id IN ({_CHOSEN})"
+    " ORDER BY received_at, id",
+    "clocks": "SELECT case_id, name, due, met_at, missed_at, done_at FROM clocks"  # noqa: S608
+    f" WHERE case_id IN ({_CHOSEN}) ORDER BY id",
+    "events": "SELECT case_id, at, kind, detail FROM events WHERE"  # noqa: S608
+    f" (kind = 'clock_late' AND case_id IN ({_CHOSEN}))"
+    " OR (kind = 'reward_changed' AND at >= :since AND at < :until) ORDER BY id",
+}
 
 
 class FigureStore(Connection):
     """The reads of `mailbot report` and `mailbot status`."""
 
-    def report_rows(self, since: datetime, until: datetime) -> dict[str, list[dict[str, Any]]]:
+    def report_rows(self, since: datetime, until: datetime) -> Rows:
         """Rows for the monthly report of the UTC window [since, until), compared as text.
 
         "messages" and "cases" received in the window; "cases" also those with a clock due
@@ -21,27 +43,35 @@ class FigureStore(Connection):
         events of the window. The caller widens the window and cuts by local date.
         """
         window = {"since": iso(since), "until": iso(until)}  # UTC moments, like the rows
-        chosen = (
-            "SELECT id FROM cases WHERE received_at >= :since AND received_at < :until"
-            " UNION SELECT case_id FROM clocks WHERE due < :until"
-            " AND (due >= :since OR done_at IS NULL OR done_at >= :since)"
-        )
-        # `chosen` is our constant text; every value is a bound parameter.
-        sql = {
-            "messages": "SELECT received_at, disposition FROM messages"
-            " WHERE received_at >= :since AND received_at < :until ORDER BY received_at, id",
-            "cases": "SELECT id, subject, state, source, flags, reward, received_at,"  # noqa: S608
-            f" acknowledged_at, waiting FROM cases WHERE id IN ({chosen})"
-            " ORDER BY received_at, id",
-            "clocks": "SELECT case_id, name, due, met_at, missed_at, done_at FROM clocks"  # noqa: S608
-            f" WHERE case_id IN ({chosen}) ORDER BY id",
-            "events": "SELECT case_id, at, kind, detail FROM events WHERE"  # noqa: S608
-            f" (kind = 'clock_late' AND case_id IN ({chosen}))"
-            " OR (kind = 'reward_changed' AND at >= :since AND at < :until) ORDER BY id",
-        }
-        return {name: [dict(r) for r in self.db.query(q, window)] for name, q in sql.items()}
 
-    def outbox_health(self) -> dict[str, Any]:
+        def read(name: str) -> list[dict[str, Any]]:
+            return list(self.db.query(_REPORT_SQL[name], window))
+
+        messages = tuple(
+            MessageRow(datetime.fromisoformat(r["received_at"]), r["disposition"])
+            for r in read("messages")
+        )
+        return Rows(
+            cases=tuple(_case_row(r) for r in read("cases")),
+            messages=messages,
+            clocks=tuple(
+                ClockRow(
+                    case_id=r["case_id"],
+                    name=r["name"],
+                    due=datetime.fromisoformat(r["due"]),
+                    met_at=from_iso(r["met_at"]),
+                    missed_at=from_iso(r["missed_at"]),
+                    done_at=from_iso(r["done_at"]),
+                )
+                for r in read("clocks")
+            ),
+            events=tuple(
+                EventRow(r["case_id"], datetime.fromisoformat(r["at"]), r["kind"], r["detail"])
+                for r in read("events")
+            ),
+        )
+
+    def outbox_health(self) -> OutboxHealth:
         """Queued mails (count, oldest created_at) and the moment each failed mail failed.
 
         A failed mail failed at its bounce (sent_at), else at its last attempt
@@ -54,8 +84,23 @@ class FigureStore(Connection):
             "SELECT COALESCE(sent_at, next_attempt_at, created_at) FROM outbox"
             " WHERE status = 'failed'"
         ).fetchall()
-        return {
-            "queued": int(queued),
-            "oldest_queued": from_iso(oldest),
-            "failed_at": [datetime.fromisoformat(r[0]) for r in failed],
-        }
+        return OutboxHealth(
+            queued=int(queued),
+            oldest_queued=from_iso(oldest),
+            failed_at=tuple(datetime.fromisoformat(r[0]) for r in failed),
+        )
+
+
+def _case_row(r: dict[str, Any]) -> CaseRow:
+    """A report's CaseRow of a cases row."""
+    return CaseRow(
+        id=r["id"],
+        subject=r["subject"],
+        state=r["state"],
+        received_at=datetime.fromisoformat(r["received_at"]),
+        acknowledged_at=from_iso(r["acknowledged_at"]),
+        source=r["source"],
+        flags=tuple(json.loads(r["flags"])),
+        reward=r["reward"],
+        waiting=bool(r["waiting"]),
+    )

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mailbot.store.db import Connection
+from mailbot.store.rows import InboundMessage
 
 _MESSAGE_FIELDS = (
     "id, message_id, sha256, content_sha256, size, from_address, subject, received_at,"
     " disposition, reason, case_id, named_case, mailbox_key"
+)
+
+#: The columns of an `InboundMessage`, in order.
+_INBOUND_FIELDS = (
+    "id, message_id, from_address, subject, received_at, disposition, reason,"
+    " COALESCE(case_id, named_case), size"
 )
 
 
@@ -65,19 +73,31 @@ class MessageStore(Connection):
             self._insert("attachments", {**attachment, "message": rowid})
         return rowid
 
-    def messages(self) -> list[dict[str, Any]]:
+    def messages(self) -> list[InboundMessage]:
         """Every inbound message, oldest first (without raw bytes)."""
-        sql = (
-            "SELECT id, message_id, from_address, subject, received_at, disposition,"
-            " COALESCE(case_id, named_case) AS case_id, reason, size"
-            " FROM messages ORDER BY received_at, id"
-        )
-        return [dict(r) for r in self.db.query(sql)]
+        sql = f"SELECT {_INBOUND_FIELDS} FROM messages ORDER BY received_at, id"  # noqa: S608
+        return [_inbound(r) for r in self.db.execute(sql)]
 
-    def messages_of_case(self, case_id: str) -> list[dict[str, Any]]:
-        """Inbound messages recorded on a case, oldest first."""
+    def messages_of_case(self, case_id: str) -> list[InboundMessage]:
+        """Inbound messages recorded on a case, oldest first (without raw bytes)."""
         sql = (
-            "SELECT id, message_id, from_address, subject, received_at, disposition, reason"
-            " FROM messages WHERE case_id = ? ORDER BY received_at, id"
+            f"SELECT {_INBOUND_FIELDS} FROM messages"  # noqa: S608
+            " WHERE case_id = ? ORDER BY received_at, id"
         )
-        return [dict(r) for r in self.db.query(sql, [case_id])]
+        return [_inbound(r) for r in self.db.execute(sql, [case_id])]
+
+
+def _inbound(row: tuple[Any, ...]) -> InboundMessage:
+    """An InboundMessage of a row of _INBOUND_FIELDS."""
+    rowid, message_id, from_address, subject, received_at, disposition, reason, case, size = row
+    return InboundMessage(
+        id=rowid,
+        message_id=message_id,
+        from_address=from_address,
+        subject=subject,
+        received_at=datetime.fromisoformat(received_at),
+        disposition=disposition,
+        reason=reason,
+        case_id=case,
+        size=size,
+    )

@@ -9,7 +9,8 @@ from typing import Any
 from mailbot.core.models import OutgoingMail
 from mailbot.mail.contacts import mailbox_of
 from mailbot.store.db import Connection
-from mailbot.store.schema import OutboxRow, iso
+from mailbot.store.rows import OutboxEntry
+from mailbot.store.schema import OutboxRow, from_iso, iso
 
 
 class OutboxStore(Connection):
@@ -104,13 +105,27 @@ class OutboxStore(Connection):
         )
         return [dict(r) for r in self.db.query(sql, [json.dumps(list(message_ids))])]
 
-    def outbox_of_case(self, case_id: str) -> list[dict[str, Any]]:
+    def outbox_of_case(self, case_id: str) -> list[OutboxEntry]:
         """Outgoing mails of one case, oldest first (without raw bytes)."""
         sql = (
             "SELECT id, message_id, kind, sender, recipients, subject, status, reason,"
             " created_at, sent_at FROM outbox WHERE case_id = ? ORDER BY id"
         )
-        return [dict(r) for r in self.db.query(sql, [case_id])]
+        return [
+            OutboxEntry(
+                id=r["id"],
+                message_id=r["message_id"],
+                kind=r["kind"],
+                sender=r["sender"],
+                recipients=tuple(json.loads(r["recipients"])),
+                subject=r["subject"],
+                status=r["status"],
+                reason=r["reason"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+                sent_at=from_iso(r["sent_at"]),
+            )
+            for r in self.db.query(sql, [case_id])
+        ]
 
     def outbox_all(self) -> list[dict[str, Any]]:
         """Every outgoing mail, oldest first (with raw bytes)."""

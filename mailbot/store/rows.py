@@ -38,3 +38,115 @@ class OpenClockRow:
             waiting=self.waiting,
             missed_at=self.missed_at,
         )
+
+
+# -- what the inspection commands list (`mailbot messages`, `case show`) -------------------
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One recorded inbound message (without its raw bytes)."""
+
+    id: int
+    message_id: str | None
+    from_address: str | None
+    subject: str
+    received_at: datetime
+    disposition: str
+    reason: str
+    case_id: str | None
+    """The case it is on, else the case it named (if any)."""
+    size: int
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One outgoing mail of a case (without its raw bytes)."""
+
+    id: int
+    message_id: str
+    kind: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    status: str
+    reason: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One entry of a case's audit log."""
+
+    at: datetime
+    actor: str
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class OutboxHealth:
+    """Queued mails (how many, the oldest's creation) and when each failed mail failed."""
+
+    queued: int
+    oldest_queued: datetime | None
+    failed_at: tuple[datetime, ...]
+
+
+# -- the monthly report's input (`Store.report_rows`) -------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """What the report needs of one case."""
+
+    id: str
+    subject: str
+    state: str
+    received_at: datetime
+    acknowledged_at: datetime | None = None
+    source: str = "direct"
+    flags: tuple[str, ...] = ()
+    reward: str = "undecided"
+    waiting: bool = False
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One inbound message."""
+
+    received_at: datetime
+    disposition: str
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    """One clock of a case (DESIGN.md §5)."""
+
+    case_id: str
+    name: str
+    due: datetime
+    met_at: datetime | None = None
+    missed_at: datetime | None = None
+    done_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """An audit event (`clock_late`, `reward_changed`)."""
+
+    case_id: str | None
+    at: datetime
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Everything `build_report` reads (a superset; it filters by local date)."""
+
+    cases: tuple[CaseRow, ...] = ()
+    messages: tuple[MessageRow, ...] = ()
+    clocks: tuple[ClockRow, ...] = ()
+    events: tuple[EventRow, ...] = ()
