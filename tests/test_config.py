@@ -536,3 +536,16 @@ def test_commands_that_only_read_skip_the_secrets(tmp_path: Path) -> None:
         load(file, env={"CREDENTIALS_DIRECTORY": str(tmp_path / "none")})
     settings = load(file, env={}, secrets=False)
     assert settings.mailbox.password is None
+
+
+def test_staff_and_relay_addresses_are_lower_cased_and_stripped_once_on_load(
+    tmp_path: Path,
+) -> None:
+    """[staff] addresses and [relays] senders come out stripped and lower-cased."""
+    text = with_section(
+        '[staff]\naddresses = [" CISO@Gemeente.Example "]\n'
+        '[relays]\nsenders = ["Meldpunt@VNG.example"]\n'
+    )
+    settings = load_text(tmp_path, text)
+    found = (settings.staff.addresses, settings.relays.senders)
+    assert found == (("ciso@gemeente.example",), ("meldpunt@vng.example",))

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dovecot import DovecotAccount, free_port
+from dovecot import DovecotAccount
+from factories import free_port
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from imapclient import IMAPClient
 
-from mailbot.core.config import MailboxSettings, Secret
+from mailbot.core.config import MailboxSettings
 from mailbot.core.errors import ConfigError, MailboxUnavailable
+from mailbot.core.secret import Secret
 from mailbot.shell.imap import ImapMailbox, MemoryState, uid_set
 from mailbot.shell.imap_session import is_loopback
 from mailbot.store import Store

@@ -11,9 +11,10 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 
 import pytest
+from factories import DESK_START as START
+from factories import PASS, REPORTER, STAFF, Desk
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_staff_email import PASS, REPORTER, STAFF, START, Desk
 
 from mailbot.core import config
 from mailbot.core.classify import Verdict

@@ -14,8 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import free_port
 from dovecot import DovecotAccount
+from factories import free_port
 
 from mailbot.cli.status import (
     Snapshot,
@@ -26,8 +26,9 @@ from mailbot.cli.status import (
     count_backlog,
     gather,
 )
-from mailbot.core.config import MailboxSettings, Secret, Settings, from_mapping
+from mailbot.core.config import MailboxSettings, Settings, from_mapping
 from mailbot.core.models import OutgoingMail
+from mailbot.core.secret import Secret
 from mailbot.shell.imap import ImapMailbox
 from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
 from mailbot.store import Store

@@ -50,8 +50,8 @@ class Rules:
         return cls(
             own_address=address,
             own_domain=address.rpartition("@")[2],
-            staff=frozenset(a.lower() for a in settings.staff.addresses),
-            relays=frozenset(a.lower() for a in settings.relays.senders),
+            staff=frozenset(settings.staff.addresses),
+            relays=frozenset(settings.relays.senders),
             spam_header=(name.strip().lower(), value.strip().lower()) if name.strip() else None,
             max_message_bytes=settings.limits.max_message_bytes,
         )

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import os
 import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, time
+from datetime import date, time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailbot.core.config_checks import check_consistency
+from mailbot.core.config_values import read_section
 from mailbot.core.errors import ConfigError
+from mailbot.core.secret import Secret
 
 DEFAULT_PATH = Path("/etc/mailbot/config.toml")
 CONFIG_ENV = "MAILBOT_CONFIG"
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A password that never shows itself in logs or reprs."""
-
-    value: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def reveal(self) -> str:
-        """The secret itself, for the one call that needs it."""
-        return self.value
 
 
 @dataclass(frozen=True)
@@ -106,10 +93,14 @@ class StaffSettings:
     """[staff]: who may run cases, who is told, who is escalated to."""
 
     addresses: tuple[str, ...] = ()
+    """Lower-cased and stripped here, once: compare sender addresses with them as they are."""
     notify: tuple[str, ...] = ()
     escalate: tuple[str, ...] = ()
     require_authenticated: bool = True
     authserv_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "addresses", normalised(self.addresses))
 
 
 @dataclass(frozen=True)
@@ -117,6 +108,15 @@ class RelaySettings:
     """[relays]: trusted senders that forward reports of others (e.g. VNG)."""
 
     senders: tuple[str, ...] = ()
+    """Lower-cased and stripped here, once, like the staff addresses."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "senders", normalised(self.senders))
+
+
+def normalised(addresses: tuple[str, ...]) -> tuple[str, ...]:
+    """`addresses` stripped and lower-cased, for comparing with a sender's address."""
+    return tuple(a.strip().lower() for a in addresses)
 
 
 @dataclass(frozen=True)
@@ -209,19 +209,6 @@ SECTIONS: dict[str, type[Any]] = {
     f.name: typing.get_type_hints(Settings)[f.name] for f in fields(Settings) if f.name != "source"
 }
 
-MAX_CONNECTIONS = 10
-CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("identity", "language"): ("nl", "en"),
-    ("mailbox", "backend"): ("imap", "maildir"),
-    ("mailbox", "security"): ("tls", "starttls", "plain"),
-    ("outbound", "transport"): ("smtp", "maildir"),
-    ("outbound", "security"): ("tls", "starttls", "plain"),
-    ("mailbox", "auth"): ("password", "xoauth2"),
-    ("outbound", "auth"): ("password", "xoauth2"),
-    ("logging", "format"): ("json", "console"),
-    ("logging", "level"): ("debug", "info", "warning", "error"),
-}
-
 SECRET_ENV = {"mailbox": "MAILBOT_IMAP_PASSWORD", "outbound": "MAILBOT_SMTP_PASSWORD"}
 
 
@@ -265,9 +252,9 @@ def from_mapping(data: Mapping[str, Any], source: str, base_dir: Path) -> Settin
             raise ConfigError(f"{source}: [{name}] must be a table")
         if name == "identity" and "address" not in raw:
             raise ConfigError(f"{source}: missing required key [identity] address")
-        values[name] = _section(name, cls, raw, source, base_dir)
+        values[name] = read_section(name, cls, raw, source, base_dir)
     settings = _default_ports(Settings(**values, source=source))
-    _check_consistency(settings)
+    check_consistency(settings)
     return settings
 
 
@@ -283,137 +270,6 @@ def _default_ports(s: Settings) -> Settings:
     if outbound.port == 0:
         outbound = replace(outbound, port=SMTP_PORTS[outbound.security])
     return replace(s, mailbox=mailbox, outbound=outbound)
-
-
-def _section(name: str, cls: type[Any], raw: Mapping[str, Any], source: str, base: Path) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(f"{source}: unknown key [{name}] {key}")
-        where = f"{source}: [{name}] {key}"
-        kwargs[key] = _convert(value, hints[key], where, base)
-        choices = CHOICES.get((name, key))
-        if choices and kwargs[key] not in choices:
-            raise ConfigError(f"{where}: must be one of {', '.join(choices)}, got {value!r}")
-    return cls(**kwargs)
-
-
-def _convert(value: Any, hint: Any, where: str, base: Path) -> Any:
-    """Convert one TOML value to the annotated type, or raise naming `where`."""
-    if isinstance(hint, types.UnionType):  # X | None
-        inner = next(a for a in typing.get_args(hint) if a is not type(None))
-        if value == "":
-            return None
-        return _convert(value, inner, where, base)
-    if typing.get_origin(hint) is tuple:
-        item = typing.get_args(hint)[0]
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return tuple(_convert(v, item, f"{where}[{i}]", base) for i, v in enumerate(value))
-    return _convert_scalar(value, hint, where, base)
-
-
-def _convert_scalar(value: Any, hint: Any, where: str, base: Path) -> Any:
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"{where}: expected a whole number >= 0, got {value!r}")
-        return value
-    if hint is Secret and not isinstance(value, str):
-        raise ConfigError(f"{where}: expected a quoted string (value not shown)")
-    if hint is time and isinstance(value, time):
-        return _parse_time(value.isoformat(), where)
-    if hint is date and isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
-    if hint is str:
-        return value
-    if hint is Path:
-        expanded = Path(os.path.expandvars(value)).expanduser()
-        return expanded if expanded.is_absolute() else base / expanded
-    if hint is Secret:
-        return Secret(value)
-    if hint is time:
-        return _parse_time(value, where)
-    if hint is date:
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: expected an ISO date YYYY-MM-DD, got {value!r}") from exc
-    raise ConfigError(f"{where}: unsupported setting type {hint!r}")  # pragma: no cover
-
-
-def _parse_time(value: str, where: str) -> time:
-    try:
-        parsed = time.fromisoformat(value)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: expected a time HH:MM, got {value!r}") from exc
-    if parsed.tzinfo is not None:
-        raise ConfigError(f"{where}: give a local time without offset, got {value!r}")
-    return parsed
-
-
-def _check_consistency(s: Settings) -> None:
-    src = s.source
-    if "@" not in s.identity.address or any(c in s.identity.address for c in " <>,\r\n"):
-        raise ConfigError(f"{src}: [identity] address: not an address: {s.identity.address!r}")
-    if not s.identity.case_prefix.isalnum() or not s.identity.case_prefix.isascii():
-        raise ConfigError(f"{src}: [identity] case_prefix: letters and digits only")
-    if s.mailbox.backend == "maildir" and s.mailbox.path is None:
-        raise ConfigError(f'{src}: [mailbox] path is required when backend = "maildir"')
-    if s.mailbox.backend == "imap" and not (s.mailbox.host and s.mailbox.username):
-        raise ConfigError(f"{src}: [mailbox] host and username are required for imap")
-    if s.outbound.transport == "maildir" and s.outbound.path is None:
-        raise ConfigError(f'{src}: [outbound] path is required when transport = "maildir"')
-    if s.outbound.transport == "smtp" and not s.outbound.host:
-        raise ConfigError(f'{src}: [outbound] host is required when transport = "smtp"')
-    if not 1 <= s.outbound.connections <= MAX_CONNECTIONS:
-        raise ConfigError(
-            f"{src}: [outbound] connections: 1 to {MAX_CONNECTIONS}, got {s.outbound.connections}"
-        )
-    try:
-        ZoneInfo(s.deadlines.timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"{src}: [deadlines] timezone: unknown {s.deadlines.timezone!r}") from exc
-    if s.deadlines.office_open >= s.deadlines.cutoff:
-        raise ConfigError(f"{src}: [deadlines] office_open must be before cutoff")
-    if s.limits.spam_header and ":" not in s.limits.spam_header:
-        raise ConfigError(f"{src}: [limits] spam_header: expected 'Header: value'")
-    for section in ("mailbox", "outbound"):
-        sec = getattr(s, section)
-        if sec.password is not None and sec.password_file is not None:
-            raise ConfigError(f"{src}: [{section}] give password or password_file, not both")
-    if s.mailbox.backend == "imap" and s.mailbox.auth == "xoauth2":
-        _check_oauth(src, "mailbox", s.mailbox)
-    if s.outbound.transport == "smtp" and s.outbound.auth == "xoauth2":
-        _check_oauth(src, "outbound", s.outbound)
-        if not s.outbound.username:
-            raise ConfigError(f'{src}: [outbound] username is required when auth = "xoauth2"')
-
-
-def _check_oauth(src: str, section: str, sec: MailboxSettings | OutboundSettings) -> None:
-    """auth = "xoauth2" needs tenant, client_id and exactly one credential file."""
-    where = f"{src}: [{section}]"
-    for key in ("tenant", "client_id"):
-        if not getattr(sec, key):
-            raise ConfigError(f'{where} {key} is required when auth = "xoauth2"')
-    if (sec.client_secret_file is None) == (sec.client_certificate_file is None):
-        raise ConfigError(
-            f'{where} auth = "xoauth2" needs one of client_secret_file or '
-            "client_certificate_file (not both)"
-        )
-    if sec.client_certificate_thumbprint and sec.client_certificate_file is None:
-        raise ConfigError(f"{where} client_certificate_thumbprint needs client_certificate_file")
-    if sec.password is not None or sec.password_file is not None:
-        raise ConfigError(f'{where} password/password_file are not used with auth = "xoauth2"')
-    if not sec.authority.startswith("https://"):
-        raise ConfigError(f"{where} authority: must be an https:// URL, got {sec.authority!r}")
 
 
 def resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:
