@@ -28,7 +28,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import ssl
 import tempfile
 import threading
@@ -41,14 +40,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from dovecot import DovecotAccount, DovecotServer, dovecot_binary, make_certificate
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (aiosmtpd 1.4.6 cannot use 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from factories import free_port
 
 
 class SmtpTestServer:

@@ -25,7 +25,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -33,6 +32,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from factories import free_port
 from imapclient import IMAPClient
 
 MAIL_UID = 5000
@@ -45,14 +45,6 @@ PROBE_USER = "probe@example.test"
 def dovecot_binary() -> str | None:
     """Path of the `dovecot` executable (PATH, then the sbin folders), or None."""
     return shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import hashlib
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
+import factories
 import pytest
+from factories import bot, sent
 
-from mailbot.core import config
 from mailbot.core.models import Disposition
-from mailbot.shell.clock import ManualClock
-from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.shell.pipeline import Service
-from mailbot.shell.transport import MaildirTransport
-from mailbot.store import Store
+from mailbot.shell.mailbox import deliver_to_maildir
 
 START = datetime(2026, 12, 21, 6, 0, tzinfo=UTC)  # 07:00 CET: no digest yet
 REPORTER = "jan@example.nl"
@@ -135,38 +130,16 @@ Content-Type: text/plain
 """
 
 
-def bot(tmp_path: Path, cap: int = 10) -> tuple[Service, ManualClock]:
-    """A service on Maildir in/out with the given daily cap."""
-    settings = config.embedded(tmp_path)
-    settings = replace(
-        settings, limits=replace(settings.limits, auto_mails_per_address_per_day=cap)
-    )
-    clock = ManualClock(START)
-    service = Service(
-        settings,
-        Store(settings.database.path),
-        MaildirMailbox(tmp_path / "inbox"),
-        MaildirTransport(tmp_path / "outbox"),
-        clock,
-    )
-    return service, clock
-
-
-def report(n: int) -> bytes:
-    """Report `n` from the same reporter."""
-    return (
-        f"From: {REPORTER}\r\nTo: meldpunt@gemeente.example\r\nSubject: Melding {n}\r\n"
-        f"Message-ID: <f{n}@example.nl>\r\n\r\nLek {n} op https://a.gemeente.example\r\n"
-    ).encode()
-
-
-def sent(tmp_path: Path) -> list[email.message.EmailMessage]:
-    """Every mail written to the outbox Maildir."""
-    folder = tmp_path / "outbox" / "new"
-    return [
-        email.message_from_bytes(f.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-        for f in sorted(folder.iterdir(), key=lambda f: f.stat().st_mtime_ns)
-    ]
+report = partial(
+    factories.report,
+    name="",
+    sender=REPORTER,
+    message_id="<f{n}@example.nl>",
+    body="Lek {n} op https://a.gemeente.example",
+    subject="Melding {n}",
+    content_type=None,
+)
+"""Report `n` from the same reporter."""
 
 
 @pytest.mark.parametrize("layout", [POSTFIX, EXIM, EXCHANGE], ids=["postfix", "exim", "exchange"])

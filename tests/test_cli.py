@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
+import factories
 import pytest
 from conftest import SmtpTestServer
 
@@ -31,66 +30,30 @@ CASE_KEYS = {
 }
 
 
-def write_config(base: Path) -> Path:
-    """A minimal config with Maildir in and out under `base`."""
-    path = base / "config.toml"
-    path.write_text(
-        """
-[identity]
-address = "meldpunt@gemeente.example"
-organisation = "Gemeente Voorbeeld"
-[mailbox]
-backend = "maildir"
-path = "inbox"
-[outbound]
-transport = "maildir"
-path = "outbox"
-[staff]
-addresses = ["security@gemeente.example"]
-authserv_ids = ["mx.gemeente.example"]
-[database]
-path = "mailbot.db"
-[logging]
-format = "json"
-""",
-        encoding="utf-8",
-    )
-    return path
+write_config = partial(factories.write_config, staff={"authserv_ids": ["mx.gemeente.example"]})
+"""A minimal config with Maildir in and out under `base`, staff mail authenticated by our MX."""
 
 
-def mailbot(
-    cfg: Path, *args: str, crash_at: str = "", check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m mailbot --config cfg ARGS` with the clock fixed at NOW."""
-    env = {**os.environ, "MAILBOT_NOW": NOW, "MAILBOT_CRASH_AT": crash_at}
-    result = subprocess.run(
-        [sys.executable, "-m", "mailbot", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+mailbot = partial(factories.mailbot, now=NOW)
+"""Run `python -m mailbot --config cfg ARGS` with the clock fixed at NOW."""
 
 
-def report(n: int, sender: str = "jan@example.nl", subject: str = "") -> bytes:
-    """Report number `n`."""
-    return (
-        f"From: Melder {n} <{sender}>\r\nTo: meldpunt@gemeente.example\r\n"
-        f"Subject: {subject or f'Melding {n}: lek in portaal'}\r\nMessage-ID: <m{n}@example.nl>\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-        f"Op https://portaal{n}.gemeente.example staat een lek. Telefoon 06-12345678.\r\n"
-    ).encode()
+report = partial(
+    factories.report,
+    sender="jan@example.nl",
+    message_id="<m{n}@example.nl>",
+    body="Op https://portaal{n}.gemeente.example staat een lek. Telefoon 06-12345678.",
+)
+"""Report number `n` (from "Melder n <sender>")."""
 
 
 def seed(base: Path) -> None:
     """Two reports, an auto-reply and a report over a case tag guess."""
     inbox = base / "inbox"
     deliver_to_maildir(inbox, report(1), RECEIVED)
-    deliver_to_maildir(inbox, report(2, "alice@research.example"), RECEIVED.replace(minute=10))
+    deliver_to_maildir(
+        inbox, report(2, sender="alice@research.example"), RECEIVED.replace(minute=10)
+    )
     auto = report(3).replace(b"Content-Type", b"Auto-Submitted: auto-replied\r\nContent-Type")
     deliver_to_maildir(inbox, auto, RECEIVED.replace(minute=20))
 

@@ -8,86 +8,44 @@ Every wait polls with a deadline; nothing sleeps for correctness.
 
 from __future__ import annotations
 
-import contextlib
-import email
-import json
-import os
 import signal
 import statistics
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email import policy
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SmtpTestServer, free_port
+from conftest import SmtpTestServer
 from dovecot import DovecotAccount
+from factories import (
+    BOT,
+    NOW,
+    RECEIVED,
+    STAFF,
+    WAIT,
+    accepted,
+    acks_per_report,
+    daemon,
+    deliver_while_down,
+    dispositions,
+    events,
+    free_port,
+    mailbot,
+    report,
+    wait_for,
+    write_config,
+)
 
 from mailbot.core.models import OutgoingMail
 from mailbot.shell.clock import parse_moment
-from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.store import Store
 
 pytestmark = pytest.mark.dovecot
 
-NOW = "2025-12-15T10:05:00+01:00"
-RECEIVED = datetime(2025, 12, 15, 9, 0, tzinfo=UTC)
-"""In the past on purpose: Dovecot stores a future APPEND date as the moment of APPEND."""
-BOT = "meldpunt@gemeente.example"
-STAFF = "security@gemeente.example"
-WAIT = 15.0
-"""Upper bound for anything the daemon should do "at once" (seconds)."""
-
-
 # -- helpers ------------------------------------------------------------------------------
-
-
-def write_config(
-    base: Path,
-    account: DovecotAccount,
-    smtp: SmtpTestServer,
-    *,
-    security: str = "plain",
-    port: int | None = None,
-    password: str | None = None,
-) -> Path:
-    """A config: IMAP on the account (plain on loopback), SMTP to the test server."""
-    path = base / "config.toml"
-    path.write_text(
-        f"""
-[identity]
-address = "{BOT}"
-organisation = "Gemeente Voorbeeld"
-[mailbox]
-backend = "imap"
-host = "{account.host}"
-port = {port if port is not None else account.port}
-security = "{security}"
-username = "{account.user}"
-password = "{password if password is not None else account.password}"
-poll_seconds = 1
-idle = true
-[outbound]
-transport = "smtp"
-host = "{smtp.host}"
-port = {smtp.port}
-security = "plain"
-[staff]
-addresses = ["{STAFF}"]
-[database]
-path = "{base / "mailbot.db"}"
-[logging]
-format = "json"
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def reporter(n: int) -> str:
@@ -95,91 +53,9 @@ def reporter(n: int) -> str:
     return f"melder{n}@example.nl"
 
 
-def report(n: int) -> bytes:
-    """Report number `n`, Message-ID <r{n}@example.nl>."""
-    return (
-        f"From: Melder {n} <{reporter(n)}>\r\nTo: {BOT}\r\n"
-        f"Subject: Melding {n}: lek in portaal\r\nMessage-ID: <r{n}@example.nl>\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-        f"Op https://portaal{n}.gemeente.example staat een lek.\r\n"
-    ).encode()
-
-
-def env(now: str = NOW, crash_at: str = "") -> dict[str, str]:
-    """The subprocess environment: fixed clock, optional crash point."""
-    return {**os.environ, "MAILBOT_NOW": now, "MAILBOT_CRASH_AT": crash_at}
-
-
-def mailbot(
-    cfg: Path, *args: str, now: str = NOW, crash_at: str = "", check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m mailbot --config cfg ARGS` to completion."""
-    result = subprocess.run(
-        [sys.executable, "-m", "mailbot", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        env=env(now, crash_at),
-        timeout=60,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-def events(text: str) -> list[dict[str, Any]]:
-    """The JSON log lines of `text` (other lines, e.g. tracebacks, are skipped)."""
-    found = []
-    for line in text.splitlines():
-        with contextlib.suppress(ValueError):
-            record = json.loads(line)
-            if isinstance(record, dict) and "event" in record:
-                found.append(record)
-    return found
-
-
-def dispositions(cfg: Path) -> list[tuple[str | None, str, str | None]]:
-    """(message_id, disposition, case) of every inbound message, from `messages --json`."""
-    rows = json.loads(mailbot(cfg, "messages", "--json").stdout)
-    return [(m["message_id"], m["disposition"], m["case"]) for m in rows]
-
-
-@dataclass(frozen=True)
-class Sent:
-    """One mail the SMTP server accepted."""
-
-    rcpt: tuple[str, ...]
-    message_id: str
-    in_reply_to: str
-    data: bytes
-
-
-def accepted(smtp: SmtpTestServer) -> list[Sent]:
-    """What the SMTP server accepted so far, in order."""
-    out = []
-    for _sender, rcpt, data in list(smtp.messages):
-        msg = email.message_from_bytes(data, policy=policy.default)
-        out.append(Sent(tuple(rcpt), str(msg["Message-ID"]), str(msg["In-Reply-To"] or ""), data))
-    return out
-
-
-def acks_per_report(smtp: SmtpTestServer) -> Counter[str]:
-    """How often each report's reporter was sent an acknowledgement, by report Message-ID."""
-    return Counter(s.in_reply_to for s in accepted(smtp) if STAFF not in s.rcpt)
-
-
 def acked(smtp: SmtpTestServer, report_id: str) -> Callable[[], bool]:
     """A condition: the reporter of `report_id` has been sent an acknowledgement."""
     return lambda: acks_per_report(smtp)[report_id] > 0
-
-
-def wait_for(condition: Callable[[], object], seconds: float, what: str) -> None:
-    """Poll `condition()` every 10 ms; fail naming `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {seconds} s: {what}")
-        time.sleep(0.01)
 
 
 def queued_message_ids(base: Path) -> set[str]:
@@ -189,73 +65,6 @@ def queued_message_ids(base: Path) -> set[str]:
         return {f"<{row['message_id']}>" for row in store.outbox_all()}
     finally:
         store.close()
-
-
-class Daemon:
-    """`mailbot run` in the background; stderr (the JSON log) goes to a file."""
-
-    def __init__(self, cfg: Path) -> None:
-        self.log_path = cfg.parent / "daemon.log"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mailbot", "--config", str(cfg), "run"],
-                env=env(),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-
-    def log(self) -> str:
-        """The log so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        """Log records whose event is `name`."""
-        return [e for e in events(self.log()) if e["event"] == name]
-
-    def wait_event(self, name: str, count: int = 1, seconds: float = WAIT) -> list[dict[str, Any]]:
-        """Wait until `name` was logged `count` times; the daemon must stay alive."""
-
-        def seen() -> bool:
-            assert self.proc.poll() is None, f"daemon exited:\n{self.log()[-3000:]}"
-            return len(self.events(name)) >= count
-
-        wait_for(seen, seconds, f"{count} x {name} in\n{self.log()[-3000:]}")
-        return self.events(name)
-
-    def terminate(self) -> int:
-        """SIGTERM; the exit code (the daemon must exit within WAIT seconds)."""
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=WAIT)
-
-    def kill(self) -> None:
-        """SIGKILL if still running (teardown)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@contextlib.contextmanager
-def daemon(cfg: Path, ready: bool = True) -> Iterator[Daemon]:
-    """A running daemon (READY reached unless `ready` is False), killed at teardown."""
-    running = Daemon(cfg)
-    try:
-        if ready:
-            running.wait_event("daemon_ready")
-        yield running
-    finally:
-        running.kill()
-
-
-def deliver_while_down(account: DovecotAccount, raw: bytes, when: datetime) -> None:
-    """Deliver into the account's Maildir INBOX as a local MTA would while IMAP is down.
-
-    (`doveadm save` needs the running server's auth socket, so it cannot do this.)
-    """
-    maildir = account.server.home_root / account.user / "Maildir"
-    name = deliver_to_maildir(maildir, raw, when)
-    owner = maildir.stat()
-    os.chown(maildir / "new" / name, owner.st_uid, owner.st_gid)
 
 
 # -- 1. end to end --------------------------------------------------------------------------

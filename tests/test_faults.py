@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from conftest import SmtpTestServer
 from dovecot import DovecotAccount
-from test_daemon_imap import (
+from factories import (
     BOT,
     RECEIVED,
     STAFF,

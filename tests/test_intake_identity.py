@@ -14,20 +14,20 @@ import email.policy
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
+import factories
+from factories import bot, sent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.core import config
 from mailbot.core.models import Disposition, OutgoingMail
 from mailbot.core.redelivery import TRACE_HEADERS, content_digest
 from mailbot.mail.contacts import mailbox_of
 from mailbot.mail.rendering import make_message_id
-from mailbot.shell.clock import ManualClock
-from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.pipeline import Service
-from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
 from mailbot.store.schema import MIGRATIONS
 
@@ -36,48 +36,22 @@ START = datetime(2026, 12, 21, 6, 0, tzinfo=UTC)  # Monday 07:00 CET: before the
 STAFF = "security@gemeente.example"
 
 
-def bot(tmp_path: Path, cap: int = 10) -> tuple[Service, ManualClock]:
-    """A service on Maildir in/out with the given daily cap of automatic mail."""
-    base = config.embedded(tmp_path)
-    limits = replace(base.limits, auto_mails_per_address_per_day=cap)
-    clock = ManualClock(START)
-    service = Service(
-        replace(base, limits=limits),
-        Store(base.database.path),
-        MaildirMailbox(tmp_path / "inbox"),
-        MaildirTransport(tmp_path / "outbox"),
-        clock,
-    )
-    return service, clock
-
-
-def raw_report(
-    sender: str,
-    message_id: str | None,
-    body: str = "Lek op https://portaal.gemeente.example/login",
-    trace: tuple[str, ...] = (),
-) -> bytes:
-    """A plain report; `trace` header lines go on top, as hops prepend them."""
-    lines = [*trace, f"From: {sender}", "To: meldpunt@gemeente.example", "Subject: Melding"]
-    if message_id is not None:
-        lines.append(f"Message-ID: <{message_id}>")
-    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
+raw_report = partial(
+    factories.report,
+    None,
+    body="Lek op https://portaal.gemeente.example/login",
+    name="",
+    subject="Melding",
+    content_type=None,
+)
+"""A plain report from `sender` with Message-ID `message_id` (None: none); `trace` header
+lines go on top, as hops prepend them."""
 
 
 def run(service: Service) -> list[Disposition]:
     """One `run --once` pass; the dispositions in order."""
     outcomes, _ = asyncio.run(service.run_once())
     return [o.disposition for o in outcomes]
-
-
-def sent(tmp_path: Path) -> list[email.message.EmailMessage]:
-    """Every mail written to the outbox Maildir, oldest first."""
-    folder = tmp_path / "outbox" / "new"
-    files = sorted(folder.iterdir(), key=lambda f: f.stat().st_mtime_ns) if folder.exists() else []
-    return [
-        email.message_from_bytes(f.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-        for f in files
-    ]
 
 
 def to(mails: list[email.message.EmailMessage], address: str) -> int:
@@ -107,7 +81,7 @@ def test_flood_alerts_of_long_alike_addresses_and_later_days_never_fail_a_report
         clock.set(START + timedelta(days=day))
         for n in range(4):
             for sender in senders:
-                raw = raw_report(sender, f"d{day}n{n}.{sender}", body=f"melding {day} {n}")
+                raw = raw_report(sender, f"<d{day}n{n}.{sender}>", body=f"melding {day} {n}")
                 deliver_to_maildir(tmp_path / "inbox", raw, clock.now())
         assert run(service) == [D.NEW_CASE] * 8
     alerts = [m for m in sent(tmp_path) if "één adres" in str(m["Subject"])]
@@ -133,8 +107,8 @@ def test_pre_empted_message_id_does_not_silence_the_genuine_report(tmp_path: Pat
     """An attacker sends first with a report's Message-ID: the report is still a case."""
     service, _ = bot(tmp_path)
     inbox = tmp_path / "inbox"
-    deliver_to_maildir(inbox, raw_report("mallory@evil.example", "form-123@web.example"), START)
-    genuine = raw_report("jan@example.nl", "form-123@web.example", body="XSS op /zoek?q=")
+    deliver_to_maildir(inbox, raw_report("mallory@evil.example", "<form-123@web.example>"), START)
+    genuine = raw_report("jan@example.nl", "<form-123@web.example>", body="XSS op /zoek?q=")
     deliver_to_maildir(inbox, genuine, START + timedelta(seconds=1))
     assert run(service) == [D.NEW_CASE, D.NEW_CASE]
     mails = sent(tmp_path)
@@ -149,8 +123,8 @@ def test_same_sender_other_content_is_handled_and_reported(tmp_path: Path) -> No
     """Same Message-ID and sender, other content: handled normally, staff told."""
     service, _ = bot(tmp_path)
     inbox = tmp_path / "inbox"
-    deliver_to_maildir(inbox, raw_report("jan@example.nl", "m1@example.nl", "een"), START)
-    deliver_to_maildir(inbox, raw_report("jan@example.nl", "m1@example.nl", "twee"), START)
+    deliver_to_maildir(inbox, raw_report("jan@example.nl", "<m1@example.nl>", body="een"), START)
+    deliver_to_maildir(inbox, raw_report("jan@example.nl", "<m1@example.nl>", body="twee"), START)
     assert run(service) == [D.NEW_CASE, D.NEW_CASE]
     reasons = [m.reason for m in service.store.messages()]
     assert reasons[1].endswith("was used before by different content")
@@ -160,10 +134,10 @@ def test_re_delivery_with_other_trace_headers_is_a_duplicate(tmp_path: Path) -> 
     """Same Message-ID, sender and content, other Received/ARC/spam headers: a duplicate."""
     service, _ = bot(tmp_path)
     inbox = tmp_path / "inbox"
-    first = raw_report("jan@example.nl", "m1@example.nl", trace=("Received: from a by b",))
+    first = raw_report("jan@example.nl", "<m1@example.nl>", trace=("Received: from a by b",))
     again = raw_report(
         "jan@example.nl",
-        "m1@example.nl",
+        "<m1@example.nl>",
         trace=("ARC-Seal: i=1; cv=none", "X-Spam-Status: No", "Received: from c by d"),
     )
     deliver_to_maildir(inbox, first, START)
@@ -185,9 +159,9 @@ def test_content_digest_ignores_trace_headers_and_line_ends(
     trace: list[tuple[str, str]], body: str
 ) -> None:
     """Prepended trace headers and CRLF vs LF never change the content digest."""
-    plain = raw_report("jan@example.nl", "m@x", body=body)
+    plain = raw_report("jan@example.nl", "<m@x>", body=body)
     traced = raw_report(
-        "jan@example.nl", "m@x", body=body, trace=tuple(f"{n}: {v}" for n, v in trace)
+        "jan@example.nl", "<m@x>", body=body, trace=tuple(f"{n}: {v}" for n, v in trace)
     )
     assert content_digest(traced.replace(b"\r\n", b"\n")) == content_digest(plain)
 
@@ -198,8 +172,8 @@ def test_content_digest_sees_every_other_header(name: str, value: str) -> None:
     """An added header that is not a trace header changes the content digest."""
     if name.startswith(("arc-", "x-ms-exchange-", "x-microsoft-", "x-forefront-", "x-google-")):
         return
-    plain = raw_report("jan@example.nl", "m@x")
-    added = raw_report("jan@example.nl", "m@x", trace=(f"{name}: {value}",))
+    plain = raw_report("jan@example.nl", "<m@x>")
+    added = raw_report("jan@example.nl", "<m@x>", trace=(f"{name}: {value}",))
     assert content_digest(added) != content_digest(plain)
 
 
@@ -240,7 +214,7 @@ def test_sub_addresses_of_one_mailbox_share_the_daily_cap(tmp_path: Path) -> Non
     service, _ = bot(tmp_path, cap=3)
     for n in range(8):
         sender = f"Victim+{n}@Example.nl" if n % 2 else f"victim+{n}@example.nl"
-        deliver_to_maildir(tmp_path / "inbox", raw_report(sender, f"s{n}@x.example"), START)
+        deliver_to_maildir(tmp_path / "inbox", raw_report(sender, f"<s{n}@x.example>"), START)
     assert run(service) == [D.NEW_CASE] * 8
     acks = [m for m in sent(tmp_path) if "victim" in str(m["To"]).lower()]
     assert len(acks) == 3

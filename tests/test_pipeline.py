@@ -7,8 +7,10 @@ import email
 import email.policy
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
+import factories
 import pytest
 
 import mailbot.shell.recording as recording_module
@@ -23,21 +25,16 @@ from mailbot.store import Store
 MON_21_DEC_10H = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)  # 10:00 CET
 
 
-def report(
-    sender: str = "Jan de Vries <jan@example.nl>",
-    subject: str = "Kwetsbaarheid in het portaal",
-    body: str = "Op https://portaal.gemeente.example/login is een XSS. Groet, Jan",
-    message_id: str | None = "<r1@example.nl>",
-    extra: str = "",
-) -> bytes:
-    """A plain-text report as an MTA would deliver it."""
-    headers = [f"From: {sender}", "To: meldpunt@gemeente.example", f"Subject: {subject}"]
-    if message_id:
-        headers.append(f"Message-ID: {message_id}")
-    headers += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8"]
-    if extra:
-        headers.append(extra)
-    return ("\r\n".join(headers) + "\r\n\r\n" + body + "\r\n").encode()
+report = partial(
+    factories.report,
+    sender="Jan de Vries <jan@example.nl>",
+    message_id="<r1@example.nl>",
+    body="Op https://portaal.gemeente.example/login is een XSS. Groet, Jan",
+    name="",
+    subject="Kwetsbaarheid in het portaal",
+    mime_version=True,
+)
+"""A plain-text report as an MTA would deliver it."""
 
 
 class Bot:

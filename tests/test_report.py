@@ -13,16 +13,16 @@ worked out by hand from DESIGN.md §5 (see the comments), not by running the cal
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import factories
 import pytest
+from factories import write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -431,31 +431,8 @@ def test_store_rows_cut_by_local_date(tmp_path: Path) -> None:
     assert [(o.case_id, o.clock) for o in report.overdue] == [("MK-2027-0001", "ack_due")]
 
 
-def write_config(base: Path) -> Path:
-    """A minimal config (Maildir in and out) with its database in `base`."""
-    path = base / "config.toml"
-    path.write_text(
-        '[identity]\naddress = "meldpunt@gemeente.example"\norganisation = "Gemeente Voorbeeld"\n'
-        '[mailbox]\nbackend = "maildir"\npath = "inbox"\n'
-        '[outbound]\ntransport = "maildir"\npath = "outbox"\n'
-        '[staff]\naddresses = ["security@gemeente.example"]\n'
-        '[database]\npath = "mailbot.db"\n[logging]\nformat = "json"\n',
-        encoding="utf-8",
-    )
-    return path
-
-
-def cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m mailbot --config cfg ARGS` with the clock at Mon 5 Apr 2027 09:00."""
-    env = {**os.environ, "MAILBOT_NOW": NOW.isoformat()}
-    return subprocess.run(
-        [sys.executable, "-m", "mailbot", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+cli = partial(factories.mailbot, now=NOW.isoformat(), check=False)
+"""`python -m mailbot --config cfg ARGS` with the clock at Mon 5 Apr 2027 09:00."""
 
 
 def test_cli_report_text_html_json_and_a_bad_month(tmp_path: Path) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+
+import factories
 
 from mailbot.core import config
 from mailbot.shell.clock import ManualClock
@@ -17,13 +20,15 @@ from mailbot.store import Store
 NOW = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
 
 
-def report(n: int) -> bytes:
-    """Report `n` from its own address."""
-    return (
-        f"From: melder{n}@example.nl\r\nTo: meldpunt@gemeente.example\r\n"
-        f"Subject: Lek {n}\r\nMessage-ID: <r{n}@example.nl>\r\n"
-        f"Content-Type: text/plain\r\n\r\nLek in https://site{n}.gemeente.example\r\n"
-    ).encode()
+report = partial(
+    factories.report,
+    name="",
+    sender="melder{n}@example.nl",
+    body="Lek in https://site{n}.gemeente.example",
+    subject="Lek {n}",
+    content_type="text/plain",
+)
+"""Report `n` from its own address."""
 
 
 class CountingMailbox(MaildirMailbox):

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import factories
 import pytest
 
 from mailbot.core import config
@@ -139,15 +140,11 @@ ACTIONS: dict[datetime, list[tuple[str, str]]] = {
 
 def raw_report(report: Report, n: int) -> bytes:
     """The report as an MTA delivers it."""
-    headers = [
-        f"From: {report.sender}",
-        "To: meldpunt@gemeente.example",
-        f"Subject: Kwetsbaarheid nummer {n}",
-        f"Message-ID: <month-{n}@example.nl>",
-        "MIME-Version: 1.0",
-        "Content-Type: text/plain; charset=utf-8",
-    ]
-    return ("\r\n".join(headers) + "\r\n\r\n" + report.body + "\r\n").encode()
+    message_id = f"<month-{n}@example.nl>"
+    subject = f"Kwetsbaarheid nummer {n}"
+    return factories.report(
+        None, report.sender, message_id, report.body, name="", subject=subject, mime_version=True
+    )
 
 
 def steps() -> Iterator[datetime]:

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from factories import DESK_START as START
+from factories import MX, PASS, REPORTER, STAFF, Desk
 
-from mailbot.core import config
 from mailbot.core.models import CaseState, Disposition
-from mailbot.shell.clock import ManualClock
-from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.shell.pipeline import Service
-from mailbot.shell.transport import MaildirTransport
-from mailbot.store import Store
+from mailbot.shell.mailbox import deliver_to_maildir
 
-START = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)  # Mon 10:00 CET
-STAFF = "security@gemeente.example"
-MX = "mx.gemeente.example"
-PASS = f"{MX}; dkim=pass header.d=gemeente.example; dmarc=pass header.from=gemeente.example"
-REPORTER = "jan@example.nl"
 SECRET = "wachtwoord-hunter2"
 
 OUTLOOK_QUOTE = """\
@@ -42,54 +31,6 @@ Onderwerp: [MK-2026-0001] Nieuwe melding: Lek in portaal
 
 Nieuwe melding van jan@example.nl: {secret}
 """
-
-
-class Desk:
-    """A service with staff authentication required, on Maildir in and out."""
-
-    def __init__(self, base: Path) -> None:
-        settings = config.embedded(base)
-        staff = replace(settings.staff, require_authenticated=True, authserv_ids=(MX,))
-        self.settings = replace(settings, staff=staff)
-        self.clock = ManualClock(START)
-        self.inbox, self.outbox = base / "inbox", base / "outbox"
-        self.service = Service(
-            self.settings,
-            Store(self.settings.database.path),
-            MaildirMailbox(self.inbox),
-            MaildirTransport(self.outbox),
-            self.clock,
-        )
-        self.count = 0
-
-    def send(self, sender: str, subject: str, body: str, *headers: str) -> Disposition:
-        """Deliver one mail, one minute later than the last, and run once."""
-        self.count += 1
-        msg = EmailMessage()
-        msg["From"] = sender
-        msg["To"] = "meldpunt@gemeente.example"
-        msg["Subject"] = subject
-        msg["Message-ID"] = f"<m{self.count}@{sender.rpartition('@')[2].rstrip('>')}>"
-        for header in headers:
-            name, _, value = header.partition(": ")
-            msg[name] = value
-        msg.set_content(body)
-        self.clock.set(START + timedelta(minutes=self.count))
-        deliver_to_maildir(self.inbox, bytes(msg), self.clock.now())
-        outcomes, _ = asyncio.run(self.service.run_once())
-        return outcomes[0].disposition
-
-    def mails_to(self, address: str) -> list[email.message.EmailMessage]:
-        """Mails delivered to `address`, oldest first."""
-        files = sorted((self.outbox / "new").iterdir(), key=lambda f: f.stat().st_mtime_ns)
-        parsed = [
-            email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files
-        ]
-        return [m for m in parsed if str(m["To"]) == address]  # type: ignore[misc]
-
-    def case(self):  # type: ignore[no-untyped-def]
-        """Case MK-2026-0001 as stored."""
-        return self.service.store.case("MK-2026-0001")
 
 
 @pytest.fixture

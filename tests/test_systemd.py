@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email import policy
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import factories
 import pytest
 
 from mailbot.core import config
@@ -38,34 +40,14 @@ WAIT = 30.0
 """Upper bound for what the daemon does at once (generous: the machine may be busy)."""
 MARKER = "SJABLOON-NA-HERLADEN"
 
-CONFIG = """
-[identity]
-address = "meldpunt@gemeente.example"
-organisation = "Gemeente Voorbeeld"
-[mailbox]
-backend = "maildir"
-path = "inbox"
-poll_seconds = {poll}
-[outbound]
-transport = "maildir"
-path = "outbox"
-[staff]
-addresses = ["security@gemeente.example"]
-[database]
-path = "mailbot.db"
-[logging]
-format = "json"
-[templates]
-directory = "templates"
-"""
-
-
-def report(sender: str, n: int) -> bytes:
-    """A new report from `sender`, Message-ID numbered `n`."""
-    return (
-        f"From: {sender}\r\nTo: meldpunt@gemeente.example\r\nSubject: Lek {n}\r\n"
-        f"Message-ID: <r{n}@example.nl>\r\n\r\nLek in https://portaal.gemeente.example/{n}\r\n"
-    ).encode()
+report = partial(
+    factories.report,
+    name="",
+    body="Lek in https://portaal.gemeente.example/{n}",
+    subject="Lek {n}",
+    content_type=None,
+)
+"""A new report numbered `n` (Message-ID too) from `sender`."""
 
 
 # -- systemd-analyze ----------------------------------------------------------------------
@@ -205,18 +187,18 @@ def _owner_mode(path: Path) -> tuple[int, int, int]:
 # -- reload (in process) ------------------------------------------------------------------
 
 
-def write_config(base: Path, poll: int = 1, extra: str = "") -> Path:
+def write_config(base: Path, poll: int = 1, **sections: dict[str, object]) -> Path:
     """The test config (Maildir in and out, template overrides in base/templates)."""
     (base / "templates").mkdir(exist_ok=True)
-    path = base / "config.toml"
-    path.write_text(CONFIG.format(poll=poll) + extra)
-    return path
+    return factories.write_config(
+        base, mailbox={"poll_seconds": poll}, templates={"directory": "templates"}, **sections
+    )
 
 
 def test_restart_sections_names_connection_and_logging_changes(tmp_path: Path) -> None:
     """Only mailbox, outbound, database and logging changes call for a restart."""
     old = config.load(write_config(tmp_path))
-    new = config.load(write_config(tmp_path, poll=7, extra='[relays]\nsenders = ["a@b.nl"]\n'))
+    new = config.load(write_config(tmp_path, poll=7, relays={"senders": ["a@b.nl"]}))
     assert restart_sections(old, new) == ("mailbox",)
     assert restart_sections(old, old) == ()
 
@@ -227,9 +209,7 @@ def test_reconfigure_swaps_policy_and_keeps_connections(tmp_path: Path) -> None:
     service = build_service(old, ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)))
     try:
         before = (service.renderer, service.ticker, service.mailbox)
-        new = config.load(
-            write_config(tmp_path, poll=9, extra='[relays]\nsenders = ["relay@vng.example"]\n')
-        )
+        new = config.load(write_config(tmp_path, poll=9, relays={"senders": ["relay@vng.example"]}))
         restart = service.reconfigure(new)
         actual = (
             restart,
@@ -354,7 +334,7 @@ def daemon(tmp_path: Path, notify_socket: socket.socket) -> Iterator[Daemon]:
 
 def test_sighup_applies_new_templates_and_config(tmp_path: Path, daemon: Daemon) -> None:
     """A template added to the override folder is used after SIGHUP; a mailbox change waits."""
-    deliver_to_maildir(tmp_path / "inbox", report("jan@example.nl", 1))
+    deliver_to_maildir(tmp_path / "inbox", report(1, "jan@example.nl"))
     assert MARKER not in daemon.acknowledgement_to("jan@example.nl")
     packaged = (packaged_templates_dir() / "nl" / "acknowledgement.txt").read_text()
     (tmp_path / "templates" / "nl").mkdir()
@@ -363,7 +343,7 @@ def test_sighup_applies_new_templates_and_config(tmp_path: Path, daemon: Daemon)
     )
     write_config(tmp_path, poll=2)
     assert "STATUS=config reloaded; restart to apply [mailbox]" in daemon.reload()
-    deliver_to_maildir(tmp_path / "inbox", report("piet@example.org", 2))
+    deliver_to_maildir(tmp_path / "inbox", report(2, "piet@example.org"))
     assert MARKER in daemon.acknowledgement_to("piet@example.org")
     events = daemon.stop()
     partial = [e for e in events if e["event"] == "config_reload_partial"]
@@ -375,7 +355,7 @@ def test_sighup_with_invalid_config_keeps_the_old_one(tmp_path: Path, daemon: Da
     """An invalid config is refused with its reason; mail is still handled; SIGTERM exits 0."""
     (tmp_path / "config.toml").write_text('[identity]\naddress = "meldpunt@x.example"\nbogus = 1\n')
     assert "STATUS=config reload refused, old config kept" in daemon.reload()
-    deliver_to_maildir(tmp_path / "inbox", report("jan@example.nl", 1))
+    deliver_to_maildir(tmp_path / "inbox", report(1, "jan@example.nl"))
     assert "Gemeente Voorbeeld" in daemon.acknowledgement_to("jan@example.nl")
     events = daemon.stop()
     refused = [e["reason"] for e in events if e["event"] == "config_reload_refused"]
