@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from mailbot.core.models import OutgoingMail
 from mailbot.mail.contacts import mailbox_of
@@ -75,21 +77,7 @@ class OutboxStore(Connection):
             " ORDER BY id LIMIT ?",
             [iso(now), limit],
         )
-        return [
-            OutboxRow(
-                id=r["id"],
-                message_id=r["message_id"],
-                case_id=r["case_id"],
-                kind=r["kind"],
-                sender=r["sender"],
-                recipients=tuple(json.loads(r["recipients"])),
-                subject=r["subject"],
-                raw=r["raw"],
-                attempts=r["attempts"],
-                created_at=datetime.fromisoformat(r["created_at"]),
-            )
-            for r in rows
-        ]
+        return [_decoded(OutboxRow, r) for r in rows]
 
     def outbox_update(self, outbox_id: int, **values: Any) -> None:
         """Change an outbox row (status, attempts, next_attempt_at, reason, sent_at)."""
@@ -111,22 +99,21 @@ class OutboxStore(Connection):
             "SELECT id, message_id, kind, sender, recipients, subject, status, reason,"
             " created_at, sent_at FROM outbox WHERE case_id = ? ORDER BY id"
         )
-        return [
-            OutboxEntry(
-                id=r["id"],
-                message_id=r["message_id"],
-                kind=r["kind"],
-                sender=r["sender"],
-                recipients=tuple(json.loads(r["recipients"])),
-                subject=r["subject"],
-                status=r["status"],
-                reason=r["reason"],
-                created_at=datetime.fromisoformat(r["created_at"]),
-                sent_at=from_iso(r["sent_at"]),
-            )
-            for r in self.db.query(sql, [case_id])
-        ]
+        return [_decoded(OutboxEntry, r) for r in self.db.query(sql, [case_id])]
 
     def outbox_all(self) -> list[dict[str, Any]]:
         """Every outgoing mail, oldest first (with raw bytes)."""
         return list(self.db.table("outbox").rows_where(order_by="id"))
+
+
+_Row = TypeVar("_Row", OutboxRow, OutboxEntry)
+
+
+def _decoded(kind: type[_Row], row: Mapping[str, Any]) -> _Row:
+    """A `kind` of an outbox row: its fields' columns, recipients (JSON) and moments decoded."""
+    values = {f.name: row[f.name] for f in fields(kind)}
+    values["recipients"] = tuple(json.loads(row["recipients"]))
+    for name in ("created_at", "sent_at"):
+        if name in values:
+            values[name] = from_iso(values[name])
+    return kind(**values)
