@@ -10,22 +10,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mailbot.core.closures import closure_periods
+from mailbot.core.deadlines import next_update_due, resolve_deadline
 from mailbot.core.errors import MailbotError
+from mailbot.core.local_days import SchedulerError
 from mailbot.core.scheduler import (
     CLOCKS,
     DEFAULT_POLICY,
     Notice,
     OpenClock,
     SchedulePolicy,
-    SchedulerError,
-    closure_periods,
     digest_sections,
     newly_missed,
     next_change,
-    next_update_due,
     notices,
     reminder_moments,
-    resolve_deadline,
 )
 from mailbot.core.workdays import Calendar, make_calendar
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from mailbot.core.cases import find_reporter, open_case, subject_with_tag
 from mailbot.core.classify import Verdict
 from mailbot.core.config import Settings
+from mailbot.core.deadlines import resolve_deadline
 from mailbot.core.models import Case, Deadline, Disposition, InboundMessage, OutgoingMail
-from mailbot.core.scheduler import resolve_deadline
 from mailbot.core.workdays import Calendar
 from mailbot.mail.contacts import mailbox_of
 from mailbot.mail.rendering import Identity, Renderer, build_mail, format_moment, make_message_id
