@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from benchmarks import adversarial
 from mailbot.mail import bodies as payloads
-from mailbot.mail import contacts, decoding, parsing
+from mailbot.mail import contacts, decoding, headers, parsing
 from mailbot.mail.contacts import SCAN_CHARS, extract_contacts
-from mailbot.mail.decoding import MAX_ADDRESS_CHARS, MAX_ENCODED_WORDS, decode_words
+from mailbot.mail.decoding import MAX_ENCODED_WORDS, decode_words
+from mailbot.mail.headers import MAX_ADDRESS_CHARS
 
 NOW = datetime(2026, 12, 21, 9, 0, tzinfo=UTC)
 HEAD = b"From: a@example.org\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\n"
@@ -131,13 +132,13 @@ def test_address_headers_are_read_up_to_max_address_chars(
 ) -> None:
     """Two hundred 64 KB To headers: getaddresses reads at most MAX_ADDRESS_CHARS of them."""
     seen: list[int] = []
-    original = decoding.getaddresses
+    original = headers.getaddresses
 
     def spy(values: list[str]) -> list[tuple[str, str]]:
         seen.append(sum(map(len, values)))
         return original(values)
 
-    monkeypatch.setattr(decoding, "getaddresses", spy)
+    monkeypatch.setattr(headers, "getaddresses", spy)
     to = b"To: " + b"x@example.org, " * 4_300 + b"\r\n"
     raw = b"From: a@example.org\r\nMessage-ID: <m@example.org>\r\n" + to * 200 + b"\r\nhoi"
     msg = parsing.parse(raw, NOW)

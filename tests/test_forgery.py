@@ -17,7 +17,7 @@ from mailbot.core import config
 from mailbot.core.authentication import verify_sender
 from mailbot.core.classify import Context, Rules, Verdict, classify
 from mailbot.core.models import Case, CaseState, Disposition, InboundMessage
-from mailbot.mail.decoding import IDENTITY_HEADERS
+from mailbot.mail.headers import IDENTITY_HEADERS
 from mailbot.mail.parsing import parse
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir

@@ -19,20 +19,18 @@ from mailbot.mail.bodies import Bodies, decoded, parse_bytes
 from mailbot.mail.bodies import digest as payload_digest
 from mailbot.mail.contacts import detect_language, extract_contacts, normalize_address
 from mailbot.mail.decoding import (
-    Head,
     content_type,
     declared_filename,
     decode_bytes,
     decode_words,
-    first_id,
     normalize_msgid,
     param_text,
-    read_head,
     safe_parser,
     sub_parts,
     unfold,
 )
 from mailbot.mail.flowed import unflow_part
+from mailbot.mail.headers import Head, first_id, read_head
 from mailbot.mail.html_text import html_to_text
 from mailbot.mail.relayparts import deliberate_parts
 
