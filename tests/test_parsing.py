@@ -717,7 +717,7 @@ def test_internal_fault_falls_back_to_headers(monkeypatch: pytest.MonkeyPatch) -
     def explode(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(parsing, "_walk", explode)
+    monkeypatch.setattr(parsing, "walk", explode)
     msg = parse(DUTCH_REPORT, NOW)
     actual = (msg.from_address, msg.message_id, msg.defects[0], msg.size)
     assert actual == (

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 
@@ -26,12 +25,20 @@ from mailbot.mail.decoding import (
     normalize_msgid,
     param_text,
     safe_parser,
-    sub_parts,
     unfold,
 )
 from mailbot.mail.flowed import unflow_part
-from mailbot.mail.headers import Head, first_id, read_head
+from mailbot.mail.headers import Head, read_head
 from mailbot.mail.html_text import html_to_text
+from mailbot.mail.mime_tree import (
+    MAX_DEPTH,
+    MAX_HEADER_BLOCK,
+    MAX_PARTS,
+    MimeNode,
+    bounced_ids,
+    is_attachment,
+    walk,
+)
 from mailbot.mail.relayparts import deliberate_parts
 
 __all__ = [
@@ -43,9 +50,6 @@ __all__ = [
 ]
 
 MAX_TEXT_CHARS = 1_000_000
-MAX_HEADER_BLOCK = 256 * 1024
-MAX_DEPTH = 40
-MAX_PARTS = 1000
 MAX_FILENAME_CHARS = 255
 #: Header fields of a message read in full; with more it is read headers-only (quarantined).
 MAX_HEADERS = 1000
@@ -56,8 +60,6 @@ MAX_PARSED_LINES = 100_000
 _DROP_CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029])
 _SLASHES = re.compile(r"[/\\]")
 _DOTS = re.compile(r"\.{2,}")
-_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
-_STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
 
 
 def parse(raw: bytes, received_at: datetime) -> InboundMessage:
@@ -144,10 +146,10 @@ def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> In
     if bodies.stopped:
         defects.append(bodies.stopped)
     head = read_head(root, defects)
-    nodes = _walk(root, defects)
+    nodes = walk(root, defects)
     text, html_only = _body_text(nodes, defects)
-    attachments = tuple(_attachment(node.part, defects) for node in nodes if _is_attachment(node))
-    bounced = _bounced_ids(head.content_type, nodes)
+    attachments = tuple(_attachment(node.part, defects) for node in nodes if is_attachment(node))
+    bounced = bounced_ids(head.content_type, nodes)
     defects += [type(d).__name__ for node in nodes for d in node.part.defects]
     return _build(
         head,
@@ -262,61 +264,6 @@ def sanitize_filename(name: str) -> str:
     return name or "attachment"
 
 
-# --- MIME tree ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Node:
-    """One part of the MIME tree, in document order."""
-
-    part: Message
-    content_type: str
-    embedded: bool
-    """Inside an attached or returned message (message/rfc822)."""
-    leaf: bool
-
-
-def _walk(root: Message, defects: list[str]) -> list[_Node]:
-    """Every part, depth first, without recursion; bounded in depth and count.
-
-    Machine-readable message/* parts (delivery-status and the like) are not entered.
-    """
-    nodes: list[_Node] = []
-    stack: list[tuple[Message, int, bool]] = [(root, 0, False)]
-    while stack:
-        if len(nodes) >= MAX_PARTS:
-            defects.append("too_many_parts")
-            break
-        part, depth, embedded = stack.pop()
-        kind = content_type(part)
-        sub = sub_parts(part)
-        if sub is None:
-            nodes.append(_Node(part, kind, embedded, leaf=True))
-            continue
-        nodes.append(_Node(part, kind, embedded, leaf=False))
-        if kind.startswith("message/") and kind not in _MESSAGE_TYPES:
-            continue
-        if depth >= MAX_DEPTH:
-            defects.append("nesting_too_deep")
-            continue
-        inner = embedded or kind in _MESSAGE_TYPES
-        stack += [(c, depth + 1, inner) for c in reversed(sub)]
-    return nodes
-
-
-def _is_attachment(node: _Node) -> bool:
-    """Leaves marked as attachment or named, and every leaf that is not text."""
-    if not node.leaf or node.content_type.startswith(("multipart/", "message/")):
-        return False
-    try:
-        disposition = node.part.get_content_disposition()
-    except Exception:
-        disposition = None
-    if disposition == "attachment" or declared_filename(node.part) is not None:
-        return True
-    return not node.content_type.startswith("text/")
-
-
 def _payload(part: Message) -> bytes:
     """The transfer-decoded body of a leaf (b"" when there is none)."""
     return decoded(part)
@@ -337,11 +284,11 @@ def _attachment(part: Message, defects: list[str]) -> Attachment:
 # --- body text ---------------------------------------------------------------------
 
 
-def _body_text(nodes: list[_Node], defects: list[str]) -> tuple[str, bool]:
+def _body_text(nodes: list[MimeNode], defects: list[str]) -> tuple[str, bool]:
     """The first plain-text body (else HTML converted), preferring the outer message."""
     found: dict[tuple[bool, bool], Message] = {}
     for node in nodes:
-        if not node.leaf or _is_attachment(node):
+        if not node.leaf or is_attachment(node):
             continue
         if node.content_type == "text/plain" or node.content_type.startswith("multipart/"):
             found.setdefault((node.embedded, False), node.part)
@@ -372,53 +319,3 @@ def _clean_text(text: str, defects: list[str]) -> str:
         defects.append("text_truncated")
         text = text[:MAX_TEXT_CHARS]
     return text
-
-
-# --- delivery reports --------------------------------------------------------------
-
-
-def _bounced_ids(top_type: str, nodes: list[_Node]) -> tuple[str, ...]:
-    """Message-IDs of the returned original in a delivery report that says "failed"."""
-    outer = [node for node in nodes if not node.embedded]
-    statuses = [node.part for node in outer if node.content_type in _STATUS_TYPES]
-    if top_type != "multipart/report" and not statuses:
-        return ()
-    if _not_a_failure(top_type, nodes[0].part, statuses):
-        return ()
-    found: dict[str, None] = {}
-    for node in outer:
-        msgid = first_id(_returned_message_ids(node))
-        if msgid is not None:
-            found.setdefault(msgid)
-    return tuple(found)
-
-
-def _not_a_failure(top_type: str, root: Message, statuses: list[Message]) -> bool:
-    """True for read receipts and for delivery reports that only say delayed/delivered."""
-    value = root.get_param("report-type")
-    report_type = "" if value is None else param_text(value, []).lower()
-    if top_type == "multipart/report" and report_type == "disposition-notification":
-        return True
-    actions = [
-        unfold(value).lower()
-        for status in statuses
-        for block in sub_parts(status) or []
-        for key, value in block.raw_items()
-        if key.lower() == "action"
-    ]
-    return bool(actions) and not any(action.startswith("failed") for action in actions)
-
-
-def _returned_message_ids(node: _Node) -> list[str]:
-    """Raw Message-ID values of a returned message or returned header block."""
-    if node.content_type == "text/rfc822-headers" and node.leaf:
-        data = _payload(node.part)[:MAX_HEADER_BLOCK]
-        inner: Message | None = safe_parser().parsebytes(data, headersonly=True)
-    elif node.content_type in (*_MESSAGE_TYPES, "message/global-headers") and not node.leaf:
-        sub = sub_parts(node.part)
-        inner = sub[0] if sub else None
-    else:
-        return []
-    if inner is None:
-        return []
-    return [unfold(value) for key, value in inner.raw_items() if key.lower() == "message-id"]
