@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from mailbot.core import config
 from mailbot.core.classify import Verdict
-from mailbot.core.decide import Inputs
+from mailbot.core.effects import Inputs
 from mailbot.core.models import Case, CaseState, Disposition
 from mailbot.core.staffmail import plan_staff_reply
 from mailbot.mail import parsing

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from mailbot.core import config
 from mailbot.core.classify import Verdict
-from mailbot.core.decide import Inputs, Plan
+from mailbot.core.effects import Inputs, Plan
 from mailbot.core.models import Case, CaseState, Disposition, InboundMessage
 from mailbot.core.staffmail import plan_staff_reply
 from mailbot.mail import parsing

@@ -23,7 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailbot.core import config
-from mailbot.core.decide import Inputs
+from mailbot.core.effects import Inputs
+from mailbot.core.notices_mail import render_notice
 from mailbot.core.scheduler import (
     CLOCKS,
     OpenClock,
@@ -42,7 +43,6 @@ from mailbot.shell import ticker
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import MaildirMailbox
 from mailbot.shell.pipeline import Service, calendar_for
-from mailbot.shell.ticker import render_notice
 from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
 from mailbot.store import bounces as store_bounces

@@ -6,15 +6,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from mailbot.core.classify import Verdict
-from mailbot.core.decide import Event, Inputs, Plan, Queued, staff_alert
+from mailbot.core.compose import staff_alert
+from mailbot.core.effects import Event, Inputs, Plan, Queued
 from mailbot.core.models import TO_REPORTER, Case, InboundMessage
 
 UNMATCHED = "bounce_unmatched"
 """Event kind of a delivery report naming no failed mail of ours (a delay notice, a report
 about someone else's mail, mail from MAILER-DAEMON): no case, the detail is the report's
 sha256 (`mailbot.store_bounces` lists them in the digest)."""
+
+
+@dataclass(frozen=True)
+class UnmatchedBounce:
+    """One delivery report that named no failed mail of ours."""
+
+    received_at: datetime
+    from_address: str | None
+    subject: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BounceListing:
+    """The unmatched reports since the last digest: the first `limit`, and how many."""
+
+    entries: tuple[UnmatchedBounce, ...]
+    total: int
+    last_event: int
+    """The id of the newest event counted (0 when none)."""
+
+
+NO_BOUNCES = BounceListing((), 0, 0)
 
 
 @dataclass(frozen=True)
@@ -56,8 +81,7 @@ def plan_bounce(
     case_id = next((b.case_id for b in bounced if b.case_id), None)
     details = [f"{b.kind} <{b.message_id}> to {', '.join(b.recipients)}" for b in bounced]
     details.append(f"Delivery report from {msg.from_address or '(none)'}: {msg.subject[:200]}")
-    title = {"nl": "Bezorging mislukt (bounce)", "en": "Delivery failed (bounce)"}
-    alert = staff_alert(inp, title, reason, details, seed=msg.raw_sha256, case_id=case_id)
+    alert = staff_alert(inp, "bounce", reason, details, seed=msg.raw_sha256, case_id=case_id)
     return Plan(
         verdict,
         updated_case=updated,

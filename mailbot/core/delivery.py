@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from mailbot.core.cases import can_transition
-from mailbot.core.decide import Event
+from mailbot.core.effects import Event
 from mailbot.core.models import TO_REPORTER, Case, CaseState, Deadline
 from mailbot.core.workdays import Calendar
 

@@ -10,24 +10,15 @@ member names the attachments of their mail that were not relayed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mailbot.core.cases import subject_with_tag
 from mailbot.core.classify import Verdict
 from mailbot.core.commands import HELP_TEXT_KEYS, CommandResult, apply_commands
-from mailbot.core.decide import (
-    Event,
-    Inputs,
-    Plan,
-    Queued,
-    acknowledgement,
-    case_context,
-    identity_context,
-    rate_limited,
-)
+from mailbot.core.compose import case_context, compose, to_reporter
+from mailbot.core.decide import acknowledgement, rate_limited
+from mailbot.core.effects import Event, Inputs, Plan, Queued
 from mailbot.core.models import Case, Deadline, InboundMessage, OutgoingMail
-from mailbot.mail.rendering import build_mail, make_message_id
 
 
 def plan_staff_reply(
@@ -121,10 +112,8 @@ def _relay(
     context = {
         "case": {"id": case.id, "subject": case.subject},
         "text": text,
-        "identity": identity_context(inp),
     }
-    to = (case.reporter_email or "",)
-    return _mail(msg, case, "relay", case.language, context, to, inp, False, attachments)
+    return to_reporter(inp, "relay", context, msg, case, automatic=False, attachments=attachments)
 
 
 def _status_mail(msg: InboundMessage, case: Case, status: str, inp: Inputs) -> OutgoingMail:
@@ -132,9 +121,8 @@ def _status_mail(msg: InboundMessage, case: Case, status: str, inp: Inputs) -> O
         "case": case_context(case, inp, case.language),
         "status": status,
         "reward": case.reward,
-        "identity": identity_context(inp),
     }
-    return _mail(msg, case, "status", case.language, context, (case.reporter_email or "",), inp)
+    return to_reporter(inp, "status", context, msg, case)
 
 
 def _result_mail(
@@ -157,10 +145,9 @@ def _result_mail(
         "status_mail": status,
         "not_relayed": list(left_out),
         "help": [{"key": k, "explanation": e} for k, e in HELP_TEXT_KEYS] if result.help else [],
-        "identity": identity_context(inp),
     }
     to = (msg.from_address or "",)
-    return _mail(msg, case, "command_result", inp.settings.identity.language, context, to, inp)
+    return compose(inp, "command_result", context, seed=msg.raw_sha256, case_id=case.id, to=to)
 
 
 def _left_out(msg: InboundMessage, relayed: Sequence[tuple[str, str, bytes]]) -> list[str]:
@@ -174,31 +161,3 @@ def _left_out(msg: InboundMessage, relayed: Sequence[tuple[str, str, bytes]]) ->
         else:
             names.append(attachment.filename)
     return names
-
-
-def _mail(
-    msg: InboundMessage,
-    case: Case,
-    template: str,
-    language: str,
-    context: Mapping[str, object],
-    to: tuple[str, ...],
-    inp: Inputs,
-    automatic: bool = True,
-    attachments: Sequence[tuple[str, str, bytes]] = (),
-) -> OutgoingMail:
-    text = inp.renderer.render(template, language, context)
-    ident = inp.identity
-    return build_mail(
-        kind=template,
-        identity=ident,
-        to=to,
-        subject=subject_with_tag(text.subject, case.id),
-        body=text.body,
-        message_id=make_message_id(template, case.id, msg.raw_sha256, ident.domain),
-        date=inp.now,
-        case_id=case.id,
-        automatic=automatic,
-        auto_submitted="auto-generated",
-        attachments=attachments,
-    )

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from mailbot.core.decide import Plan
 from mailbot.core.delivery import Delivered
+from mailbot.core.effects import Plan
 from mailbot.shell.logs import get_logger
 from mailbot.store import Store
 

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mailbot.core.decide import Inputs, staff_alert
+from mailbot.core.compose import staff_alert
 from mailbot.core.delivery import after_sent
+from mailbot.core.effects import Inputs
 from mailbot.core.errors import TransportPermanentError, TransportTemporaryError
 from mailbot.core.models import TO_REPORTER
 from mailbot.shell.applying import apply_delivered
@@ -224,15 +225,13 @@ class Outbox:
             self.store.add_event(row.case_id, now, "mailbot", "mail_failed", detail)
             if row.kind == "alert":
                 return  # an alert about a failed alert would loop
-            title = {"nl": "Bezorging mislukt", "en": "Delivery failed"}
             details = [
                 f"Message-ID: <{row.message_id}>",
                 f"To: {', '.join(row.recipients)}",
                 f"Subject: {row.subject}",
             ]
-            alert = staff_alert(
-                self.inputs(), title, error[:500], details, f"failed{row.id}", row.case_id
-            )
+            inp, seed = self.inputs(), f"failed{row.id}"
+            alert = staff_alert(inp, "delivery_failed", error[:500], details, seed, row.case_id)
             self.store.enqueue(alert, now)
 
     def _after_sent(self, row: OutboxRow, now: datetime) -> None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from mailbot.core.classify import Rules
 from mailbot.core.config import Settings
-from mailbot.core.decide import Inputs
+from mailbot.core.effects import Inputs
 from mailbot.core.errors import MailbotError, MailboxUnavailable
 from mailbot.core.models import Disposition, InboundMessage
 from mailbot.core.scheduler import SchedulePolicy

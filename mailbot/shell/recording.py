@@ -13,7 +13,8 @@ from mailbot.core.authentication import AuthVerdict, verify_sender
 from mailbot.core.bounces import BouncedMail, plan_bounce
 from mailbot.core.classify import Context, Rules, Verdict, classify
 from mailbot.core.config import Settings
-from mailbot.core.decide import Inputs, Plan, decide, with_collision_alert
+from mailbot.core.decide import decide, with_collision_alert
+from mailbot.core.effects import Inputs, Plan
 from mailbot.core.models import Case, Disposition, InboundMessage
 from mailbot.core.staffmail import plan_staff_reply
 from mailbot.core.workdays import Calendar

@@ -11,34 +11,13 @@ Plain functions on a `Store` (to move into `Store` itself).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from mailbot.core.bounces import UNMATCHED
+from mailbot.core.bounces import UNMATCHED, BounceListing, UnmatchedBounce
 from mailbot.store import Store
 
 LISTED_KEY = "digest:bounces_listed"
 """mailbox_state key: the id of the last UNMATCHED event a recorded digest covered."""
-
-
-@dataclass(frozen=True)
-class UnmatchedBounce:
-    """One delivery report that named no failed mail of ours."""
-
-    received_at: datetime
-    from_address: str | None
-    subject: str
-    sha256: str
-
-
-@dataclass(frozen=True)
-class BounceListing:
-    """The unmatched reports since the last digest: the first `limit`, and how many."""
-
-    entries: tuple[UnmatchedBounce, ...]
-    total: int
-    last_event: int
-    """The id of the newest event counted (0 when none)."""
 
 
 def unmatched_bounces(store: Store, limit: int) -> BounceListing:

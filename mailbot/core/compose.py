@@ -1,0 +1,141 @@
+"""Compose (pure): the one place an outgoing mail is made, from a template, a language and
+a context (a case, an alert, a notice), sent as the meldpunt identity.
+
+Every mail mailbot sends comes out of `compose`: the planners (`decide`, `staffmail`,
+`bounces`), the scheduler's notices (`notices_mail`) and the outbox's failure alert. It adds
+the identity to the context, tags the subject with the case, threads a reply to the mail
+it answers and seeds the Message-ID, so a replayed decision makes the same mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from mailbot.core.cases import subject_with_tag
+from mailbot.core.effects import Inputs
+from mailbot.core.models import Case, InboundMessage, OutgoingMail
+from mailbot.core.titles import alert_title
+from mailbot.mail.rendering import build_mail, format_moment, make_message_id
+
+MAX_REFERENCES = 10
+"""References of the answered mail carried over into a reply (its own Message-ID added)."""
+
+
+def compose(
+    inp: Inputs,
+    template: str,
+    context: Mapping[str, object],
+    *,
+    seed: str,
+    language: str | None = None,
+    case_id: str | None = None,
+    to: Sequence[str] | None = None,
+    reply_to: InboundMessage | None = None,
+    tag_subject: bool = True,
+    automatic: bool = True,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> OutgoingMail:
+    """The mail of `template` (also its kind) rendered in `language` (default: the staff's)
+    with `context` and the identity, to `to` (default: the staff recipients).
+
+    `seed` makes the Message-ID; `case_id` tags the subject (unless not `tag_subject`) and
+    threads the mail to the case; `reply_to` threads it to that mail, as an automatic reply.
+    """
+    full = {**context, "identity": identity_context(inp)}
+    text = inp.renderer.render(template, language or inp.settings.identity.language, full)
+    subject = subject_with_tag(text.subject, case_id) if case_id and tag_subject else text.subject
+    ident = inp.identity
+    in_reply_to = None
+    references: tuple[str, ...] = ()
+    if reply_to is not None and reply_to.message_id:
+        in_reply_to = reply_to.message_id
+        references = (*reply_to.references[-MAX_REFERENCES:], reply_to.message_id)
+    return build_mail(
+        kind=template,
+        identity=ident,
+        to=to if to is not None else inp.staff_recipients,
+        subject=subject,
+        body=text.body,
+        message_id=make_message_id(template, case_id, seed, ident.domain),
+        date=inp.now,
+        case_id=case_id,
+        in_reply_to=in_reply_to,
+        references=references,
+        automatic=automatic,
+        auto_submitted="auto-replied" if reply_to is not None else "auto-generated",
+        attachments=attachments,
+    )
+
+
+def to_reporter(
+    inp: Inputs,
+    template: str,
+    context: Mapping[str, object],
+    msg: InboundMessage,
+    case: Case,
+    *,
+    reply: bool = False,
+    automatic: bool = True,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> OutgoingMail:
+    """A mail on `case` to its reporter, in the case's language, caused by `msg` (its
+    Message-ID seeded by it); with `reply`, an automatic reply threaded to `msg`."""
+    return compose(
+        inp,
+        template,
+        context,
+        seed=msg.raw_sha256,
+        language=case.language,
+        case_id=case.id,
+        to=(case.reporter_email or "",),
+        reply_to=msg if reply else None,
+        automatic=automatic,
+        attachments=attachments,
+    )
+
+
+def staff_alert(
+    inp: Inputs,
+    alert: str,
+    reason: str,
+    details: list[str],
+    seed: str,
+    case_id: str | None = None,
+) -> OutgoingMail:
+    """A machine alert to staff, titled by `alert` (a key of `titles.ALERT_TITLES`)."""
+    title = alert_title(alert, inp.settings.identity.language)
+    context = {"alert": {"title": title, "reason": reason, "details": details}, "case": None}
+    return compose(inp, "alert", context, seed=seed, case_id=case_id)
+
+
+def identity_context(inp: Inputs) -> dict[str, str]:
+    """The meldpunt identity as templates see it."""
+    ident = inp.identity
+    return {"name": ident.name, "organisation": ident.organisation, "address": ident.address}
+
+
+def case_context(case: Case, inp: Inputs, language: str | None = None) -> dict[str, object]:
+    """The case as templates see it; moments written in `language` (default: staff's)."""
+    lang = language or inp.settings.identity.language
+
+    def moment(value: datetime | None) -> str:
+        return format_moment(value, inp.tz, lang) if value else ""
+
+    return {
+        "id": case.id,
+        "subject": case.subject,
+        "state": case.state.value,
+        "reporter_email": case.reporter_email or "",
+        "reporter_name": case.reporter_name,
+        "reporter_phone": case.reporter_phone or "",
+        "source": case.source,
+        "relay_sender": case.relay_sender or "",
+        "flags": list(case.flags),
+        "affected": list(case.affected),
+        "received": moment(case.received_at),
+        "ack_due": moment(case.ack_due),
+        "ack_explanation": case.ack_explanation,
+        "response_due": moment(case.response_due),
+        "response_explanation": case.response_explanation,
+    }
