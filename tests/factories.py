@@ -34,10 +34,10 @@ import pytest
 
 from mailbot.core import config
 from mailbot.core.models import Disposition
-from mailbot.shell.clock import ManualClock
+from mailbot.shell.clock import Clock, ManualClock
 from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
 from mailbot.shell.pipeline import Service
-from mailbot.shell.transport import MaildirTransport
+from mailbot.shell.transport import MaildirTransport, Transport
 from mailbot.store import Store
 
 if TYPE_CHECKING:
@@ -95,6 +95,31 @@ def report(
     if extra:
         lines.append(extra)
     return ("\r\n".join(lines) + "\r\n\r\n" + text(body) + "\r\n").encode()
+
+
+def email_message(
+    sender: str,
+    subject: str,
+    body: str,
+    message_id: str,
+    *,
+    reply_to: str | None = None,
+    attachment: tuple[str, bytes] | None = None,
+) -> EmailMessage:
+    """One plain-text mail to the bot (Reply-To and a text/plain attachment (name, data) when
+    given), built with the email package."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    msg["To"] = BOT
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id
+    msg.set_content(body)
+    if attachment:
+        name, data = attachment
+        msg.add_attachment(data, maintype="text", subtype="plain", filename=name)
+    return msg
 
 
 # -- config files ---------------------------------------------------------------------------
@@ -176,6 +201,25 @@ MONDAY_0700 = datetime(2026, 12, 21, 6, 0, tzinfo=UTC)
 """Monday 21 December 2026, 07:00 CET: before the morning digest."""
 
 
+def maildir_service(
+    base: Path,
+    settings: config.Settings,
+    clock: Clock,
+    *,
+    store: Store | None = None,
+    transport: Transport | None = None,
+) -> Service:
+    """A Service reading base/inbox and writing base/outbox (Maildir both) unless `transport`
+    is given; its store is `store` or a new one on the settings' database."""
+    return Service(
+        settings,
+        store or Store(settings.database.path),
+        MaildirMailbox(base / "inbox"),
+        transport or MaildirTransport(base / "outbox"),
+        clock,
+    )
+
+
 def bot(
     tmp_path: Path, cap: int = 10, start: datetime = MONDAY_0700
 ) -> tuple[Service, ManualClock]:
@@ -183,14 +227,7 @@ def bot(
     base = config.embedded(tmp_path)
     limits = replace(base.limits, auto_mails_per_address_per_day=cap)
     clock = ManualClock(start)
-    service = Service(
-        replace(base, limits=limits),
-        Store(base.database.path),
-        MaildirMailbox(tmp_path / "inbox"),
-        MaildirTransport(tmp_path / "outbox"),
-        clock,
-    )
-    return service, clock
+    return maildir_service(tmp_path, replace(base, limits=limits), clock), clock
 
 
 def sent(tmp_path: Path) -> list[email.message.EmailMessage]:
@@ -221,13 +258,7 @@ class Desk:
         self.settings = replace(settings, staff=staff)
         self.clock = ManualClock(DESK_START)
         self.inbox, self.outbox = base / "inbox", base / "outbox"
-        self.service = Service(
-            self.settings,
-            Store(self.settings.database.path),
-            MaildirMailbox(self.inbox),
-            MaildirTransport(self.outbox),
-            self.clock,
-        )
+        self.service = maildir_service(base, self.settings, self.clock)
         self.count = 0
 
     def send(self, sender: str, subject: str, body: str, *headers: str) -> Disposition:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import maildir_service
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,11 +34,8 @@ from mailbot.mail.contacts import extract_contacts, normalize_address
 from mailbot.mail.decoding import split_params
 from mailbot.mail.rendering import Identity, build_mail
 from mailbot.shell.clock import ManualClock
-from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.shell.pipeline import Service
+from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.recording import Outcome
-from mailbot.shell.transport import MaildirTransport
-from mailbot.store import Store
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads((CORPUS / "expected.toml").read_text())
@@ -56,13 +54,7 @@ class Bot:
         self.settings = settings
         self.inbox = base / "inbox"
         self.outbox = base / "outbox"
-        self.service = Service(
-            settings,
-            Store(settings.database.path),
-            MaildirMailbox(self.inbox),
-            MaildirTransport(self.outbox),
-            ManualClock(MON_21_DEC_10H),
-        )
+        self.service = maildir_service(base, settings, ManualClock(MON_21_DEC_10H))
 
     def handle(self, raw: bytes, at: datetime = MON_21_DEC_10H) -> list[Outcome]:
         """Deliver `raw` and run one `run --once` pass; the outcomes of that pass."""

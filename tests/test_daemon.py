@@ -17,29 +17,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from factories import write_config
 
 from mailbot.core.errors import MailboxUnavailable
 from mailbot.shell.daemon import BACKOFF_CAP, WAIT_SLICE, Daemon, backoff
 from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.sdnotify import Notifier
-
-CONFIG = """
-[identity]
-address = "meldpunt@gemeente.example"
-[mailbox]
-backend = "maildir"
-path = "inbox"
-poll_seconds = 1
-[outbound]
-transport = "maildir"
-path = "outbox"
-[staff]
-addresses = ["security@gemeente.example"]
-[database]
-path = "mailbot.db"
-[logging]
-format = "json"
-"""
 
 REPORT = (
     b"From: jan@example.nl\r\nTo: meldpunt@gemeente.example\r\nSubject: Lek\r\n"
@@ -87,8 +70,7 @@ def test_daemon_ready_handles_report_and_stops_cleanly(
 ) -> None:
     """READY=1 once the mailbox is reached, a new report is acknowledged, SIGTERM exits 0."""
     sock, path = notify_socket
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(CONFIG)
+    cfg = write_config(tmp_path, mailbox={"poll_seconds": 1})
     env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}
     env.pop("WATCHDOG_PID", None)
     proc = subprocess.Popen(

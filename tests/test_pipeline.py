@@ -12,6 +12,7 @@ from pathlib import Path
 
 import factories
 import pytest
+from factories import maildir_service
 
 import mailbot.shell.recording as recording_module
 from mailbot.core import config
@@ -45,13 +46,7 @@ class Bot:
         self.clock = ManualClock(MON_21_DEC_10H)
         self.inbox = base / "inbox"
         self.outbox = base / "outbox"
-        self.service = Service(
-            self.settings,
-            Store(self.settings.database.path),
-            MaildirMailbox(self.inbox),
-            MaildirTransport(self.outbox),
-            self.clock,
-        )
+        self.service = maildir_service(base, self.settings, self.clock)
 
     def receive(self, raw: bytes, at: datetime = MON_21_DEC_10H) -> None:
         """Deliver `raw` into the inbox with receipt moment `at`."""

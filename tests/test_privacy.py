@@ -9,14 +9,13 @@ import stat
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 from conftest import SmtpTestServer
-from factories import write_config
+from factories import email_message, maildir_service, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,10 +25,9 @@ from mailbot.core.errors import UserError
 from mailbot.core.models import CLOSED_STATES, CaseState, Disposition, OutgoingMail
 from mailbot.shell import logs
 from mailbot.shell.clock import FAKE_NOW_ENV, ManualClock
-from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
-from mailbot.shell.pipeline import Service
+from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.smtp import SmtpTransport
-from mailbot.shell.transport import MaildirTransport, Transport
+from mailbot.shell.transport import Transport
 from mailbot.store import Store
 from mailbot.store.purge import (
     CaseRow,
@@ -57,15 +55,10 @@ OUTSIDER = "buitenstaander@evil.example"
 
 def mail(sender: str, subject: str, body: str, number: int, attachment: bool = False) -> bytes:
     """One plain-text mail (with an optional text attachment) as an MTA delivers it."""
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "meldpunt@gemeente.example"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<m{number}@mail.example>"
-    msg.set_content(body)
-    if attachment:
-        msg.add_attachment(b"proof", maintype="text", subtype="plain", filename=ATTACHMENT_NAME)
-    return bytes(msg)
+    proof = (ATTACHMENT_NAME, b"proof") if attachment else None
+    return bytes(
+        email_message(sender, subject, body, f"<m{number}@mail.example>", attachment=proof)
+    )
 
 
 class Bot:
@@ -77,12 +70,8 @@ class Bot:
         self.settings = replace(settings, staff=staff)
         self.clock = ManualClock(START)
         self.store = Store(self.settings.database.path)
-        self.service = Service(
-            self.settings,
-            self.store,
-            MaildirMailbox(base / "inbox"),
-            transport or MaildirTransport(base / "outbox"),
-            self.clock,
+        self.service = maildir_service(
+            base, self.settings, self.clock, store=self.store, transport=transport
         )
         self.inbox = base / "inbox"
         self.count = 0

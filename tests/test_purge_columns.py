@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import email_message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -183,15 +184,8 @@ def message(
     sender: str, subject: str, body: str, number: int, reply_to: str | None = None
 ) -> EmailMessage:
     """One plain-text mail with a marked Message-ID (and a Reply-To when given)."""
-    msg = EmailMessage()
-    msg["From"] = sender
-    if reply_to:
-        msg["Reply-To"] = reply_to
-    msg["To"] = "meldpunt@gemeente.example"
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<qzmsgid.{number}@qzmailbox.example>"
-    msg.set_content(body)
-    return msg
+    message_id = f"<qzmsgid.{number}@qzmailbox.example>"
+    return email_message(sender, subject, body, message_id, reply_to=reply_to)
 
 
 def mail(sender: str, subject: str, body: str, number: int) -> bytes:

@@ -45,9 +45,8 @@ import pytest
 from mailbot.core import config
 from mailbot.mail.rendering import Identity, build_mail, make_message_id
 from mailbot.shell.clock import ManualClock
-from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
+from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.pipeline import Service
-from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
 
 pytestmark = pytest.mark.slow
@@ -177,13 +176,7 @@ class Month:
 def _service(settings: config.Settings, clock: ManualClock, base: Path) -> Service:
     store = Store(settings.database.path)
     store.db.execute("PRAGMA synchronous=NORMAL")  # no fsync per commit: no crash here
-    return Service(
-        settings,
-        store,
-        MaildirMailbox(base / "inbox"),
-        MaildirTransport(base / "outbox"),
-        clock,
-    )
+    return factories.maildir_service(base, settings, clock, store=store)
 
 
 def _act(service: Service, settings: config.Settings, kind: str, case_id: str) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dovecot import DovecotAccount
-from factories import free_port
+from factories import free_port, mailbot, write_config
 
 from mailbot.cli.status import (
     Snapshot,
@@ -306,52 +303,19 @@ def test_gather_reads_heartbeats_and_outbox(tmp_path: Path) -> None:
 # --- the command line --------------------------------------------------------------------
 
 
-def _write_config(base: Path) -> Path:
-    path = base / "config.toml"
-    path.write_text(
-        """
-[identity]
-address = "meldpunt@gemeente.example"
-[mailbox]
-path = "inbox"
-[outbound]
-path = "outbox"
-[staff]
-addresses = ["security@gemeente.example"]
-[database]
-path = "mailbot.db"
-[logging]
-format = "json"
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def _mailbot(cfg: Path, now: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mailbot", "--config", str(cfg), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MAILBOT_NOW": now},
-        timeout=60,
-        check=False,
-    )
-
-
 def test_cli_status_exit_codes_for_monitoring(tmp_path: Path) -> None:
     """Exit 0 right after a pass; exit 1 with each reason when the daemon stopped long ago."""
-    cfg = _write_config(tmp_path)
+    cfg = write_config(tmp_path)
     report = (
         b"From: Jan <jan@example.nl>\r\nTo: meldpunt@gemeente.example\r\n"
         b"Subject: Lek in portaal\r\nMessage-ID: <r1@example.nl>\r\n\r\n"
         b"Op https://portaal.gemeente.example staat een lek.\r\n"
     )
     deliver_to_maildir(tmp_path / "inbox", report, NOW - timedelta(hours=1))
-    assert _mailbot(cfg, NOW.isoformat(), "run", "--once").returncode == 0
-    fine = _mailbot(cfg, NOW.isoformat(), "status", "--json")
-    later = _mailbot(cfg, "2027-01-15T10:00:00+01:00", "status", "--json")
-    text = _mailbot(cfg, "2027-01-15T10:00:00+01:00", "status")
+    assert mailbot(cfg, "run", "--once", now=NOW.isoformat(), check=False).returncode == 0
+    fine = mailbot(cfg, "status", "--json", now=NOW.isoformat(), check=False)
+    later = mailbot(cfg, "status", "--json", now="2027-01-15T10:00:00+01:00", check=False)
+    text = mailbot(cfg, "status", now="2027-01-15T10:00:00+01:00", check=False)
     assert (fine.returncode, later.returncode, text.returncode) == (0, 1, 1), fine.stderr
     doc = json.loads(fine.stdout)
     assert doc["heartbeat"] == {"intake": NOW.isoformat(), "tick": NOW.isoformat()}
@@ -367,5 +331,5 @@ def test_cli_status_bad_config_exits_2(tmp_path: Path) -> None:
     """A config error is exit 2, as for every command."""
     cfg = tmp_path / "config.toml"
     cfg.write_text('[identity]\naddress = "meldpunt@gemeente.example"\n[bogus]\n', "utf-8")
-    result = _mailbot(cfg, NOW.isoformat(), "status")
+    result = mailbot(cfg, "status", now=NOW.isoformat(), check=False)
     assert (result.returncode, "unknown section [bogus]" in result.stderr) == (2, True)
