@@ -32,7 +32,6 @@ from mailbot.mail.rendering import (
     Identity,
     MailInputError,
     Renderer,
-    RenderError,
     build_mail,
     case_reference,
     clean_body_text,
@@ -40,8 +39,8 @@ from mailbot.mail.rendering import (
     format_moment,
     is_own_message_id,
     make_message_id,
-    packaged_templates_dir,
 )
+from mailbot.mail.template_files import RenderError, packaged_templates_dir
 
 AMS = ZoneInfo("Europe/Amsterdam")
 IDENTITY = Identity("meldpunt@gemeente.example", "Meldpunt kwetsbaarheden", "Gemeente Voorbeeld")

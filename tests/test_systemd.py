@@ -24,7 +24,7 @@ import factories
 import pytest
 
 from mailbot.core import config
-from mailbot.mail.rendering import packaged_templates_dir
+from mailbot.mail.template_files import packaged_templates_dir
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.pipeline import restart_sections

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,16 +37,13 @@ from zoneinfo import ZoneInfo
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
-    Environment,
     FileSystemLoader,
     StrictUndefined,
     TemplateError,
     TemplateNotFound,
-    TemplateSyntaxError,
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from mailbot.core.errors import UserError
 from mailbot.core.models import OutgoingMail
 from mailbot.mail.assembly import (
     MailInputError,
@@ -60,9 +57,17 @@ from mailbot.mail.assembly import (
     text_field,
     text_mail,
 )
+from mailbot.mail.template_files import (
+    DEFAULT_LANGUAGE,
+    PART,
+    PartLoader,
+    RenderError,
+    normalise_language,
+    packaged_templates_dir,
+    render_error,
+)
 
 LOOP_HEADER = "X-Mailbot-Loop"
-DEFAULT_LANGUAGE = "nl"
 MAX_SUBJECT_CHARS = 200
 MAX_NAME_CHARS = 100
 MAX_REFERENCES = 20
@@ -78,14 +83,7 @@ _ID_PART_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _BODY_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and line feed
-_LEADING_COMMENTS = re.compile(r"(?:\s*\{#.*?#\})*\s*", re.DOTALL)
 _TEMPLATE_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
-_LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
-_PART = "::"
-
-
-class RenderError(UserError):
-    """A template is missing, malformed or unsafe, or its context lacks a variable."""
 
 
 @dataclass(frozen=True)
@@ -130,67 +128,7 @@ def clean_body_text(text: str) -> str:
     return _BODY_UNSAFE.sub("\ufffd", "\n".join(lines)) + "\n"
 
 
-# --- templates -----------------------------------------------------------------------
-
-
-def packaged_templates_dir() -> Path:
-    """``mailbot/templates`` when installed from a wheel, else ``<repo>/templates``."""
-    package = Path(__file__).resolve().parent.parent
-    installed = package / "templates"
-    return installed if installed.is_dir() else package.parent / "templates"
-
-
-def split_template_source(source: str, name: str) -> tuple[str, str]:
-    """(subject source, body source) of a template file; line numbers stay the file's."""
-    start = _LEADING_COMMENTS.match(source)
-    pos = start.end() if start else 0
-    while pos > 0 and source[pos - 1] != "\n":
-        pos -= 1  # back to the start of the Subject line
-    line_end = source.find("\n", pos)
-    first = source[pos:line_end].rstrip("\r") if line_end >= 0 else source[pos:]
-    if not first.startswith("Subject:"):
-        raise RenderError(f"template {name}: expected a 'Subject:' line, found {first[:60]!r}")
-    blank_end = source.find("\n", line_end + 1)
-    if line_end < 0 or blank_end < 0 or source[line_end + 1 : blank_end].strip():
-        raise RenderError(f"template {name}: the 'Subject:' line must be followed by an empty line")
-    subject = _line_pad(source.count("\n", 0, pos)) + first.removeprefix("Subject:")
-    body = _line_pad(source.count("\n", 0, blank_end + 1)) + source[blank_end + 1 :]
-    return subject, body
-
-
-def _line_pad(newlines: int) -> str:
-    """An empty Jinja comment spanning `newlines` line breaks (keeps error line numbers)."""
-    return "{#" + "\n" * newlines + "+#}" if newlines else ""
-
-
-class _PartLoader(BaseLoader):
-    """Serves ``<file>::subject`` and ``<file>::body`` out of one template file."""
-
-    def __init__(self, inner: BaseLoader) -> None:
-        self._inner = inner
-
-    def get_source(
-        self, environment: Environment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        file_name, _, part = template.rpartition(_PART)
-        source, filename, uptodate = self._inner.get_source(environment, file_name)
-        subject, body = split_template_source(source, filename or file_name)
-        return (subject if part == "subject" else body), filename, uptodate
-
-
-def _render_error(file_name: str, exc: TemplateError) -> RenderError:
-    """A RenderError naming the template (and the file and line of a syntax error)."""
-    if isinstance(exc, TemplateSyntaxError):
-        return RenderError(
-            f"template {exc.filename or file_name}, line {exc.lineno}: {exc.message}"
-        )
-    return RenderError(f"template {file_name}: {exc}")
-
-
-def _normalise_language(language: str) -> str:
-    """Primary subtag of `language` ("en-GB" -> "en"); anything odd -> the default."""
-    primary = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
-    return primary if _LANGUAGE_RE.fullmatch(primary) else DEFAULT_LANGUAGE
+# --- rendering -----------------------------------------------------------------------
 
 
 class Renderer:
@@ -204,7 +142,7 @@ class Renderer:
             loaders.append(FileSystemLoader(override_dir))
         loaders.append(FileSystemLoader(packaged_templates_dir()))
         self._env = ImmutableSandboxedEnvironment(
-            loader=_PartLoader(ChoiceLoader(loaders)),
+            loader=PartLoader(ChoiceLoader(loaders)),
             undefined=StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
@@ -218,12 +156,12 @@ class Renderer:
         """Render template `name`; falls back to Dutch when `language` has no such file."""
         if not _TEMPLATE_NAME_RE.fullmatch(name):
             raise RenderError(f"invalid template name {name!r}")
-        file_name = self._resolve(name, _normalise_language(language))
+        file_name = self._resolve(name, normalise_language(language))
         try:
-            subject = self._env.get_template(file_name + _PART + "subject").render(context)
-            body = self._env.get_template(file_name + _PART + "body").render(context)
+            subject = self._env.get_template(file_name + PART + "subject").render(context)
+            body = self._env.get_template(file_name + PART + "body").render(context)
         except TemplateError as exc:
-            raise _render_error(file_name, exc) from exc
+            raise render_error(file_name, exc) from exc
         return RenderedText(subject=clean_header_text(subject), body=clean_body_text(body))
 
     def _resolve(self, name: str, language: str) -> str:
@@ -237,11 +175,11 @@ class Renderer:
         for lang in dict.fromkeys((language, DEFAULT_LANGUAGE)):
             file_name = f"{lang}/{name}.txt"
             try:
-                self._env.get_template(file_name + _PART + "subject")
+                self._env.get_template(file_name + PART + "subject")
             except TemplateNotFound:
                 continue
             except TemplateError as exc:
-                raise _render_error(file_name, exc) from exc
+                raise render_error(file_name, exc) from exc
             return file_name
         raise RenderError(
             f"no template {name!r} for language {language!r} nor {DEFAULT_LANGUAGE!r}"
@@ -324,7 +262,7 @@ def format_moment(moment: datetime, tz: ZoneInfo, language: str) -> str:
     """``dinsdag 29 december 2026 om 17:00`` / ``Tuesday 29 December 2026 at 17:00``."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise MailInputError(f"moment must be timezone-aware, got {moment.isoformat()}")
-    lang = _normalise_language(language)
+    lang = normalise_language(language)
     lang = lang if lang in _WEEKDAYS else DEFAULT_LANGUAGE
     local = moment.astimezone(tz)
     weekday = _WEEKDAYS[lang][local.weekday()]
