@@ -12,16 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailbot.core.cases import TRANSITIONS
+from mailbot.core.command_rules import CLOSE_STATES, STATUS_STATES, Change
 from mailbot.core.commandlines import INVISIBLE, KEYS, STRAY_INTERNAL
-from mailbot.core.commands import (
-    CLOSE_STATES,
-    HELP_TEXT_KEYS,
-    STATUS_STATES,
-    Change,
-    CommandResult,
-    apply_commands,
-    split_commands,
-)
+from mailbot.core.commands import HELP_TEXT_KEYS, CommandResult, apply_commands, split_commands
 from mailbot.core.models import Case, CaseState
 
 S = CaseState

@@ -1,0 +1,246 @@
+"""What each staff command does to a case (pure): its value checked, the transition
+allowed or refused, the fields it changes and the audit event of each change. The
+command language and the all-or-nothing rule are described in commands.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from email.utils import parseaddr
+from typing import Any
+
+from mailbot.core.cases import TRANSITIONS, can_transition, find_tags
+from mailbot.core.commandlines import Command, CommandError
+from mailbot.core.models import Case, CaseState
+from mailbot.mail.contacts import normalize_address
+
+S = CaseState
+
+STATUS_STATES = (S.ACKNOWLEDGED, S.INVESTIGATING, S.CONFIRMED)
+CLOSE_STATES = (S.RESOLVED, S.CLOSED, S.REJECTED, S.DUPLICATE, S.SPAM)
+SEVERITIES = ("low", "medium", "high", "critical")
+REWARDS = ("undecided", "yes", "no", "sent")
+YES_NO = ("yes", "no")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field changed by the commands: one audit event."""
+
+    field: str
+    old: str
+    new: str
+    event_kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """The case as it was and what the commands are checked against."""
+
+    case: Case
+    staff: frozenset[str]
+    prefix: str
+    known_cases: Callable[[str], bool]
+    closing: bool  # a Close command is present
+
+
+_Update = tuple[dict[str, Any], tuple[Change, ...]]
+_Outcome = CommandError | _Update
+
+
+def _error(cmd: Command, why: str) -> CommandError:
+    return CommandError(cmd.line, why)
+
+
+def as_word(value: str) -> str:
+    """`value` trimmed, without a trailing "." or "!", lower-cased."""
+    return value.strip().rstrip(".!").strip().lower()
+
+
+def _pick(cmd: Command, allowed: tuple[str, ...]) -> str | CommandError:
+    word = as_word(cmd.value)
+    if word in allowed:
+        return word
+    return _error(cmd, f"{cmd.value!r} is not one of: {', '.join(allowed)}")
+
+
+def _change(field: str, old: object, new: object, kind: str) -> Change:
+    def show(value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return str(value)
+
+    detail = f"{field}: {show(old) or '(none)'} → {show(new) or '(none)'}"
+    return Change(field, show(old), show(new), kind, detail)
+
+
+def _set(case: Case, field: str, new: object, kind: str) -> _Update:
+    old = getattr(case, field)
+    if old == new:
+        return {}, ()
+    return {field: new}, (_change(field, old, new, kind),)
+
+
+def _allowed(state: CaseState) -> str:
+    status = [s.value for s in STATUS_STATES if s in TRANSITIONS[state]]
+    close = [s.value for s in CLOSE_STATES if s in TRANSITIONS[state]]
+    parts = [", ".join(status) or "none"]
+    if close:
+        parts.append(f"with Close: {', '.join(close)}")
+    return "; ".join(parts)
+
+
+def _move(cmd: Command, case: Case, target: CaseState) -> CommandError | None:
+    if target is case.state or can_transition(case.state, target):
+        return None
+    return _error(
+        cmd,
+        f"not allowed from {case.state.value} (allowed: {_allowed(case.state)})",
+    )
+
+
+def _status(cmd: Command, ctx: CommandContext) -> _Outcome:
+    word = as_word(cmd.value)
+    if ctx.closing:
+        return _error(cmd, "Status and Close both set the state")
+    if word in {s.value for s in CLOSE_STATES}:
+        return _error(cmd, f"{word} closes the case: use Close: {word} <reason>")
+    if word not in {s.value for s in STATUS_STATES}:
+        names = ", ".join(s.value for s in STATUS_STATES)
+        return _error(cmd, f"{cmd.value!r} is not one of: {names}")
+    target, case = CaseState(word), ctx.case
+    refused = _move(cmd, case, target)
+    if refused is not None:
+        return refused
+    updates, changes = _set(case, "state", target, "state_changed")
+    if updates and case.close_reason is not None:
+        updates["close_reason"] = None
+        changes += (_change("close_reason", case.close_reason, None, "close_reason_changed"),)
+    return updates, changes
+
+
+def _duplicate_reason(cmd: Command, text: str, ctx: CommandContext) -> str | CommandError:
+    first, _, more = text.partition(" ")
+    if first.lower() in {"of", "van"}:
+        first, _, more = more.partition(" ")
+    tags = find_tags(first, ctx.prefix)
+    if not tags:
+        return _error(
+            cmd,
+            f"name the other case first, e.g. Close: duplicate {ctx.prefix}-2026-0001",
+        )
+    other = tags[0]
+    if other == ctx.case.id:
+        return _error(cmd, f"{other} cannot be a duplicate of itself")
+    if not ctx.known_cases(other):
+        return _error(cmd, f"case {other} does not exist")
+    return f"{other} {more}".strip()
+
+
+def _close(cmd: Command, ctx: CommandContext) -> _Outcome:
+    word, _, text = " ".join(cmd.value.split()).partition(" ")
+    word = as_word(word)
+    names = [s.value for s in CLOSE_STATES]
+    if word not in names:
+        return _error(cmd, f"{word or '(nothing)'!r} is not one of: {', '.join(names)}")
+    target = CaseState(word)
+    reason: str | CommandError = text
+    if target is S.DUPLICATE:
+        reason = _duplicate_reason(cmd, text, ctx)
+    elif not any(ch.isalnum() for ch in text):
+        reason = _error(cmd, f"a reason is required, e.g. Close: {word} <why>")
+    if isinstance(reason, CommandError):
+        return reason
+    refused = _move(cmd, ctx.case, target)
+    if refused is not None:
+        return refused
+    state_updates, state_changes = _set(ctx.case, "state", target, "state_changed")
+    reason_updates, reason_changes = _set(ctx.case, "close_reason", reason, "close_reason_changed")
+    return {**state_updates, **reason_updates}, state_changes + reason_changes
+
+
+def _address(cmd: Command) -> str | CommandError:
+    _, address = parseaddr(cmd.value)
+    normal = normalize_address(address or cmd.value)
+    if normal is None:
+        return _error(cmd, f"{cmd.value!r} is not an email address")
+    return normal
+
+
+def _assign(cmd: Command, ctx: CommandContext) -> _Outcome:
+    if as_word(cmd.value) == "none":
+        return _set(ctx.case, "assignee", None, "assignee_changed")
+    address = _address(cmd)
+    if isinstance(address, CommandError):
+        return address
+    if address not in ctx.staff:
+        return _error(cmd, f"{address} is not on the staff list")
+    return _set(ctx.case, "assignee", address, "assignee_changed")
+
+
+def _reporter(cmd: Command, ctx: CommandContext) -> _Outcome:
+    case = ctx.case
+    address = _address(cmd)
+    if isinstance(address, CommandError):
+        return address
+    if case.source != "relay" and case.reporter_email is not None:
+        why = f"a direct report's reporter is its sender ({case.reporter_email})"
+        return _error(cmd, f"{why}; Reporter is only for relayed reports or reports without one")
+    relay = case.relay_sender or ""
+    if address in ctx.staff or address.rpartition("@")[2] == relay.rpartition("@")[2]:
+        return _error(cmd, f"{address} is a staff or relay address")
+    updates, changes = _set(case, "reporter_email", address, "reporter_changed")
+    if "no_contact" in case.flags:
+        updates["flags"] = tuple(flag for flag in case.flags if flag != "no_contact")
+        changes = tuple(replace(c, detail=f"{c.detail}; no_contact cleared") for c in changes)
+    return updates, changes
+
+
+def _simple(cmd: Command, ctx: CommandContext) -> _Outcome:
+    if cmd.key == "note":
+        if not cmd.value:
+            return _error(cmd, "a note needs text")
+        return {}, ()  # notes are in CommandResult.notes
+    if cmd.key == "help":
+        if cmd.value:
+            return _error(cmd, "Help takes no value")
+        return {}, ()
+    allowed = {"severity": SEVERITIES, "reward": REWARDS}.get(cmd.key, YES_NO)
+    picked = _pick(cmd, allowed)
+    if isinstance(picked, CommandError):
+        return picked
+    if cmd.key == "severity":
+        return _set(ctx.case, "severity", picked, "severity_changed")
+    if cmd.key == "reward":
+        return _set(ctx.case, "reward", picked, "reward_changed")
+    if cmd.key == "waiting":
+        return _set(ctx.case, "waiting", picked == "yes", "waiting_changed")
+    return {}, ()  # internal: read by apply_commands
+
+
+_HANDLERS: dict[str, Callable[[Command, CommandContext], _Outcome]] = {
+    "status": _status,
+    "close": _close,
+    "assign": _assign,
+    "reporter": _reporter,
+}
+
+
+def run_commands(
+    commands: list[Command], ctx: CommandContext
+) -> tuple[dict[str, Any], list[Change], list[CommandError]]:
+    """Every command checked against the case as it was: (updates, changes, errors)."""
+    updates: dict[str, Any] = {}
+    changes: list[Change] = []
+    errors: list[CommandError] = []
+    for cmd in commands:
+        outcome = _HANDLERS.get(cmd.key, _simple)(cmd, ctx)
+        if isinstance(outcome, CommandError):
+            errors.append(outcome)
+        else:
+            updates.update(outcome[0])
+            changes.extend(outcome[1])
+    return updates, changes, errors
