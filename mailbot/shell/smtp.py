@@ -96,27 +96,15 @@ class SmtpTransport:
     async def check(self) -> list[str]:
         """Connect, EHLO, STARTTLS and AUTH as configured, send nothing; say what worked."""
         lines: list[str] = []
-        client = await self._open(lines)
-        try:
-            await client.quit()
-        except (aiosmtplib.SMTPException, OSError):
-            pass
-        finally:
-            client.close()
+        await _quit(await self._open(lines))
         return lines
 
     async def close(self) -> None:
         """Say QUIT politely and close the connection."""
         async with self._lock:
             client, self._client = self._client, None
-            if client is None or not client.is_connected:
-                return
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                pass
-            finally:
-                client.close()
+            if client is not None and client.is_connected:
+                await _quit(client)
 
     async def _connect(self) -> aiosmtplib.SMTP:
         self._drop()
@@ -336,6 +324,16 @@ def _check_envelope(sender: str, recipients: Sequence[str]) -> None:
             raise TransportPermanentError(
                 f"address {address!r} cannot be used in an SMTP envelope (bare addr-spec only)"
             )
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    """Say QUIT politely, then close the connection whatever the answer."""
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError):
+        pass
+    finally:
+        client.close()
 
 
 def _reply(response: aiosmtplib.SMTPResponse) -> str:
