@@ -19,7 +19,7 @@ never compiled, so ``{{ 7*7 }}`` in a subject stays ``{{ 7*7 }}``.
 
 Headers are built so that no input can add a header or a recipient: every header text
 loses its control characters and line breaks, recipients and Message-IDs must match a
-strict pattern, and the message is written by hand in `mailbot.mime` (which explains why
+strict pattern, and the message is written by hand in `mailbot.mail.assembly` (which explains why
 the email package is not used for it). Text that is not plain ASCII, or that contains
 ``=?``, is sent as RFC 2047 encoded words, so a reader shows it literally.
 """
