@@ -157,7 +157,8 @@ def write_config(
     **sections: Mapping[str, object] | None,
 ) -> Path:
     """base/config.toml: MAILDIR_CONFIG, with IMAP on `account` (plain on loopback unless
-    `security`/`port`/`password` say otherwise, poll 1 s, IDLE) and SMTP to `smtp` when given.
+    `security`/`port`/`password` say otherwise, poll 1 s, IDLE; the database path absolute)
+    and SMTP to `smtp` when given.
 
     Each keyword is a section whose keys are added to (or replace) the ones above; a
     section given as None is left out.
@@ -174,6 +175,7 @@ def write_config(
             "poll_seconds": 1,
             "idle": True,
         }
+        values["database"] = {"path": str(base / "mailbot.db")}  # test_faults.db_config moves it
     if smtp is not None:
         values["outbound"] = {
             "transport": "smtp",
