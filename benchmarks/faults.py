@@ -154,7 +154,7 @@ def statuses(db: Path) -> Counter[str]:
     """How many outbox rows have each status."""
     store = Store(db)
     try:
-        return Counter(str(row["status"]) for row in store.outbox_all())
+        return Counter(row.status for row in store.outbox_all())
     finally:
         store.close()
 

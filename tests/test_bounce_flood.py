@@ -150,14 +150,14 @@ def test_bounce_of_acknowledgement_fails_it_flags_case_and_alerts(
     service, clock = bot(tmp_path)
     deliver_to_maildir(tmp_path / "inbox", report(1), START)
     asyncio.run(service.run_once())
-    ack = next(r for r in service.store.outbox_all() if r["kind"] == "acknowledgement")
-    dsn = layout.format(message_id=ack["message_id"]).replace("\n", "\r\n").encode()
+    ack = next(r for r in service.store.outbox_all() if r.kind == "acknowledgement")
+    dsn = layout.format(message_id=ack.message_id).replace("\n", "\r\n").encode()
     clock.set(START + timedelta(minutes=5))
     deliver_to_maildir(tmp_path / "inbox", dsn, clock.now())
     outcomes, _ = asyncio.run(service.run_once())
     assert [o.disposition for o in outcomes] == [Disposition.BOUNCE]
-    row = next(r for r in service.store.outbox_all() if r["id"] == ack["id"])
-    assert (row["status"], row["reason"].startswith("bounced")) == ("failed", True)
+    row = next(r for r in service.store.outbox_all() if r.id == ack.id)
+    assert (row.status, row.reason.startswith("bounced")) == ("failed", True)
     case = service.store.case("MK-2026-0001")
     assert case is not None
     assert "unreachable" in case.flags
@@ -191,7 +191,7 @@ def test_flood_from_one_address_all_cases_cap_acked_one_alert(tmp_path: Path) ->
     ]
     assert len(floods) == 1
     assert str(floods[0]["To"]) == STAFF
-    statuses = [r["status"] for r in service.store.outbox_all() if r["kind"] == "acknowledgement"]
+    statuses = [r.status for r in service.store.outbox_all() if r.kind == "acknowledgement"]
     assert (statuses.count("sent"), statuses.count("suppressed")) == (10, 990)
 
 
@@ -272,8 +272,8 @@ def test_unmatched_bounce_is_listed_in_the_next_digest_once(tmp_path: Path) -> N
     for raw in (report(1), unknown_dsn(2)):
         deliver_to_maildir(tmp_path / "inbox", raw, clock.now())
     asyncio.run(service.run_once())
-    ack = next(r for r in service.store.outbox_all() if r["kind"] == "acknowledgement")
-    ours = POSTFIX.format(message_id=ack["message_id"]).replace("<dsn1@", "<dsn-o@")
+    ack = next(r for r in service.store.outbox_all() if r.kind == "acknowledgement")
+    ours = POSTFIX.format(message_id=ack.message_id).replace("<dsn1@", "<dsn-o@")
     deliver_to_maildir(tmp_path / "inbox", ours.replace("\n", "\r\n").encode(), clock.now())
     asyncio.run(service.run_once())
     assert len(digests(tmp_path)) == 1

@@ -13,7 +13,6 @@ import asyncio
 import email
 import email.policy
 import hashlib
-import json
 import time
 import tomllib
 from dataclasses import replace
@@ -36,6 +35,7 @@ from mailbot.mail.rendering import Identity, build_mail
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.recording import Outcome
+from mailbot.store.rows import OutboxEntry
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads((CORPUS / "expected.toml").read_text())
@@ -62,10 +62,10 @@ class Bot:
         outcomes, _ = asyncio.run(self.service.run_once())
         return outcomes
 
-    def outbox_rows(self) -> list[dict[str, Any]]:
+    def outbox_rows(self) -> list[OutboxEntry]:
         """Outbox rows the messages caused (queued, sent or suppressed), not the scheduler's."""
         rows = self.service.store.outbox_all()
-        return [r for r in rows if r["kind"] not in SCHEDULER_KINDS]
+        return [r for r in rows if r.kind not in SCHEDULER_KINDS]
 
     def sent(self) -> list[EmailMessage]:
         """Every mail the Maildir transport wrote, parsed."""
@@ -96,15 +96,15 @@ def staff_of(settings: config.Settings) -> frozenset[str]:
     return frozenset(a.lower() for a in (*s.addresses, *s.notify, *s.escalate))
 
 
-def run_file(name: str, base: Path) -> tuple[Bot, list[Outcome], list[dict[str, Any]]]:
+def run_file(name: str, base: Path) -> tuple[Bot, list[Outcome], list[OutboxEntry]]:
     """Run the `after` files, then `name`; the bot, its outcomes and the rows it caused."""
     bot = bot_for(name, base)
     setup = EXPECTED[name].get("after", [])
     for n, earlier in enumerate(setup):
         bot.handle((CORPUS / earlier).read_bytes(), MON_21_DEC_10H - timedelta(minutes=10 - n))
-    before = {r["id"] for r in bot.outbox_rows()}
+    before = {r.id for r in bot.outbox_rows()}
     outcomes = bot.handle((CORPUS / name).read_bytes())
-    caused = [r for r in bot.outbox_rows() if r["id"] not in before]
+    caused = [r for r in bot.outbox_rows() if r.id not in before]
     return bot, outcomes, caused
 
 
@@ -129,7 +129,7 @@ def test_corpus_message(name: str, tmp_path: Path) -> None:
     assert not outcomes[0].reason.startswith("internal error"), outcomes[0].reason
 
     staff = staff_of(bot.settings)
-    recipients = [a.lower() for r in caused for a in json.loads(r["recipients"])]
+    recipients = [a.lower() for r in caused for a in r.recipients]
     outsiders = sorted({a for a in recipients if a not in staff})
     if expected in NO_MAIL:
         assert recipients == []
@@ -189,7 +189,7 @@ def test_idn_reporter_is_acknowledged_at_the_a_label(tmp_path: Path) -> None:
     case = bot.service.store.case(str(outcomes[0].case_id))
     assert case is not None
     assert case.reporter_email == "joerg@xn--bcher-kva.example"
-    recipients = sorted(a for r in caused for a in json.loads(r["recipients"]))
+    recipients = sorted(a for r in caused for a in r.recipients)
     assert recipients == ["joerg@xn--bcher-kva.example", "security@gemeente.example"]
 
 

@@ -62,7 +62,7 @@ def queued_message_ids(base: Path) -> set[str]:
     """Message-IDs (with <>) of every mail in the outbox table, whatever its status."""
     store = Store(base / "mailbot.db")
     try:
-        return {f"<{row['message_id']}>" for row in store.outbox_all()}
+        return {f"<{row.message_id}>" for row in store.outbox_all()}
     finally:
         store.close()
 
@@ -239,7 +239,7 @@ def test_killed_during_batch_restart_handles_each_report_once(
     assert len(dovecot.folder_uids("INBOX")) == left
     before_restart = accepted(smtp_server)
     store = Store(tmp_path / "mailbot.db")
-    outbox = {f"<{r['message_id']}>": (r["status"], r["attempts"]) for r in store.outbox_all()}
+    outbox = {f"<{r.message_id}>": (r.status, r.attempts) for r in store.outbox_all()}
     store.close()
     restart = events(mailbot(cfg, "run", "--once").stderr)
     handled = [(e["message_id"], e["resumed"]) for e in restart if e["event"] == "message_handled"]
@@ -424,7 +424,7 @@ def test_smtp_451_for_a_while_then_each_mail_delivered_once(
     assert Counter(m.message_id for m in accepted(smtp_server)) == Counter(dict.fromkeys(queued, 1))
     assert acks_per_report(smtp_server) == Counter({"<r1@example.nl>": 1, "<r2@example.nl>": 1})
     store = Store(tmp_path / "mailbot.db")
-    rows = [(r["status"], r["attempts"]) for r in store.outbox_all()]
+    rows = [(r.status, r.attempts) for r in store.outbox_all()]
     store.close()
     assert {status for status, _ in rows} == {"sent"}
     assert sum(attempts for _, attempts in rows) == len(queued) + 6

@@ -171,7 +171,7 @@ def test_accepted_mail_is_never_sent_again_while_its_mark_cannot_be_written(
             assert running.terminate() == 0
         assert acks_per_report(smtp_server) == Counter({"<r1@example.nl>": 1, "<r2@example.nl>": 1})
         no_mail_twice(smtp_server)
-        statuses = Counter(r["status"] for r in Store(folder / "mailbot.db").outbox_all())
+        statuses = Counter(r.status for r in Store(folder / "mailbot.db").outbox_all())
         assert statuses["queued"] == 0
 
 

@@ -97,7 +97,7 @@ def test_outbox_refuses_a_taken_message_id_without_failing(tmp_path: Path) -> No
         first = store.enqueue(mail, START)
         second = store.enqueue(replace(mail, raw=b"other"), START)
     assert (first, second) == (True, False)
-    assert [r["raw"] for r in store.outbox_all()] == [b"x"]
+    assert [r.raw for r in store.outbox_all()] == [b"x"]
 
 
 # --- item 11: Message-ID pre-emption ------------------------------------------------------

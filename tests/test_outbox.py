@@ -101,7 +101,7 @@ def test_451_then_250_delivers_each_mail_once(tmp_path: Path, smtp_server: SmtpT
     # 2 deferred; 1 sent + 1 deferred again; nothing due; the last one sent.
     assert asyncio.run(flushes()) == [(0, 2), (1, 1), (0, 0), (1, 0)]
     assert sorted(recipients_of(smtp_server)) == ["jan@example.nl", "security@gemeente.example"]
-    statuses = [r["status"] for r in service.store.outbox_all()]
+    statuses = [r.status for r in service.store.outbox_all()]
     assert statuses == ["sent", "sent"]
 
 
@@ -120,14 +120,14 @@ def test_550_for_one_recipient_fails_that_mail_alerts_staff_rest_flows(
         await service.deliver()  # the alert queued by the failure
 
     asyncio.run(twice())
-    rows = {(r["kind"], r["recipients"]): r for r in service.store.outbox_all()}
-    failed = rows[("acknowledgement", '["gone@example.nl"]')]
-    assert failed["status"] == "failed"
-    assert "550" in failed["reason"]
-    assert rows[("acknowledgement", '["alice@example.org"]')]["status"] == "sent"
-    alert = rows[("alert", '["security@gemeente.example"]')]
-    assert alert["status"] == "sent"
-    assert "[MK-2026-0001]" in alert["subject"]
+    rows = {(r.kind, r.recipients): r for r in service.store.outbox_all()}
+    failed = rows[("acknowledgement", ("gone@example.nl",))]
+    assert failed.status == "failed"
+    assert "550" in failed.reason
+    assert rows[("acknowledgement", ("alice@example.org",))].status == "sent"
+    alert = rows[("alert", ("security@gemeente.example",))]
+    assert alert.status == "sent"
+    assert "[MK-2026-0001]" in alert.subject
     assert "gone@example.nl" not in recipients_of(smtp_server)
     case = service.store.case("MK-2026-0001")
     assert case is not None
@@ -151,7 +151,7 @@ def test_temporary_failure_gives_up_after_two_days(
         await service.deliver()
 
     asyncio.run(now_and_later())
-    statuses = {r["kind"]: r["status"] for r in service.store.outbox_all()}
+    statuses = {r.kind: r.status for r in service.store.outbox_all()}
     assert statuses["acknowledgement"] == "failed"
     assert statuses["staff_notice"] == "failed"
 

@@ -90,7 +90,7 @@ def test_three_lanes_deliver_everything_in_order_per_recipient(
         subjects = [str(m["Subject"]) for m in arrived if str(m["To"]) == to]
         assert subjects == [f"bericht {n}" for n in range(4)]
     assert smtp_server.connections == 3
-    assert [r["status"] for r in store.outbox_all()] == ["sent"] * 24
+    assert [r.status for r in store.outbox_all()] == ["sent"] * 24
 
 
 def test_connections_setting_builds_that_many_lanes(tmp_path: Path) -> None:
@@ -194,6 +194,6 @@ def test_an_error_in_one_lane_goes_up_only_after_the_other_lanes_finished(
     outbox = Outbox(store, Failing(), ManualClock(NOW), lambda: None, [slow])  # type: ignore[arg-type, return-value]
     with pytest.raises(RuntimeError, match="bug in a transport"):
         asyncio.run(outbox.deliver())
-    statuses = {r["recipients"]: r["status"] for r in store.outbox_all()}
+    statuses = {r.recipients: r.status for r in store.outbox_all()}
     assert slow.sent == [(to,) for to in by_lane[1][:3]]
     assert sorted(statuses.values()) == ["queued", "sent", "sent", "sent"]

@@ -85,7 +85,7 @@ def test_separate_outbox_sends_during_the_pass_with_the_same_end_state(tmp_path:
     for separate in (False, True):
         bot, mailbox = service(tmp_path / str(separate), separate_outbox=separate)
         outcomes, counts = asyncio.run(bot.run_once())
-        rows = [(r["kind"], r["case_id"], r["status"]) for r in bot.outbox.store.outbox_all()]
+        rows = [(r.kind, r.case_id, r.status) for r in bot.outbox.store.outbox_all()]
         cases = [c.id for c in bot.store.cases()]
         results.append((len(outcomes), counts.sent, sorted(rows), cases))
         early = mailbox.sent_at_pending[1:-1]

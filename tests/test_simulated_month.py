@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -48,6 +47,7 @@ from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.pipeline import Service
 from mailbot.store import Store
+from mailbot.store.rows import OutboxEntry
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +162,7 @@ class Month:
     """What the simulated month left behind (read after both services closed)."""
 
     notices: list[dict[str, Any]]
-    outbox: list[dict[str, Any]]
+    outbox: list[OutboxEntry]
     clocks: list[dict[str, Any]]
     events: list[dict[str, Any]]
     cases: dict[str, Any]
@@ -326,11 +326,9 @@ def test_cases_and_acknowledgements(month: Month) -> None:
     """20 cases with the expected ids; every report with an address got exactly one ack."""
     expected_ids = sorted(r.case_id for r in REPORTS)
     assert sorted(month.cases) == expected_ids
-    acks = Counter(r["case_id"] for r in month.outbox if r["kind"] == "acknowledgement")
+    acks = Counter(r.case_id for r in month.outbox if r.kind == "acknowledgement")
     assert acks == Counter({cid: 1 for cid in expected_ids if cid != "MK-2026-0005"})
-    ack_moments = {
-        r["case_id"]: at(r["sent_at"]) for r in month.outbox if r["kind"] == "acknowledgement"
-    }
+    ack_moments = {r.case_id: at(r.sent_at) for r in month.outbox if r.kind == "acknowledgement"}
     assert ack_moments == {r.case_id: at(r.received) for r in REPORTS if r.case_id in acks}
     assert month.cases["MK-2026-0005"].flags == ("no_contact",)
 
@@ -465,12 +463,12 @@ def test_reports_on_23_december(month: Month) -> None:
 def test_escalations_go_to_the_escalate_list_the_rest_to_notify(month: Month) -> None:
     """Escalations reach ciso@ only; reminders, digests and closure warnings security@ only."""
     kinds = {"reminder", "escalation", "digest", "closure_warning"}
-    recipients = {(r["kind"], r["recipients"]) for r in month.outbox if r["kind"] in kinds}
+    recipients = {(r.kind, r.recipients) for r in month.outbox if r.kind in kinds}
     assert recipients == {
-        ("reminder", json.dumps(NOTIFY)),
-        ("escalation", json.dumps(ESCALATE)),
-        ("digest", json.dumps(NOTIFY)),
-        ("closure_warning", json.dumps(NOTIFY)),
+        ("reminder", tuple(NOTIFY)),
+        ("escalation", tuple(ESCALATE)),
+        ("digest", tuple(NOTIFY)),
+        ("closure_warning", tuple(NOTIFY)),
     }
 
 
@@ -496,8 +494,9 @@ def test_digest_of_monday_14_december_lists_overdue_due_and_paused(month: Month)
     """Mon 14 Dec: overdue the missing ack, due today/tomorrow the responses, paused 0004."""
     key = "digest:2026-12-14"
     message_id = next(n["message_id"] for n in month.notices if n["key"] == key)
-    row = next(r for r in month.outbox if r["message_id"] == message_id)
-    mail = email.message_from_bytes(row["raw"], policy=email.policy.default)
+    row = next(r for r in month.outbox if r.message_id == message_id)
+    assert row.raw is not None
+    mail = email.message_from_bytes(row.raw, policy=email.policy.default)
     sections = digest_sections(mail.get_content())
     del sections["Later"]
     assert sections == {
@@ -517,8 +516,9 @@ def test_closure_warning_once_on_tuesday_22_december(month: Month) -> None:
         (n["key"], at(n["sent_at"])) for n in month.notices if n["kind"] == "closure_warning"
     ]
     assert warnings == [("closure:2026-12-24", "2026-12-22 08:30")]
-    row = next(r for r in month.outbox if r["kind"] == "closure_warning")
-    mail = email.message_from_bytes(row["raw"], policy=email.policy.default)
+    row = next(r for r in month.outbox if r.kind == "closure_warning")
+    assert row.raw is not None
+    mail = email.message_from_bytes(row.raw, policy=email.policy.default)
     assert str(mail["Subject"]) == "Sluitingsperiode 24-12-2026 t/m 3-1-2027: 10 termijnen lopen af"
     body = mail.get_content()
     items = re.findall(r"^\s+\[(MK-\d{4}-\d{4})\] ([a-z ]+):", body, re.M)
@@ -549,14 +549,14 @@ def test_notices_only_in_office_hours_each_key_once_one_mail_each(month: Month) 
         < time(17, 0)
     ]
     assert outside == []
-    mail = {r["message_id"]: r for r in month.outbox}
+    mail = {r.message_id: r for r in month.outbox}
     assert [n["key"] for n in month.notices if n["message_id"] not in mail] == []
     mismatched = [
         n["key"]
         for n in month.notices
-        if (mail[n["message_id"]]["status"], mail[n["message_id"]]["created_at"])
+        if (mail[n["message_id"]].status, mail[n["message_id"]].created_at.isoformat())
         != ("sent", n["sent_at"])
-        or mail[n["message_id"]]["kind"] != n["kind"]
+        or mail[n["message_id"]].kind != n["kind"]
     ]
     assert mismatched == []
 
@@ -609,9 +609,9 @@ def test_restart_in_the_middle_sends_nothing_twice(month: Month) -> None:
     """The restarted service delivers what the first queued; no Message-ID twice, no resend."""
     assert month.queued_at_restart > 0
     assert month.delivered_after_restart == month.queued_at_restart
-    ids = Counter(r["message_id"] for r in month.outbox)
+    ids = Counter(r.message_id for r in month.outbox)
     assert [m for m, c in ids.items() if c > 1] == []
-    assert [r["message_id"] for r in month.outbox if r["status"] != "sent"] == []
+    assert [r.message_id for r in month.outbox if r.status != "sent"] == []
     assert month.files == len(month.outbox)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
 import tempfile
 from datetime import datetime
 from importlib import resources
@@ -72,13 +73,13 @@ def _report(service: Service, base: Path, out: TextIO) -> None:
         w(f"    response due        {s['response_due']}: {case.response_explanation}\n")
         w(f"    acknowledged at     {s['acknowledged_at'] or '-'}\n")
     _reminders(service, out)
-    sent = [r for r in store.outbox_all() if r["status"] == "sent"]
+    sent = [r for r in store.outbox_all() if r.status == "sent"]
     w(f"\nOutbox: {len(sent)} mails delivered to {base / 'outbox' / 'new'}\n")
     for r in sent:
-        w(f"  {r['kind']:<16} to {r['recipients']}: {r['subject']}\n")
-    ack = next((r for r in sent if r["kind"] == "acknowledgement"), None)
-    if ack is not None:
-        message = email.message_from_bytes(ack["raw"], policy=email.policy.default)
+        w(f"  {r.kind:<16} to {json.dumps(list(r.recipients))}: {r.subject}\n")
+    ack = next((r for r in sent if r.kind == "acknowledgement"), None)
+    if ack is not None and ack.raw is not None:
+        message = email.message_from_bytes(ack.raw, policy=email.policy.default)
         body = message.get_body(("plain",))
         w("\nThe first acknowledgement, as the reporter receives it:\n\n")
         for name in ("From", "To", "Subject", "Message-ID", "References", "Auto-Submitted"):

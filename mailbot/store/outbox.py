@@ -96,14 +96,15 @@ class OutboxStore(Connection):
     def outbox_of_case(self, case_id: str) -> list[OutboxEntry]:
         """Outgoing mails of one case, oldest first (without raw bytes)."""
         sql = (
-            "SELECT id, message_id, kind, sender, recipients, subject, status, reason,"
-            " created_at, sent_at FROM outbox WHERE case_id = ? ORDER BY id"
+            "SELECT id, message_id, case_id, kind, sender, recipients, subject, NULL AS raw,"
+            " automatic, status, reason, attempts, next_attempt_at, created_at, sent_at"
+            " FROM outbox WHERE case_id = ? ORDER BY id"
         )
         return [_decoded(OutboxEntry, r) for r in self.db.query(sql, [case_id])]
 
-    def outbox_all(self) -> list[dict[str, Any]]:
+    def outbox_all(self) -> list[OutboxEntry]:
         """Every outgoing mail, oldest first (with raw bytes)."""
-        return list(self.db.table("outbox").rows_where(order_by="id"))
+        return [_decoded(OutboxEntry, r) for r in self.db.query("SELECT * FROM outbox ORDER BY id")]
 
 
 _Row = TypeVar("_Row", OutboxRow, OutboxEntry)
@@ -113,7 +114,9 @@ def _decoded(kind: type[_Row], row: Mapping[str, Any]) -> _Row:
     """A `kind` of an outbox row: its fields' columns, recipients (JSON) and moments decoded."""
     values = {f.name: row[f.name] for f in fields(kind)}
     values["recipients"] = tuple(json.loads(row["recipients"]))
-    for name in ("created_at", "sent_at"):
+    for name in ("created_at", "sent_at", "next_attempt_at"):
         if name in values:
             values[name] = from_iso(values[name])
+    if "automatic" in values:
+        values["automatic"] = bool(values["automatic"])
     return kind(**values)

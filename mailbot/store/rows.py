@@ -61,16 +61,21 @@ class InboundMessage:
 
 @dataclass(frozen=True)
 class OutboxEntry:
-    """One outgoing mail of a case (without its raw bytes)."""
+    """One outgoing mail, every column (`raw` None when not read, or purged)."""
 
     id: int
     message_id: str
+    case_id: str | None
     kind: str
     sender: str
     recipients: tuple[str, ...]
     subject: str
+    raw: bytes | None
+    automatic: bool
     status: str
     reason: str
+    attempts: int
+    next_attempt_at: datetime | None
     created_at: datetime
     sent_at: datetime | None
 
