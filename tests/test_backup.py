@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import stat
 import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import factories
 import pytest
 
 from mailbot.core.errors import UserError
@@ -116,14 +115,8 @@ def test_backup_while_another_connection_writes_is_consistent(tmp_path: Path) ->
 
 
 def _mailbot(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mailbot", "--config", str(cfg), "backup", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MAILBOT_NOW": NOW.isoformat()},
-        timeout=60,
-        check=False,
-    )
+    """`mailbot backup ARGS` with the clock at NOW."""
+    return factories.mailbot(cfg, "backup", *args, now=NOW.isoformat(), check=False)
 
 
 def test_cli_backup_refuses_to_overwrite_without_force(tmp_path: Path) -> None:

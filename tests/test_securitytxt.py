@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import factories
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -182,14 +181,9 @@ def test_config_section_rejects_a_bad_date_and_unknown_keys(tmp_path: Path) -> N
 
 
 def _run(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MAILBOT_NOW": "2026-12-21T10:05:00+01:00"}
-    return subprocess.run(
-        [sys.executable, "-m", "mailbot", "--config", str(cfg), "security-txt", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
+    """`mailbot security-txt ARGS` on Monday 21 December 2026."""
+    return factories.mailbot(
+        cfg, "security-txt", *args, now="2026-12-21T10:05:00+01:00", check=False
     )
 
 
