@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 
 from mailbot.core.cases import find_reporter, open_case
@@ -18,21 +19,41 @@ D = Disposition
 MAX_QUOTED_TEXT = 20_000
 
 
+Planner = Callable[[InboundMessage, Verdict, Case | None, str | None, Inputs], Plan]
+
+
 def decide(
     msg: InboundMessage, verdict: Verdict, case: Case | None, new_id: str | None, inp: Inputs
 ) -> Plan:
-    """The plan for `msg` classified as `verdict` (`case`: the case it names, if any)."""
-    if verdict.disposition is D.NEW_CASE:
-        if new_id is None:
-            raise ValueError("a new case needs an id")
-        return _new_case(msg, verdict, new_id, inp)
-    if verdict.disposition is D.FOLLOWUP and case is not None:
-        return _followup(msg, verdict, case, inp)
-    if verdict.disposition is D.UNVERIFIED and case is not None:
-        return _unverified(msg, verdict, case, inp)
-    if verdict.disposition is D.QUARANTINED:
-        return _quarantined(msg, verdict, inp)
-    return Plan(verdict)
+    """The plan for `msg` classified as `verdict` (`case`: the case it names, if any).
+
+    The planner comes from PLANNERS by disposition; the silent ones plan nothing but
+    their record (bounces and staff replies have planners of their own in the shell's
+    table, as they need what the store knows about our mail and the case's commands).
+    """
+    planner = PLANNERS.get(verdict.disposition)
+    return planner(msg, verdict, case, new_id, inp) if planner else Plan(verdict)
+
+
+def _new_case_planner(
+    msg: InboundMessage, verdict: Verdict, case: Case | None, new_id: str | None, inp: Inputs
+) -> Plan:
+    if new_id is None:
+        raise ValueError("a new case needs an id")
+    return _new_case(msg, verdict, new_id, inp)
+
+
+def _on_case(
+    plan: Callable[[InboundMessage, Verdict, Case, Inputs], Plan],
+) -> Planner:
+    """A planner of mail on a case; without the case there is nothing to plan."""
+
+    def planner(
+        msg: InboundMessage, verdict: Verdict, case: Case | None, new_id: str | None, inp: Inputs
+    ) -> Plan:
+        return plan(msg, verdict, case, inp) if case is not None else Plan(verdict)
+
+    return planner
 
 
 def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) -> Plan:
@@ -202,3 +223,12 @@ def rate_limited(mail: OutgoingMail, inp: Inputs) -> Queued:
 
 def _to(mail: OutgoingMail) -> str:
     return "to " + ", ".join(mail.recipients)
+
+
+PLANNERS: dict[Disposition, Planner] = {
+    D.NEW_CASE: _new_case_planner,
+    D.FOLLOWUP: _on_case(_followup),
+    D.UNVERIFIED: _on_case(_unverified),
+    D.QUARANTINED: lambda msg, verdict, case, new_id, inp: _quarantined(msg, verdict, inp),
+}
+"""Which planner each disposition gets (DESIGN.md §3's effects column, as data)."""
