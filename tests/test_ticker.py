@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailbot.core import config
+from mailbot.core.bounces import UNMATCHED
 from mailbot.core.effects import Inputs
 from mailbot.core.notices_mail import render_notice
 from mailbot.core.scheduler import (
@@ -45,7 +46,6 @@ from mailbot.shell.mailbox import MaildirMailbox
 from mailbot.shell.pipeline import Service, calendar_for
 from mailbot.shell.transport import MaildirTransport
 from mailbot.store import Store
-from mailbot.store import bounces as store_bounces
 from mailbot.store.rows import OpenClockRow
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -354,7 +354,7 @@ def add_unmatched_bounce(store: Store, n: int) -> None:
     )
     store.db.execute(
         "INSERT INTO events (case_id, at, actor, kind, detail) VALUES (NULL, ?, 'mailbot', ?, ?)",
-        [AT, store_bounces.UNMATCHED, sha],
+        [AT, UNMATCHED, sha],
     )
 
 
@@ -365,7 +365,7 @@ def test_unmatched_bounces_are_read_through_indexes(tmp_path: Path) -> None:
     executed: list[str] = []
     store.db.conn.set_trace_callback(executed.append)
     try:
-        store_bounces.unmatched_bounces(store, 10)
+        store.unmatched_bounces(10)
     finally:
         store.db.conn.set_trace_callback(None)
     selects = [sql for sql in executed if sql.lstrip().upper().startswith("SELECT")]
@@ -388,12 +388,12 @@ def test_a_bounce_recorded_while_a_digest_is_made_waits_for_the_next_one(
     store = Store(tmp_path / "db.sqlite")
     for n in (1, 2):
         add_unmatched_bounce(store, n)
-    first = store_bounces.unmatched_bounces(store, 1)
+    first = store.unmatched_bounces(1)
     add_unmatched_bounce(store, 3)  # arrives while the first digest is rendered
-    store_bounces.mark_listed(store, first)
-    second = store_bounces.unmatched_bounces(store, 10)
-    store_bounces.mark_listed(store, second)
-    third = store_bounces.unmatched_bounces(store, 10)
+    store.mark_listed(first)
+    second = store.unmatched_bounces(10)
+    store.mark_listed(second)
+    third = store.unmatched_bounces(10)
     store.close()
     shown = [([b.subject for b in x.entries], x.total) for x in (first, second, third)]
     assert shown == [(["bounce 1"], 2), (["bounce 3"], 1), ([], 0)]

@@ -28,7 +28,6 @@ from mailbot.core.scheduler import (
 )
 from mailbot.shell.logs import get_logger
 from mailbot.store import Store
-from mailbot.store.bounces import mark_listed, unmatched_bounces
 
 #: Notices rendered, then recorded and queued in one transaction (the first tick of a
 #: day may queue thousands: one commit each would cost more than the rendering).
@@ -112,7 +111,7 @@ class Ticker:
     def _bounces(self, day_keys: list[str], sent: frozenset[str]) -> BounceListing:
         """The unmatched bounces for today's digest while it is still to go out."""
         if any(key.startswith("digest:") and key not in sent for key in day_keys):
-            return unmatched_bounces(self.store, DIGEST_ENTRIES)
+            return self.store.unmatched_bounces(DIGEST_ENTRIES)
         return NO_BOUNCES
 
     def _queue(
@@ -131,7 +130,7 @@ class Ticker:
                 ):
                     self.store.enqueue(mail, now)
                     if notice.kind == "digest":
-                        mark_listed(self.store, bounces)
+                        self.store.mark_listed(bounces)
                     if notice.case_id:
                         detail = f"{notice.clock}: {notice.label}"
                         self.store.add_event(notice.case_id, now, "mailbot", notice.kind, detail)
