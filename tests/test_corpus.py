@@ -140,14 +140,14 @@ def test_corpus_message(name: str, tmp_path: Path) -> None:
         if case.source == "direct":
             row = bot.service.store.message_by_sha(_sha(name))
             assert row is not None
-            assert case.reporter_email == row["from_address"]
+            assert case.reporter_email == row.from_address
     else:
         assert outsiders == []
 
     raw = (CORPUS / name).read_bytes()
     stored = bot.service.store.message_by_sha(_sha(name))
     assert stored is not None
-    assert stored["raw"] == raw
+    assert bot.service.store.message_raw(stored.id) == raw
     assert list((bot.inbox / "new").iterdir()) == []
     _assert_clean_outgoing(bot)
     _assert_safe_attachment_names(bot)

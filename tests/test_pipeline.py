@@ -226,7 +226,7 @@ def test_oversized_message_is_quarantined_with_raw_and_alert(tmp_path: Path) -> 
     assert b.run() == [Disposition.QUARANTINED]
     row = b.service.store.message_by_sha(__import__("hashlib").sha256(raw).hexdigest())
     assert row is not None
-    assert row["raw"] == raw
+    assert b.service.store.message_raw(row.id) == raw
     assert [p.name.split(":")[0] for p in (tmp_path / "inbox" / ".Quarantine" / "cur").iterdir()]
     assert [str(m["To"]) for m in b.sent()] == ["security@gemeente.example"]
 

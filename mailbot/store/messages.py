@@ -23,12 +23,11 @@ _INBOUND_FIELDS = (
 class MessageStore(Connection):
     """Reads and writes of the messages (and attachments) tables."""
 
-    def message_by_sha(self, sha256: str) -> dict[str, Any] | None:
-        """The first recorded message with these exact raw bytes, if any."""
-        return next(
-            self.db.query("SELECT * FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1", [sha256]),
-            None,
-        )
+    def message_by_sha(self, sha256: str) -> InboundMessage | None:
+        """The first recorded message with these exact raw bytes, if any (`message_raw`: them)."""
+        sql = f"SELECT {_INBOUND_FIELDS} FROM messages WHERE sha256 = ? ORDER BY id LIMIT 1"  # noqa: S608
+        row = self.db.execute(sql, [sha256]).fetchone()
+        return _inbound(row) if row is not None else None
 
     def raw_kept(self, sha256: str) -> bool:
         """True when the bytes of a message with this sha256 are kept already (not purged)."""
