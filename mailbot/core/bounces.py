@@ -16,7 +16,7 @@ from mailbot.core.models import TO_REPORTER, Case, InboundMessage
 UNMATCHED = "bounce_unmatched"
 """Event kind of a delivery report naming no failed mail of ours (a delay notice, a report
 about someone else's mail, mail from MAILER-DAEMON): no case, the detail is the report's
-sha256 (`mailbot.store_bounces` lists them in the digest)."""
+sha256 (`Store.unmatched_bounces` lists them in the digest)."""
 
 
 @dataclass(frozen=True)

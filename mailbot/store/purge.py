@@ -3,7 +3,7 @@
 The pure part chooses: `cases_to_purge` and `rows_to_purge` take rows, `now` and the
 retention in days. `purge` does the work on the store: one transaction per case, one for
 the rows that belong to no case, then VACUUM and a WAL checkpoint so the bytes leave the
-file. What is scrubbed, column by column, is `mailbot.purge_rules.SCRUB`; the case
+file. What is scrubbed, column by column, is `mailbot.store.purge_rules.SCRUB`; the case
 skeleton (state, source, dates, deadlines, clocks, flags, severity, reward) and every
 event's at/actor/kind stay for statistics. Purging twice changes nothing the second time.
 """
