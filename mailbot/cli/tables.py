@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mailbot.core.models import Case
+from mailbot.core.models import Case, ClockName
 from mailbot.core.workdays import Calendar
 from mailbot.store import Store
 from mailbot.store.schema import iso
@@ -213,7 +213,7 @@ def deadlines_text(rows: list[dict[str, Any]]) -> str:
         return "no open deadlines\n"
     lines = []
     for r in rows:
-        paused = " (paused: waiting)" if r["waiting"] and r["clock"] == "update_due" else ""
+        paused = " (paused: waiting)" if r["waiting"] and r["clock"] == ClockName.UPDATE_DUE else ""
         lines.append(f"{_short(r['due'])}  {r['state']:<7} {r['case']:<14} {r['clock']}{paused}")
         lines.append(f"    {r['explanation']}")
     return "\n".join(lines) + "\n"

@@ -11,15 +11,15 @@ from typing import Any
 
 from mailbot.core.cases import TRANSITIONS, can_transition, find_tags
 from mailbot.core.commandlines import Command, CommandError
-from mailbot.core.models import Case, CaseState
+from mailbot.core.models import Case, CaseState, Reward, Severity
 from mailbot.mail.contacts import normalize_address
 
 S = CaseState
 
 STATUS_STATES = (S.ACKNOWLEDGED, S.INVESTIGATING, S.CONFIRMED)
 CLOSE_STATES = (S.RESOLVED, S.CLOSED, S.REJECTED, S.DUPLICATE, S.SPAM)
-SEVERITIES = ("low", "medium", "high", "critical")
-REWARDS = ("undecided", "yes", "no", "sent")
+SEVERITIES = tuple(Severity)
+REWARDS = tuple(Reward)
 YES_NO = ("yes", "no")
 
 

@@ -11,7 +11,7 @@ from mailbot.core.classify import Verdict
 from mailbot.core.compose import case_context, compose, staff_alert, to_reporter
 from mailbot.core.deadlines import resolve_deadline
 from mailbot.core.effects import Event, Inputs, Plan, Queued
-from mailbot.core.models import Case, Deadline, Disposition, InboundMessage, OutgoingMail
+from mailbot.core.models import Case, ClockName, Deadline, Disposition, InboundMessage, OutgoingMail
 from mailbot.mail.contacts import mailbox_of
 from mailbot.mail.rendering import format_moment
 
@@ -117,9 +117,9 @@ def _first_clocks(case: Case, inp: Inputs) -> tuple[tuple[str, Deadline], ...]:
     assert case.ack_due is not None and case.response_due is not None
     resolve = resolve_deadline(case.received_at, inp.settings.deadlines.resolve_days, inp.tz)
     return (
-        ("ack_due", Deadline(case.ack_due, case.ack_explanation)),
-        ("response_due", Deadline(case.response_due, case.response_explanation)),
-        ("resolve_due", resolve),
+        (ClockName.ACK_DUE, Deadline(case.ack_due, case.ack_explanation)),
+        (ClockName.RESPONSE_DUE, Deadline(case.response_due, case.response_explanation)),
+        (ClockName.RESOLVE_DUE, resolve),
     )
 
 

@@ -14,10 +14,10 @@ from datetime import datetime
 
 from mailbot.core.cases import can_transition
 from mailbot.core.effects import Event
-from mailbot.core.models import TO_REPORTER, Case, CaseState, Deadline
+from mailbot.core.models import TO_REPORTER, Case, CaseState, ClockName, Deadline
 from mailbot.core.workdays import Calendar
 
-SETTLES = {"acknowledgement": "ack_due", "relay": "response_due"}
+SETTLES = {"acknowledgement": ClockName.ACK_DUE, "relay": ClockName.RESPONSE_DUE}
 """The clock each kind of mail to the reporter settles."""
 
 

@@ -36,6 +36,33 @@ class CaseState(StrEnum):
     SPAM = "spam"
 
 
+class ClockName(StrEnum):
+    """The clocks of a case (DESIGN.md §4, §5)."""
+
+    ACK_DUE = "ack_due"
+    RESPONSE_DUE = "response_due"
+    UPDATE_DUE = "update_due"
+    RESOLVE_DUE = "resolve_due"
+
+
+class Severity(StrEnum):
+    """How bad staff judge a case (`Severity:`)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Reward(StrEnum):
+    """The policy's "passende attentie" (`Reward:`)."""
+
+    UNDECIDED = "undecided"
+    YES = "yes"
+    NO = "no"
+    SENT = "sent"
+
+
 #: States in which a case is no longer open.
 CLOSED_STATES = frozenset(
     {
@@ -166,7 +193,7 @@ class Case:
     waiting: bool = False
     assignee: str | None = None
     severity: str | None = None
-    reward: str = "undecided"
+    reward: str = Reward.UNDECIDED
     close_reason: str | None = None
     affected: tuple[str, ...] = ()
 

@@ -30,11 +30,12 @@ from mailbot.core.local_days import (
     moment_at,
     office_time,
 )
+from mailbot.core.models import ClockName
 from mailbot.core.triggers import escalation_day, trigger_moments
 from mailbot.core.workdays import WEEKEND, Calendar
 
-CLOCKS = ("ack_due", "response_due", "update_due", "resolve_due")
-PAUSABLE = "update_due"  # the one clock a waiting case pauses
+CLOCKS = (ClockName.ACK_DUE, ClockName.RESPONSE_DUE, ClockName.UPDATE_DUE, ClockName.RESOLVE_DUE)
+PAUSABLE = ClockName.UPDATE_DUE  # the one clock a waiting case pauses
 
 _KIND_ORDER = {"escalation": 0, "reminder": 1, "closure_warning": 2, "digest": 3}
 
@@ -90,7 +91,7 @@ class SchedulePolicy:
     """When reminders go out (configurable; the defaults are DESIGN.md §5's)."""
 
     hours_before: float = 2.0
-    day_ahead: frozenset[str] = frozenset({"response_due"})
+    day_ahead: frozenset[str] = frozenset({ClockName.RESPONSE_DUE})
     remind: frozenset[str] = frozenset(CLOCKS)
 
     def __post_init__(self) -> None:

@@ -18,7 +18,7 @@ from mailbot.core.commands import HELP_TEXT_KEYS, CommandResult, apply_commands
 from mailbot.core.compose import case_context, compose, to_reporter
 from mailbot.core.decide import acknowledgement, rate_limited
 from mailbot.core.effects import Event, Inputs, Plan, Queued
-from mailbot.core.models import Case, Deadline, InboundMessage, OutgoingMail
+from mailbot.core.models import Case, ClockName, Deadline, InboundMessage, OutgoingMail
 
 
 def plan_staff_reply(
@@ -53,7 +53,7 @@ def plan_staff_reply(
     clocks: tuple[tuple[str, Deadline], ...] = ()
     if case.waiting and not updated.waiting:  # the update clock runs again from now
         due = inp.calendar.due_after(inp.now, inp.settings.deadlines.update)
-        clocks = (("update_due", due),)
+        clocks = ((ClockName.UPDATE_DUE, due),)
     return Plan(
         verdict,
         updated_case=updated,

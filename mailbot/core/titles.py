@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mailbot.core.models import ClockName
+
 ALERT_TITLES: Mapping[str, Mapping[str, str]] = {
     "quarantined": {"nl": "Bericht in quarantaine", "en": "Message quarantined"},
     "collision": {"nl": "Message-ID eerder gebruikt", "en": "Message-ID used before"},
@@ -15,16 +17,16 @@ ALERT_TITLES: Mapping[str, Mapping[str, str]] = {
 
 CLOCK_TITLES: Mapping[str, Mapping[str, str]] = {
     "nl": {
-        "ack_due": "ontvangstbevestiging",
-        "response_due": "inhoudelijke reactie",
-        "update_due": "voortgangsbericht",
-        "resolve_due": "oplossing",
+        ClockName.ACK_DUE: "ontvangstbevestiging",
+        ClockName.RESPONSE_DUE: "inhoudelijke reactie",
+        ClockName.UPDATE_DUE: "voortgangsbericht",
+        ClockName.RESOLVE_DUE: "oplossing",
     },
     "en": {
-        "ack_due": "acknowledgement",
-        "response_due": "substantive response",
-        "update_due": "progress update",
-        "resolve_due": "resolution",
+        ClockName.ACK_DUE: "acknowledgement",
+        ClockName.RESPONSE_DUE: "substantive response",
+        ClockName.UPDATE_DUE: "progress update",
+        ClockName.RESOLVE_DUE: "resolution",
     },
 }
 """What each clock is for, by language, then clock name (reminders, digests)."""

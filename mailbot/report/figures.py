@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from mailbot.core.models import CLOSED_STATES, Disposition
+from mailbot.core.models import CLOSED_STATES, ClockName, Disposition, Reward
 from mailbot.core.workdays import Calendar
 from mailbot.report.rows import (
     CaseRow,
@@ -63,9 +63,14 @@ __all__ = [
     "read_rows",
 ]
 
-CLOCK_NAMES = ("ack_due", "response_due", "update_due", "resolve_due")
-ENDED_IS_KEPT = frozenset({"update_due", "resolve_due"})
-REWARDS = ("undecided", "yes", "no", "sent")
+CLOCK_NAMES = (
+    ClockName.ACK_DUE,
+    ClockName.RESPONSE_DUE,
+    ClockName.UPDATE_DUE,
+    ClockName.RESOLVE_DUE,
+)
+ENDED_IS_KEPT = frozenset({ClockName.UPDATE_DUE, ClockName.RESOLVE_DUE})
+REWARDS = tuple(Reward)
 _ONE_DAY = timedelta(days=1)  # only ever added to dates
 Verdict = Literal["kept", "missed", "pending", "void"]
 
@@ -87,11 +92,11 @@ class Terms:
 
     def describe(self, clock: str) -> str:
         """'within 5 working days' for a clock name."""
-        days = {
-            "ack_due": f"within {_days(self.acknowledge, 'working day')}",
-            "response_due": f"within {_days(self.respond, 'working day')}",
-            "update_due": f"every {_days(self.update, 'working day')}",
-            "resolve_due": f"within {_days(self.resolve_days, 'day')}",
+        days: dict[str, str] = {
+            ClockName.ACK_DUE: f"within {_days(self.acknowledge, 'working day')}",
+            ClockName.RESPONSE_DUE: f"within {_days(self.respond, 'working day')}",
+            ClockName.UPDATE_DUE: f"every {_days(self.update, 'working day')}",
+            ClockName.RESOLVE_DUE: f"within {_days(self.resolve_days, 'day')}",
         }
         return days[clock]
 
@@ -191,11 +196,11 @@ class Report:
         return kept / decided if decided else None
 
 
-PROMISE_TITLES = {
-    "ack_due": "Acknowledgement",
-    "response_due": "Substantive response",
-    "update_due": "Progress update",
-    "resolve_due": "Resolution",
+PROMISE_TITLES: dict[str, str] = {
+    ClockName.ACK_DUE: "Acknowledgement",
+    ClockName.RESPONSE_DUE: "Substantive response",
+    ClockName.UPDATE_DUE: "Progress update",
+    ClockName.RESOLVE_DUE: "Resolution",
 }
 
 
@@ -233,7 +238,7 @@ def judge(clock: ClockRow, as_of: datetime, waiting: bool) -> Verdict:
     ended_early = clock.done_at is not None and clock.done_at <= clock.due
     if ended_early and clock.missed_at is None:
         return "kept" if clock.name in ENDED_IS_KEPT else "void"
-    paused = clock.name == "update_due" and waiting and clock.missed_at is None
+    paused = clock.name == ClockName.UPDATE_DUE and waiting and clock.missed_at is None
     if paused and (clock.done_at is None or clock.done_at > as_of):
         return "pending"
     return "missed"
@@ -243,13 +248,15 @@ def responded_at(
     case_id: str, clocks: Iterable[ClockRow], events: Iterable[EventRow]
 ) -> datetime | None:
     """When the first response_due clock of a case was fulfilled (on time or late)."""
-    first = next((c for c in clocks if c.case_id == case_id and c.name == "response_due"), None)
+    first = next(
+        (c for c in clocks if c.case_id == case_id and c.name == ClockName.RESPONSE_DUE), None
+    )
     if first is not None and first.met_at is not None:
         return first.met_at
     late = [
         e.at
         for e in events
-        if e.case_id == case_id and e.kind == "clock_late" and e.detail == "response_due"
+        if e.case_id == case_id and e.kind == "clock_late" and e.detail == ClockName.RESPONSE_DUE
     ]
     return min(late, default=None)
 
@@ -387,4 +394,4 @@ def _reward_decisions(
         for e in events
         if e.kind == "reward_changed" and _in(month, e.at, calendar)
     ]
-    return tuple((v, n) for v, n in _counted(new, [r for r in REWARDS if r != "undecided"]))
+    return tuple((v, n) for v, n in _counted(new, [r for r in REWARDS if r != Reward.UNDECIDED]))

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from mailbot.core.delivery import Delivered
 from mailbot.core.effects import Plan
+from mailbot.core.models import ClockName
 from mailbot.shell.logs import get_logger
 from mailbot.store import Store
 
@@ -62,7 +63,7 @@ def apply_delivered(store: Store, case_id: str, delivered: Delivered, now: datet
     for event in delivered.events:
         store.add_event(event.case_id, now, event.actor, event.kind, event.detail)
     update = delivered.update_clock
-    if update is not None and store.start_clock(case_id, "update_due", update, now):
+    if update is not None and store.start_clock(case_id, ClockName.UPDATE_DUE, update, now):
         store.add_event(
             case_id, now, "mailbot", "clock_started", f"update_due: {update.explanation}"
         )
