@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from mailbot.core.models import OutgoingMail
 from mailbot.mail.contacts import mailbox_of
 from mailbot.store.db import Connection
-from mailbot.store.rows import OutboxEntry
-from mailbot.store.schema import OutboxRow, from_iso, iso
+from mailbot.store.rows import OutboxEntry, OutboxRow
+from mailbot.store.schema import from_iso, iso
 
 
 class OutboxStore(Connection):

@@ -60,8 +60,8 @@ class InboundMessage:
 
 
 @dataclass(frozen=True)
-class OutboxEntry:
-    """One outgoing mail, every column (`raw` None when not read, or purged)."""
+class OutgoingRow:
+    """What every read of the outbox gives of a mail."""
 
     id: int
     message_id: str
@@ -70,6 +70,21 @@ class OutboxEntry:
     sender: str
     recipients: tuple[str, ...]
     subject: str
+
+
+@dataclass(frozen=True)
+class OutboxRow(OutgoingRow):
+    """One queued outgoing mail as the sender needs it."""
+
+    raw: bytes
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxEntry(OutgoingRow):
+    """One outgoing mail, every column (`raw` None when not read, or purged)."""
+
     raw: bytes | None
     automatic: bool
     status: str

@@ -1,13 +1,19 @@
-"""The database schema (migrations) and the row shapes the store reads and writes."""
+"""The database schema (migrations), stored moments (`iso`/`from_iso`) and a case's row.
+
+The shapes the reads return are in `mailbot.store.rows`; `OutboxRow` is also importable
+from here, where the sender has always found it.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from mailbot.core.models import Case, CaseState
+from mailbot.store.rows import OutboxRow
+
+__all__ = ["MIGRATIONS", "OutboxRow", "case_to_row", "from_iso", "iso", "row_to_case"]
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -121,22 +127,6 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 CASE_JSON_FIELDS = ("affected", "flags")
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One queued outgoing mail as the sender needs it."""
-
-    id: int
-    message_id: str
-    case_id: str | None
-    kind: str
-    sender: str
-    recipients: tuple[str, ...]
-    subject: str
-    raw: bytes
-    attempts: int
-    created_at: datetime
 
 
 def iso(moment: datetime | None) -> str | None:
