@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from mailbot.core import config
-from mailbot.core.models import Disposition
+from mailbot.core.models import Disposition, OutgoingMail
 from mailbot.shell.clock import Clock, ManualClock
 from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
 from mailbot.shell.pipeline import Service
@@ -122,6 +122,25 @@ def email_message(
     return msg
 
 
+def outgoing(
+    message_id: str,
+    subject: str,
+    body: str,
+    *,
+    to: str = STAFF,
+    title: str | None = None,
+    auto_submitted: bool = False,
+) -> OutgoingMail:
+    """A staff alert from the bot to `to` as the outbox stores it (no case: its lane follows
+    the recipients); `title` is the outbox subject, `subject` unless given."""
+    auto = "Auto-Submitted: auto-generated\r\n" if auto_submitted else ""
+    raw = (
+        f"From: {BOT}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n"
+        f"{auto}\r\n{body}\r\n"
+    ).encode()
+    return OutgoingMail("alert", message_id, BOT, (to,), title or subject, raw)
+
+
 # -- config files ---------------------------------------------------------------------------
 
 MAILDIR_CONFIG: Mapping[str, Mapping[str, object]] = {
@@ -135,15 +154,15 @@ MAILDIR_CONFIG: Mapping[str, Mapping[str, object]] = {
 """The sections `write_config` starts from: Maildir in and out under the config's folder."""
 
 
-def toml_value(value: object) -> str:
-    """`value` (str, bool, int or a list of str) as TOML."""
+def toml_literal(value: Any) -> str:
+    """A TOML literal for a str, bool, int or list of those."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    return json.dumps(str(value))
+        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def write_config(
@@ -189,7 +208,7 @@ def write_config(
         else:
             values.setdefault(name, {}).update(keys)
     text = "".join(
-        f"[{name}]\n" + "".join(f"{key} = {toml_value(v)}\n" for key, v in keys.items())
+        f"[{name}]\n" + "".join(f"{key} = {toml_literal(v)}\n" for key, v in keys.items())
         for name, keys in values.items()
     )
     path = base / "config.toml"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import toml_literal
 
 from mailbot.core import config
 from mailbot.core.config import (
@@ -503,17 +504,6 @@ def test_embedded_round_trips_through_toml_text(tmp_path: Path) -> None:
     text = "\n".join(lines) + "\n"
     assert tomllib.loads(text) == data
     assert load_text(tmp_path, text) == embedded(tmp_path)
-
-
-def toml_literal(value: Any) -> str:
-    """A TOML literal for a str, bool, int or list of those."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,6 @@ import pytest
 from conftest import SmtpTestServer
 from dovecot import DovecotAccount
 from factories import (
-    BOT,
     NOW,
     RECEIVED,
     STAFF,
@@ -34,12 +33,12 @@ from factories import (
     events,
     free_port,
     mailbot,
+    outgoing,
     report,
     wait_for,
     write_config,
 )
 
-from mailbot.core.models import OutgoingMail
 from mailbot.shell.clock import parse_moment
 from mailbot.store import Store
 
@@ -136,11 +135,8 @@ def test_run_latency_from_append_to_smtp(
 
 def enqueue_alert(db: Path, message_id: str) -> None:
     """Queue a staff alert straight into the outbox, as the scheduler task would."""
-    raw = (
-        f"From: {BOT}\r\nTo: {STAFF}\r\nSubject: herinnering\r\nMessage-ID: <{message_id}>\r\n"
-        "Auto-Submitted: auto-generated\r\n\r\nQueued while the mailbox was down.\r\n"
-    ).encode()
-    mail = OutgoingMail("alert", message_id, BOT, (STAFF,), "herinnering", raw)
+    body = "Queued while the mailbox was down."
+    mail = outgoing(message_id, "herinnering", body, auto_submitted=True)
     store = Store(db)
     try:
         store.enqueue(mail, parse_moment(NOW, "NOW"))

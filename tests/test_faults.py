@@ -28,9 +28,7 @@ import pytest
 from conftest import SmtpTestServer
 from dovecot import DovecotAccount
 from factories import (
-    BOT,
     RECEIVED,
-    STAFF,
     WAIT,
     accepted,
     acks_per_report,
@@ -39,12 +37,12 @@ from factories import (
     dispositions,
     env,
     mailbot,
+    outgoing,
     report,
     wait_for,
     write_config,
 )
 
-from mailbot.core.models import OutgoingMail
 from mailbot.shell.clock import parse_moment
 from mailbot.store import Store
 
@@ -185,11 +183,7 @@ def queue_alerts(db: Path, count: int) -> None:
     try:
         with store.transaction():
             for n in range(count):
-                raw = (
-                    f"From: {BOT}\r\nTo: {STAFF}\r\nSubject: alert {n}\r\n"
-                    f"Message-ID: <alert{n}@gemeente.example>\r\n\r\nalert {n}\r\n"
-                ).encode()
-                mail = OutgoingMail("alert", f"alert{n}@gemeente.example", BOT, (STAFF,), "a", raw)
+                mail = outgoing(f"alert{n}@gemeente.example", f"alert {n}", f"alert {n}", title="a")
                 store.enqueue(mail, now)
     finally:
         store.close()

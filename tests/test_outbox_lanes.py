@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SmtpTestServer
+from factories import outgoing
 
 from mailbot.core import config
 from mailbot.core.errors import ConfigError
@@ -30,11 +31,7 @@ BOT = "meldpunt@gemeente.example"
 def mail(to: str, n: int) -> OutgoingMail:
     """Mail number `n` to `to` (no case: its lane follows the recipients)."""
     message_id = f"m{n}.{to.split('@', maxsplit=1)[0]}@gemeente.example"
-    raw = (
-        f"From: {BOT}\r\nTo: {to}\r\nSubject: bericht {n}\r\nMessage-ID: <{message_id}>\r\n"
-        f"Auto-Submitted: auto-generated\r\n\r\nBericht {n}.\r\n"
-    ).encode()
-    return OutgoingMail("alert", message_id, BOT, (to,), f"bericht {n}", raw)
+    return outgoing(message_id, f"bericht {n}", f"Bericht {n}.", to=to, auto_submitted=True)
 
 
 def row(case_id: str | None, recipients: tuple[str, ...]) -> OutboxRow:
