@@ -32,24 +32,18 @@ class IdentitySettings:
 
 
 @dataclass(frozen=True)
-class MailboxSettings:
-    """[mailbox]: where reports arrive."""
+class ServerSettings:
+    """What [mailbox] and [outbound] share: the server, its TLS, and how we log in."""
 
-    backend: str = "maildir"
     path: Path | None = None
     host: str = ""
     port: int = 0
-    """0: the usual port of `security` (993 for tls, 143 otherwise)."""
+    """0: the usual port of `security` (IMAP 993 for tls, else 143; SMTP 465, 587, 25)."""
     security: str = "tls"
     username: str = ""
     password: Secret | None = None
     password_file: Path | None = None
     ca_file: Path | None = None
-    folder: str = "INBOX"
-    processed_folder: str = "Processed"
-    quarantine_folder: str = "Quarantine"
-    idle: bool = True
-    poll_seconds: int = 60
     auth: str = "password"
     """"password", or "xoauth2": OAuth2 client credentials (Microsoft 365, see oauth.py)."""
     tenant: str = ""
@@ -62,28 +56,23 @@ class MailboxSettings:
 
 
 @dataclass(frozen=True)
-class OutboundSettings:
+class MailboxSettings(ServerSettings):
+    """[mailbox]: where reports arrive."""
+
+    backend: str = "maildir"
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    idle: bool = True
+    poll_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class OutboundSettings(ServerSettings):
     """[outbound]: how mail leaves."""
 
     transport: str = "maildir"
-    path: Path | None = None
-    host: str = ""
-    port: int = 0
-    """0: the usual port of `security` (465 for tls, 587 for starttls, 25 for plain)."""
     security: str = "starttls"
-    username: str = ""
-    password: Secret | None = None
-    password_file: Path | None = None
-    ca_file: Path | None = None
-    auth: str = "password"
-    """"password", or "xoauth2": OAuth2 client credentials (Microsoft 365, see oauth.py)."""
-    tenant: str = ""
-    client_id: str = ""
-    client_secret_file: Path | None = None
-    client_certificate_file: Path | None = None
-    """PEM with the certificate and its unencrypted private key."""
-    client_certificate_thumbprint: str = ""
-    authority: str = "https://login.microsoftonline.com"
     connections: int = 3
     """SMTP connections that send side by side (1-10; Exchange Online allows 3)."""
 
