@@ -248,11 +248,10 @@ def test_purge_anonymises_the_case_and_keeps_its_skeleton(bot: Bot) -> None:
     )
     assert case == expected
     met_by = [
-        None if k["met_by"] is None else f"{PURGED} {outbox_ids[k['met_by']]}"
-        for k in before_clocks
+        None if k.met_by is None else f"{PURGED} {outbox_ids[k.met_by]}" for k in before_clocks
     ]
     assert bot.store.clocks_of_case(CASE) == [
-        {**k, "met_by": m} for k, m in zip(before_clocks, met_by, strict=True)
+        replace(k, met_by=m) for k, m in zip(before_clocks, met_by, strict=True)
     ]
     for message in bot.rows("messages"):
         assert (message["raw"], message["from_address"], message["from_name"]) == (None, None, "")

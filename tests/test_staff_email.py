@@ -70,8 +70,8 @@ def test_full_case_life_by_email(desk: Desk) -> None:
     assert "<case.MK-2026-0001@gemeente.example>" in str(relay["References"])
     result = desk.mails_to(STAFF)[-1]
     assert "Uitgevoerd" in str(result["Subject"])
-    clocks = {c["name"]: c for c in desk.service.store.clocks_of_case("MK-2026-0001")}
-    assert clocks["response_due"]["met_by"] is not None
+    clocks = {c.name: c for c in desk.service.store.clocks_of_case("MK-2026-0001")}
+    assert clocks["response_due"].met_by is not None
 
     assert desk.send(f"Jan <{REPORTER}>", "Re: [MK-2026-0001] Lek", "Nog een vraag.") == (
         Disposition.FOLLOWUP
@@ -92,7 +92,7 @@ def test_full_case_life_by_email(desk: Desk) -> None:
         "opgelost in release 4.2",
     )
     assert "opgelost" in desk.mails_to(REPORTER)[-1].get_content()
-    open_clocks = [c for c in desk.service.store.clocks_of_case(case.id) if c["done_at"] is None]
+    open_clocks = [c for c in desk.service.store.clocks_of_case(case.id) if c.done_at is None]
     assert open_clocks == []
     kinds = [e.kind for e in desk.service.store.events(case.id)]
     assert kinds.count("note") == 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 #: Headers a hop adds or rewrites; a re-delivery may differ in these and nothing else.
@@ -135,14 +135,3 @@ def judge(
         collision=True,
         reason=f"Message-ID <{message_id[:200]}> was used before by {why}",
     )
-
-
-def earlier_of(rows: Iterable[Mapping[str, object]]) -> list[Earlier]:
-    """`Earlier` values from store rows (`from_address`, `content_sha256`)."""
-    return [
-        Earlier(
-            row["from_address"] if isinstance(row["from_address"], str) else None,
-            row["content_sha256"] if isinstance(row["content_sha256"], str) else None,
-        )
-        for row in rows
-    ]

@@ -1,6 +1,6 @@
 """The monthly report (`mailbot report --month YYYY-MM`): every figure. Pure.
 
-`build_report` takes the rows (`mailbot.report_rows.read_rows`), the month, the calendar
+`build_report` takes the rows (`mailbot.report.rows.read_rows`), the month, the calendar
 and `now`; every date is a local date of the calendar's timezone. Output (text, JSON,
 HTML with an SVG chart) is in `mailbot.report_render` and `mailbot.report_html`.
 

@@ -241,11 +241,7 @@ class Outbox:
         case = self.store.case(row.case_id)
         if case is None:
             return
-        dues = {
-            str(c["name"]): datetime.fromisoformat(str(c["due"]))
-            for c in self.store.clocks_of_case(case.id)
-            if c["done_at"] is None
-        }
+        dues = {c.name: c.due for c in self.store.clocks_of_case(case.id) if c.done_at is None}
         inp = self.inputs()
         update_days = inp.settings.deadlines.update
         delivered = after_sent(row.kind, row.message_id, case, dues, now, inp.calendar, update_days)

@@ -24,6 +24,7 @@ from mailbot.shell.recording import Outcome, Recorder
 from mailbot.shell.ticker import Ticker
 from mailbot.shell.transport import Transport
 from mailbot.store import Store, storage_error
+from mailbot.store.rows import RecordedItem
 
 D = Disposition
 TO_QUARANTINE = frozenset({D.QUARANTINED})
@@ -294,13 +295,8 @@ def restart_sections(old: Settings, new: Settings) -> tuple[str, ...]:
     return tuple(name for name in RESTART_SECTIONS if getattr(old, name) != getattr(new, name))
 
 
-def _resumed(key: str, row: dict[str, object]) -> Outcome:
+def _resumed(key: str, row: RecordedItem) -> Outcome:
     """A message recorded before a crash: only its move remains to be done."""
     return Outcome(
-        key,
-        Disposition(str(row["disposition"])),
-        row["case_id"] if isinstance(row["case_id"], str) else None,
-        row["message_id"] if isinstance(row["message_id"], str) else None,
-        str(row["reason"]),
-        resumed=True,
+        key, Disposition(row.disposition), row.case_id, row.message_id, row.reason, resumed=True
     )

@@ -3,14 +3,13 @@ planner by disposition, apply its plan and the message row in one transaction.""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailbot.core import cases, redelivery
 from mailbot.core.authentication import AuthVerdict, verify_sender
-from mailbot.core.bounces import BouncedMail, plan_bounce
+from mailbot.core.bounces import plan_bounce
 from mailbot.core.classify import Context, Rules, Verdict, classify
 from mailbot.core.config import Settings
 from mailbot.core.decide import decide, with_collision_alert
@@ -131,13 +130,16 @@ class Recorder:
         if msg.message_id is None:
             seen = self.store.seen_sha(msg.raw_sha256)
             return redelivery.Sameness(duplicate=seen, collision=False)
-        rows = self.store.messages_with_id(msg.message_id)
-        for row in rows:
-            if row["content_sha256"] is None:  # recorded before the digest was kept
-                raw = self.store.message_raw(int(row["id"]))
-                row["content_sha256"] = redelivery.content_digest(raw) if raw else None
-        earlier = redelivery.earlier_of(rows)
+        earlier = [
+            redelivery.Earlier(row.from_address, row.content_sha256 or self._digest_of(row.id))
+            for row in self.store.messages_with_id(msg.message_id)
+        ]
         return redelivery.judge(msg.message_id, msg.from_address, content, earlier)
+
+    def _digest_of(self, rowid: int) -> str | None:
+        """The content digest of a message recorded before the digest was kept."""
+        raw = self.store.message_raw(rowid)
+        return redelivery.content_digest(raw) if raw else None
 
     def _context(self, msg: InboundMessage, seen: bool) -> Context:
         case, found_by = self._named_case(msg) if not seen else (None, "")
@@ -176,16 +178,7 @@ class Recorder:
 
     def _bounce_plan(self, looked: Looked) -> Plan:
         msg, verdict = looked.msg, looked.verdict
-        bounced = [
-            BouncedMail(
-                r["id"],
-                r["message_id"],
-                r["case_id"],
-                r["kind"],
-                tuple(json.loads(r["recipients"])),
-            )
-            for r in self.store.outbox_by_message_ids(msg.bounced_message_ids)
-        ]
+        bounced = self.store.outbox_by_message_ids(msg.bounced_message_ids)
         named = {b.case_id for b in bounced if b.case_id}
         found = {c: case for c in named if (case := self.store.case(c)) is not None}
         return plan_bounce(msg, verdict, bounced, found, self.inputs())

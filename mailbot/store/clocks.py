@@ -7,7 +7,7 @@ from typing import Any
 
 from mailbot.core.models import Deadline
 from mailbot.store.db import Connection, closed_states
-from mailbot.store.rows import OpenClockRow
+from mailbot.store.rows import CaseClock, OpenClockRow
 from mailbot.store.schema import from_iso, iso
 
 #: The columns of an `OpenClockRow`, in order.
@@ -122,7 +122,18 @@ class ClockStore(Connection):
             for r in self.db.execute(sql, params).fetchall()
         ]
 
-    def clocks_of_case(self, case_id: str) -> list[dict[str, Any]]:
+    def clocks_of_case(self, case_id: str) -> list[CaseClock]:
         """Every clock of a case, in start order."""
-        sql = "SELECT * FROM clocks WHERE case_id = ? ORDER BY id"
-        return [dict(r) for r in self.db.query(sql, [case_id])]
+        sql = (
+            "SELECT id, case_id, name, due, explanation, started_at, met_at, met_by, missed_at,"
+            " done_at FROM clocks WHERE case_id = ? ORDER BY id"
+        )
+        return [
+            CaseClock(i, c, n, _at(d), e, _at(s), from_iso(ma), mb, from_iso(mi), from_iso(do))
+            for i, c, n, d, e, s, ma, mb, mi, do in self.db.execute(sql, [case_id])
+        ]
+
+
+def _at(text: str) -> datetime:
+    """A stored moment that is never empty."""
+    return datetime.fromisoformat(text)

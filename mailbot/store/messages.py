@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from mailbot.store.db import Connection
-from mailbot.store.rows import InboundMessage
+from mailbot.store.rows import InboundMessage, RecordedItem, SameIdMessage
 
 _MESSAGE_FIELDS = (
     "id, message_id, sha256, content_sha256, size, from_address, subject, received_at,"
@@ -41,24 +41,22 @@ class MessageStore(Connection):
         found = self.db.execute("SELECT 1 FROM messages WHERE sha256 = ? LIMIT 1", [sha256])
         return found.fetchone() is not None
 
-    def message_by_item(self, mailbox_key: str, sha256: str) -> dict[str, Any] | None:
+    def message_by_item(self, mailbox_key: str, sha256: str) -> RecordedItem | None:
         """The message recorded from this very mailbox item (same key, same bytes), if any."""
-        return next(
-            self.db.query(
-                f"SELECT {_MESSAGE_FIELDS} FROM messages"  # noqa: S608
-                " WHERE mailbox_key = ? AND sha256 = ? ORDER BY id LIMIT 1",
-                [mailbox_key, sha256],
-            ),
-            None,
-        )
+        row = self.db.execute(
+            "SELECT id, disposition, case_id, message_id, reason FROM messages"
+            " WHERE mailbox_key = ? AND sha256 = ? ORDER BY id LIMIT 1",
+            [mailbox_key, sha256],
+        ).fetchone()
+        return RecordedItem(*row) if row is not None else None
 
-    def messages_with_id(self, message_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    def messages_with_id(self, message_id: str, limit: int = 20) -> list[SameIdMessage]:
         """The earliest recorded messages with this Message-ID (sender and content digests)."""
         sql = (
-            "SELECT id, from_address, sha256, content_sha256 FROM messages"
+            "SELECT id, from_address, content_sha256 FROM messages"
             " WHERE message_id = ? ORDER BY id LIMIT ?"
         )
-        return [dict(r) for r in self.db.query(sql, [message_id, limit])]
+        return [SameIdMessage(*r) for r in self.db.execute(sql, [message_id, limit])]
 
     def message_raw(self, rowid: int) -> bytes | None:
         """The raw bytes kept for message `rowid` (None when not kept)."""

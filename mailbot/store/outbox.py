@@ -8,6 +8,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar
 
+from mailbot.core.bounces import BouncedMail
 from mailbot.core.models import OutgoingMail
 from mailbot.mail.contacts import mailbox_of
 from mailbot.store.db import Connection
@@ -83,15 +84,16 @@ class OutboxStore(Connection):
         """Change an outbox row (status, attempts, next_attempt_at, reason, sent_at)."""
         self._update("outbox", "id", outbox_id, values)
 
-    def outbox_by_message_ids(self, message_ids: tuple[str, ...]) -> list[dict[str, Any]]:
+    def outbox_by_message_ids(self, message_ids: tuple[str, ...]) -> list[BouncedMail]:
         """Our outgoing mails with these Message-IDs (named by a delivery report)."""
         if not message_ids:
             return []
         sql = (
-            "SELECT id, message_id, case_id, kind, recipients, status FROM outbox"
+            "SELECT id, message_id, case_id, kind, recipients FROM outbox"
             " WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY id"
         )
-        return [dict(r) for r in self.db.query(sql, [json.dumps(list(message_ids))])]
+        found = self.db.execute(sql, [json.dumps(list(message_ids))])
+        return [BouncedMail(i, m, c, k, tuple(json.loads(r))) for i, m, c, k, r in found]
 
     def outbox_of_case(self, case_id: str) -> list[OutboxEntry]:
         """Outgoing mails of one case, oldest first (without raw bytes)."""

@@ -170,3 +170,42 @@ class Rows:
     messages: tuple[MessageRow, ...] = ()
     clocks: tuple[ClockRow, ...] = ()
     events: tuple[EventRow, ...] = ()
+
+
+# -- what intake and the outbox look up --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedItem:
+    """What became of a mailbox item recorded before (to resume its move)."""
+
+    id: int
+    disposition: str
+    case_id: str | None
+    message_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class SameIdMessage:
+    """An earlier message with a given Message-ID: who sent it, what it held."""
+
+    id: int
+    from_address: str | None
+    content_sha256: str | None
+
+
+@dataclass(frozen=True)
+class CaseClock:
+    """One clock of a case, done or not (`clocks_of_case`)."""
+
+    id: int
+    case_id: str
+    name: str
+    due: datetime
+    explanation: str
+    started_at: datetime
+    met_at: datetime | None
+    met_by: str | None
+    missed_at: datetime | None
+    done_at: datetime | None
