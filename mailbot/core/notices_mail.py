@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from datetime import date, timedelta
 
 from mailbot.core.bounces import NO_BOUNCES, BounceListing
@@ -69,7 +68,6 @@ def _clock_context(
     """A reminder's or escalation's case and clock."""
     clock = notice.items[0] if notice.items else None
     assert notice.due is not None and notice.clock is not None
-    match = re.search(r"working day (\d+)", notice.label)
     return {
         "case": {
             "id": notice.case_id,
@@ -82,16 +80,16 @@ def _clock_context(
             "due": _format_moment(notice.due, inp.tz, language),
             "explanation": notice.explanation,
         },
-        "when": notice.key.rsplit(":", 1)[1],
+        "when": notice.when,
         "hours": f"{policy.hours_before:g}",
-        "day": int(match.group(1)) if match else 1,
+        "day": notice.day,
     }
 
 
 def _closure_context(notice: Notice, inp: Inputs, language: str) -> dict[str, object]:
     """A closure warning's period and the clocks due in it."""
-    assert notice.due is not None
-    first = date.fromisoformat(notice.key.split(":", 1)[1])
+    assert notice.due is not None and notice.first_closed is not None
+    first = notice.first_closed
     reopens = notice.due.astimezone(inp.tz).date()
     return {
         "period": notice.explanation,

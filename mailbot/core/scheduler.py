@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence, Set
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 
 from mailbot.core.closures import closure_key, closure_periods
 from mailbot.core.local_days import (
@@ -84,6 +84,12 @@ class Notice:
     """The deadline's explanation; for a closure warning the closed days with reasons."""
     label: str
     items: tuple[OpenClock, ...] = ()  # digest / closure warning: the clocks, by due
+    when: str = ""
+    """A reminder's trigger ("day_before", "due_today", "hours_before"); an escalation's day."""
+    day: int = 1
+    """An escalation's working day since the deadline passed (1: missed today)."""
+    first_closed: date | None = None
+    """A closure warning's first closed day."""
 
 
 @dataclass(frozen=True)
@@ -290,7 +296,8 @@ def _closure_warnings(
         label = f"office closed {day_text(first)} to {day_text(last)}, reopens {day_text(reopens)}"
         explanation = "; ".join(closed)
         kind = "closure_warning"
-        result.append(Notice(key, kind, "notify", None, None, horizon, explanation, label, items))
+        notice = Notice(key, kind, "notify", None, None, horizon, explanation, label, items)
+        result.append(replace(notice, first_closed=first))
     return result
 
 
@@ -330,11 +337,13 @@ def _escalation(now: datetime, calendar: Calendar, clock: OpenClock) -> Notice:
     today = local_date(calendar, now)
     number = escalation_day(calendar, clock.due, today)
     label = "missed" if number == 1 else f"still missed (working day {number})"
-    return _about(clock, "escalation", "escalate", today.isoformat(), label)
+    return _about(clock, "escalation", "escalate", today.isoformat(), label, number)
 
 
-def _about(clock: OpenClock, kind: str, audience: str, suffix: str, label: str) -> Notice:
-    """A notice about one clock (its only item), keyed by `_key`."""
+def _about(
+    clock: OpenClock, kind: str, audience: str, suffix: str, label: str, day: int = 1
+) -> Notice:
+    """A notice about one clock (its only item), keyed by `_key`; `suffix` is its `when`."""
     return Notice(
         _key(clock, kind, suffix),
         kind,
@@ -345,6 +354,8 @@ def _about(clock: OpenClock, kind: str, audience: str, suffix: str, label: str) 
         clock.explanation,
         label,
         (clock,),
+        when=suffix,
+        day=day,
     )
 
 
