@@ -205,7 +205,7 @@ def _inspect(args: argparse.Namespace, store: Store) -> int:
 
 
 def _purge(args: argparse.Namespace, settings: config.Settings) -> int:
-    """Anonymise (or with --dry-run list) what is past retention; see mailbot.privacy."""
+    """Anonymise (or with --dry-run list) what is past retention; see mailbot.store.purge."""
     days = settings.privacy.retention_days if args.older_than is None else args.older_than
     if args.older_than is None and days == 0:
         raise UserError(

@@ -1,5 +1,5 @@
 """Folding runs of body lines into placeholder lines before the feed parser sees them
-(pure; used by `mailbot.payloads.parse_bytes`).
+(pure; used by `mailbot.mail.bodies.parse_bytes`).
 
 The feed parser spends some microseconds on every line. A run of body lines reaches it
 as one short placeholder line that points back into the raw message (a line starting

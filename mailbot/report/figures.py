@@ -2,7 +2,7 @@
 
 `build_report` takes the rows (`mailbot.report.rows.read_rows`), the month, the calendar
 and `now`; every date is a local date of the calendar's timezone. Output (text, JSON,
-HTML with an SVG chart) is in `mailbot.report_render` and `mailbot.report_html`.
+HTML with an SVG chart) is in `mailbot.report.render` and `mailbot.report.html`.
 
 Definitions (each figure of the report):
 

@@ -1,4 +1,4 @@
-"""What `mailbot purge` scrubs, column by column (pure data; `mailbot.privacy` applies it).
+"""What `mailbot purge` scrubs, column by column (pure data; `store.purge` applies it).
 
 Every column that can hold text or an identifier the sender chose, or one made from
 it, loses it; tests/test_purge_columns.py says for every other column of every table why
