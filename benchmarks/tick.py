@@ -31,7 +31,8 @@ from zoneinfo import ZoneInfo
 
 from benchmarks.table import Row, markdown
 from mailbot.core import config
-from mailbot.core.scheduler import next_change, notices, resolve_deadline
+from mailbot.core.deadlines import resolve_deadline
+from mailbot.core.scheduler import next_change, notices
 from mailbot.core.workdays import Calendar
 from mailbot.shell import logs
 from mailbot.shell.clock import ManualClock

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from pathlib import Path
+
+import pytest
 
 from benchmarks import adversarial
 from benchmarks.procstat import Watched, watch
@@ -78,3 +82,12 @@ def test_still_to_wait_reads_the_last_reconnect_before_the_server_came_back() ->
     late = datetime(2026, 12, 6, 10, 2, 0, tzinfo=UTC)  # the 76.5 s had run out at 10:01:56.5
     assert still_to_wait(events[:3], late) == (76.5, 0.0, 8)
     assert still_to_wait(events[1:2], back) == (0.0, 0.0, 0)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in Path(__file__).parent.parent.glob("benchmarks/*.py"))
+)
+def test_every_benchmark_module_imports(name: str) -> None:
+    """Each benchmark still imports after the package moves (mypy does not check them)."""
+    module = importlib.import_module(f"benchmarks.{name}")
+    assert module.__name__ == f"benchmarks.{name}"
