@@ -1,16 +1,19 @@
 """The one place that applies the core's plans to the store (inside the caller's
 transaction): an inbound message's plan (new or updated case, clocks, events, queued
 mail, once-only notices, outbox rows a delivery report failed) and what an accepted mail
-changes (`core.delivery`)."""
+changes (`core.delivery`), and the scheduler's notices."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from mailbot.core.bounces import NO_BOUNCES, BounceListing
 from mailbot.core.delivery import Delivered
 from mailbot.core.effects import Plan
-from mailbot.core.models import ClockName
+from mailbot.core.models import ClockName, OutgoingMail
+from mailbot.core.scheduler import Notice
 from mailbot.shell.logs import get_logger
 from mailbot.store import Store
 
@@ -67,3 +70,25 @@ def apply_delivered(store: Store, case_id: str, delivered: Delivered, now: datet
         store.add_event(
             case_id, now, "mailbot", "clock_started", f"update_due: {update.explanation}"
         )
+
+
+def apply_notices(
+    store: Store,
+    batch: Sequence[tuple[Notice, OutgoingMail]],
+    now: datetime,
+    bounces: BounceListing = NO_BOUNCES,
+) -> int:
+    """Queue each notice's mail once (by its key), with its audit event; a digest marks
+    `bounces` as listed. Returns how many were queued."""
+    queued = 0
+    for notice, mail in batch:
+        if not store.record_notice(notice.key, notice.kind, notice.case_id, mail.message_id, now):
+            continue
+        store.enqueue(mail, now)
+        if notice.kind == "digest":
+            store.mark_listed(bounces)
+        if notice.case_id:
+            detail = f"{notice.clock}: {notice.label}"
+            store.add_event(notice.case_id, now, "mailbot", notice.kind, detail)
+        queued += 1
+    return queued

@@ -191,8 +191,7 @@ class Recorder:
     def _new_number(self, msg: InboundMessage) -> CaseNumber:
         """The next number of the year of receipt (inside the transaction)."""
         year = msg.received_at.astimezone(self.calendar.timezone).year
-        _, seq = self.store.next_case_id(self.settings.identity.case_prefix, year)
-        return CaseNumber(year, seq)
+        return CaseNumber(year, self.store.next_sequence(year))
 
     def _case_id(self, number: CaseNumber) -> str:
         return cases.format_tag(self.settings.identity.case_prefix, number.year, number.seq)

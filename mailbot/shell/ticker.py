@@ -26,6 +26,7 @@ from mailbot.core.scheduler import (
     notices,
     reminder_horizon,
 )
+from mailbot.shell.applying import apply_notices
 from mailbot.shell.logs import get_logger
 from mailbot.store import Store
 
@@ -120,21 +121,9 @@ class Ticker:
         now: datetime,
         bounces: BounceListing = NO_BOUNCES,
     ) -> int:
-        """Record, queue and log rendered notices in one transaction; returns mails queued.
-        A digest recorded marks `bounces` as listed."""
-        queued = 0
+        """Record, queue and log rendered notices in one transaction; returns mails queued."""
         with self.store.transaction():
-            for notice, mail in batch:
-                if self.store.record_notice(
-                    notice.key, notice.kind, notice.case_id, mail.message_id, now
-                ):
-                    self.store.enqueue(mail, now)
-                    if notice.kind == "digest":
-                        self.store.mark_listed(bounces)
-                    if notice.case_id:
-                        detail = f"{notice.clock}: {notice.label}"
-                        self.store.add_event(notice.case_id, now, "mailbot", notice.kind, detail)
-                    queued += 1
+            queued = apply_notices(self.store, batch, now, bounces)
         for notice, _ in batch:
             self.log.info("notice_queued", kind=notice.kind, case=notice.case_id, key=notice.key)
         return queued

@@ -13,11 +13,11 @@ from mailbot.store.schema import case_to_row, iso, row_to_case
 class CaseStore(Connection):
     """Reads and writes of the cases and events tables."""
 
-    def next_case_id(self, prefix: str, year: int) -> tuple[str, int]:
-        """The next free per-year sequence number (call inside a transaction)."""
+    def next_sequence(self, year: int) -> int:
+        """The next free per-year sequence number (call inside a transaction); the case id
+        is made of it by `core.cases.format_tag`."""
         row = self.db.execute("SELECT MAX(seq) FROM cases WHERE year = ?", [year]).fetchone()
-        seq = (row[0] or 0) + 1
-        return f"{prefix}-{year:04d}-{seq:04d}", seq
+        return int(row[0] or 0) + 1
 
     def insert_case(self, case: Case, year: int, seq: int, now: datetime) -> None:
         """Insert a new case row."""
