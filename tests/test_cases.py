@@ -475,3 +475,14 @@ def test_affected_systems_capped() -> None:
     """At most MAX_AFFECTED systems are kept, the first ones."""
     hosts = tuple(f"host{i}.gemeente.example" for i in range(MAX_AFFECTED + 20))
     assert affected_systems(make_msg(contacts=Contacts(hostnames=hosts))) == hosts[:MAX_AFFECTED]
+
+
+def test_case_tags_are_ascii_digits_only() -> None:
+    """Full-width or other Unicode digits never name a case."""
+    assert (
+        find_tags("Re: MK-\uff12\uff10\uff12\uff16-\uff10\uff10\uff10\uff11", "MK"),
+        find_tags("MK-2026-0001", "MK"),
+    ) == (
+        (),
+        ("MK-2026-0001",),
+    )

@@ -678,3 +678,12 @@ def test_invisible_pattern_covers_every_format_character() -> None:
     missed = [f"U+{ord(c):04X}" for c in cf if not INVISIBLE.fullmatch(c)]
     visible_hits = [c for c in "aZ09 :\t\u00e9\u4e2d\u0627" if INVISIBLE.fullmatch(c)]
     assert (missed, visible_hits) == ([], [])
+
+
+@pytest.mark.parametrize("prefix", ["1. ", "2) ", "- 3. ", "10: "])
+def test_a_numbered_internal_line_below_the_text_is_still_caught(prefix: str) -> None:
+    """`1. Internal: yes` in a numbered list under the text is a stray Internal: line."""
+    from mailbot.core.commandlines import internal_lines  # noqa: PLC0415
+
+    text = f"Beste melder,\n\nWe kijken ernaar.\n{prefix}Internal: yes\n"
+    assert internal_lines(text) == [f"{prefix}Internal: yes"]

@@ -339,3 +339,19 @@ def test_a_relay_the_shell_did_not_check_is_unverified_with_a_reason() -> None:
         "relay address not verified: no authentication verdict for this sender",
         CASE.id,
     )
+
+
+def test_an_encoded_word_inside_our_mtas_header_cannot_say_dmarc_pass() -> None:
+    """A sender-chosen value our MTA copies into its header is not RFC 2047-decoded: an
+    encoded `dmarc=pass` in the envelope sender never outvotes our `dmarc=fail`."""
+    bait = "=?utf-8?q?=22=3B_dmarc=3Dpass_header.from=3Dgemeente.example_smtp.mailfrom=3D=22?="
+    ours = (
+        f'{MX}; spf=fail smtp.mailfrom="{bait}"@evil.example;'
+        " dkim=none; dmarc=fail header.from=gemeente.example"
+    )
+    headers = [("Authentication-Results", ours), *STAFF_MAIL[1:]]
+    verdict = judge(raw(headers))
+    assert (verdict.disposition, verdict.reason.startswith("staff address not verified")) == (
+        D.UNVERIFIED,
+        True,
+    )

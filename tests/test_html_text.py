@@ -152,3 +152,17 @@ def test_the_converter_sees_at_most_max_events_tags(monkeypatch: pytest.MonkeyPa
 def test_strip_tags(markup: str, expected: str) -> None:
     """The fallback drops scripts, styles and tags and decodes entities."""
     assert " ".join(strip_tags(markup).split()) == expected
+
+
+@pytest.mark.parametrize("before", ["İ" * 40, "ẞ" * 10, "ﬃ" * 5])
+def test_text_after_a_script_survives_characters_that_grow_when_lowered(before: str) -> None:
+    """Positions are found in the HTML itself: "İ" (two characters lowered) loses no text."""
+    markup = f"{before}<script>x()</script><p>body of the report</p>"
+    simplified = html_text.simplify(markup, 1000)
+    assert (
+        "body of the report" in (simplified or ""),
+        "body of the report" in strip_tags(markup),
+    ) == (
+        True,
+        True,
+    )

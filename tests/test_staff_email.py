@@ -267,3 +267,15 @@ def test_long_attachment_name_reaches_the_reporter_within_line_limits(desk: Desk
         len(line) for f in (desk.outbox / "new").iterdir() for line in f.read_bytes().split(b"\r\n")
     )
     assert (attachment.get_filename(), longest <= 998) == (name[:251] + ".pdf", True)
+
+
+def test_acknowledgement_named_by_staff_is_not_threaded_to_staff_mail(tmp_path: Path) -> None:
+    """`Reporter:` sends the acknowledgement without the staff mail's Message-ID or thread."""
+    desk = Desk(tmp_path)
+    desk.send("meldpunt@vng.example", "Doorgestuurd", "Melding zonder adres.")
+    staff_reply(desk, "Reporter: k.bakker@mail.example")
+    (ack,) = desk.mails_to("k.bakker@mail.example")
+    staff_ids = {f"<m{n}@gemeente.example>" for n in range(1, desk.count + 1)}
+    references = set(str(ack["References"] or "").split())
+    assert (ack["In-Reply-To"], references & staff_ids) == (None, set())
+    assert references == {"<case.MK-2026-0001@gemeente.example>"}

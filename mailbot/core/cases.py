@@ -46,7 +46,7 @@ def format_tag(prefix: str, year: int, sequence: int) -> str:
 @lru_cache(maxsize=16)
 def _tag_pattern(prefix: str) -> re.Pattern[str]:
     return re.compile(
-        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-(\d{{4}})-(\d{{4,6}})(?![A-Za-z0-9])", re.I
+        rf"(?<![A-Za-z0-9]){re.escape(prefix)}-([0-9]{{4}})-([0-9]{{4,6}})(?![A-Za-z0-9])", re.I
     )
 
 

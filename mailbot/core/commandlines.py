@@ -71,7 +71,7 @@ INVISIBLE = re.compile(
 _SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 #: Colon look-alikes that NFKC leaves alone.
 _COLONS = str.maketrans(dict.fromkeys("\ua789\u2236\u02d0\u02f8\u0589\u05c3\u16ec\u205a", ":"))
-_INTERNAL = re.compile(r"[\W_]*internal[\W_]*?:")
+_INTERNAL = re.compile(r"[\W_\d]*internal[\W_]*?:")
 
 
 def visible(line: str) -> str:

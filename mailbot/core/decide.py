@@ -187,12 +187,15 @@ def with_collision_alert(plan: Plan, msg: InboundMessage, reason: str, inp: Inpu
     )
 
 
-def acknowledgement(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMail:
-    """The acknowledgement of `case` to its reporter, threaded to `msg`."""
+def acknowledgement(
+    msg: InboundMessage, case: Case, inp: Inputs, *, thread: bool = True
+) -> OutgoingMail:
+    """The acknowledgement of `case` to its reporter, threaded to `msg` when `msg` is the
+    report itself (never to a staff mail: its Message-ID and thread stay internal)."""
     context = {"case": case_context(case, inp, case.language)}
     if case.reporter_email is None:
         raise ValueError(f"case {case.id} has no reporter address to acknowledge")
-    return to_reporter(inp, "acknowledgement", context, msg, case, reply=True)
+    return to_reporter(inp, "acknowledgement", context, msg, case, reply=thread)
 
 
 def _staff_notice(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMail:

@@ -93,7 +93,7 @@ def _to_reporter(
         status = result.status_mail
         mails.append(rate_limited(_status_mail(msg, case, status, inp), inp))
     if result.new_reporter and case.acknowledged_at is None and case.reporter_email:
-        mails.append(rate_limited(acknowledgement(msg, case, inp), inp))
+        mails.append(rate_limited(acknowledgement(msg, case, inp, thread=False), inp))
         events.append(Event(case.id, "acknowledgement_queued", f"to {case.reporter_email}"))
     left_out = _left_out(msg, attachments) if relayed else []
     report = _result_mail(msg, case, result, inp, relayed=relayed, status=status, left_out=left_out)

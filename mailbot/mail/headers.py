@@ -55,6 +55,10 @@ class Head:
     content_type: str
 
 
+UNDECODED = frozenset({"authentication-results", "arc-authentication-results"})
+"""Headers whose values stay as written (no RFC 2047 decoding): what a trusted MTA says."""
+
+
 def read_head(msg: Message, defects: list[str]) -> Head:
     """Every header as one decoded line, plus the fields the rest of mailbot needs."""
     raw: dict[str, list[str]] = {}
@@ -63,7 +67,10 @@ def read_head(msg: Message, defects: list[str]) -> Head:
         key = one_line(str(name)).lower()
         text = unfold(value)
         raw.setdefault(key, []).append(text)
-        headers.append((key, one_line(decode_words(text, defects))))
+        # Authentication-Results are judged as our MTA wrote them: an encoded word copied
+        # from a sender's envelope must not decode into a "dmarc=pass" of its own.
+        shown = text if key in UNDECODED else decode_words(text, defects)
+        headers.append((key, one_line(shown)))
     message_id = first_id(raw.get("message-id", []))
     if message_id is None:
         defects.append("no_message_id")

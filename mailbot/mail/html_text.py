@@ -44,6 +44,7 @@ _ANGLE = str.maketrans({"<": "&lt;", ">": "&gt;"})
 _QUOTED = str.maketrans({"<": "&lt;", ">": "&gt;", '"': "&quot;"})
 _TAG = re.compile(r"<[^<>]*>")
 _RAW_TEXT_TAG = re.compile(r"<(script|style)\b", re.IGNORECASE)
+_CLOSING = {name: re.compile(rf"</{name}", re.IGNORECASE) for name in _RAW_TEXT}
 
 
 class TooComplex(Exception):
@@ -94,7 +95,6 @@ def simplify(markup: str, limit: int) -> str | None:
     """`markup` as plain tags and text that html.parser reads in one pass (see above);
     None when it has more than `limit` tags, comments and declarations."""
     out: list[str] = []
-    lower = markup.lower()
     done = 0
     token = _TOKEN.search(markup)
     while token is not None:
@@ -106,8 +106,7 @@ def simplify(markup: str, limit: int) -> str | None:
         if name:
             out.append(_tag(token.group(1), name, token.group(3)))
         if name in _RAW_TEXT and not token.group(1):
-            closing = lower.find(f"</{name}", done)
-            done = len(markup) if closing < 0 else closing
+            done = _closing(markup, name, done)
         token = _TOKEN.search(markup, done)
     out.append(markup[done:].translate(_ANGLE))
     return "".join(out)
@@ -135,13 +134,20 @@ def _attributes(rest: str) -> list[tuple[str, str, str, str]]:
 
 def strip_tags(markup: str) -> str:
     """Crude text of HTML: no scripts, styles or tags, entities decoded; linear time."""
-    lower = markup.lower()
     kept: list[str] = []
     done = 0
     for opening in _RAW_TEXT_TAG.finditer(markup):
         if opening.start() >= done:
             kept.append(markup[done : opening.start()])
-            closing = lower.find("</" + opening.group(1).lower(), opening.end())
-            done = len(markup) if closing < 0 else closing
+            done = _closing(markup, opening.group(1).lower(), opening.end())
     kept.append(markup[done:])
     return html.unescape(_TAG.sub(" ", "".join(kept)))
+
+
+def _closing(markup: str, name: str, start: int) -> int:
+    """Where `</name` next starts in `markup` from `start` (any case), else its end.
+
+    Searched in `markup` itself: positions in `markup.lower()` are not positions in
+    `markup` (lower-casing "İ" gives two characters)."""
+    found = _CLOSING[name].search(markup, start)
+    return found.start() if found is not None else len(markup)
