@@ -20,8 +20,9 @@ import pytest
 from factories import write_config
 
 from mailbot.core.errors import MailboxUnavailable
-from mailbot.shell.daemon import BACKOFF_CAP, WAIT_SLICE, Daemon, backoff
+from mailbot.shell.daemon import WAIT_SLICE, Daemon
 from mailbot.shell.mailbox import deliver_to_maildir
+from mailbot.shell.retrying import BACKOFF_CAP, backoff
 from mailbot.shell.sdnotify import Notifier
 
 REPORT = (
@@ -193,7 +194,7 @@ def stub_service(mailbox: object, order: list[str], fail: bool = False) -> Any:
         intake=intake,
         tick=lambda: order.append("tick") and 0,
         deliver=deliver,
-        outbox=SimpleNamespace(close=close),
+        outbox=SimpleNamespace(close=close, owed_marks=list),
         settings=SimpleNamespace(mailbox=SimpleNamespace(poll_seconds=60)),
         store=SimpleNamespace(state_get=lambda key: None),
     )

@@ -159,9 +159,16 @@ def test_accepted_mail_is_never_sent_again_while_its_mark_cannot_be_written(
             for n in (1, 2):
                 dovecot.append(report(n), RECEIVED + timedelta(minutes=n))
             running.wait_event("mail_mark_failed")
+
+            def outbox_faults() -> int:
+                events = running.events("storage_unavailable")
+                return sum(1 for e in events if e.get("task") == "outbox")
+
+            # Every lane has ended before the outbox logs its fault: nothing is in flight.
+            wait_for(lambda: outbox_faults() >= 1, WAIT, "the outbox's storage fault")
             at_fault = len(accepted(smtp_server))
-            running.wait_event("storage_unavailable", 3)  # tries again, sends nothing
-            assert len(accepted(smtp_server)) == at_fault
+            wait_for(lambda: outbox_faults() >= 3, RECOVERY, "two more outbox tries")
+            assert len(accepted(smtp_server)) == at_fault  # tried again, sent nothing
             smtp_server.on_accept = None
             fillers[0].unlink()
             running.wait_event("mail_mark_written")
@@ -198,10 +205,8 @@ def test_sigterm_finishes_mails_in_flight_and_sends_nothing_new(
     smtp_server.data_delay = 0.2
     with daemon(cfg) as running:
         running.wait_event("mail_sent", 3)
-        before = len(accepted(smtp_server))
         assert running.terminate() == 0
-    after = len(accepted(smtp_server))
-    assert (after - before <= 3, after < 500) == (True, True)  # 3 connections (the default)
+    assert len(accepted(smtp_server)) < 500
     stopping = running.log().index('"daemon_stopping"')
     sent_after = running.log()[stopping:].count('"mail_sent"')
     assert sent_after <= 3
@@ -304,16 +309,17 @@ def test_refused_login_waits_long_is_named_and_sighup_with_the_right_secret_retr
 def test_intake_resumes_within_seconds_of_the_server_coming_back(
     tmp_path: Path, dovecot: DovecotAccount, smtp_server: SmtpTestServer
 ) -> None:
-    """After an outage long enough for a long backoff, the open port ends the wait early."""
+    """After an outage long enough for a backoff of 8 s or more, the open port ends the
+    wait within seconds: well before the backoff the daemon had planned."""
     cfg = write_config(tmp_path, dovecot, smtp_server)
     with daemon(cfg) as running:
         dovecot.stop()
         try:
             deliver_while_down(dovecot, report(1), RECEIVED)
             wait_for(
-                lambda: any(e["delay"] >= 4 for e in running.events("mailbox_reconnect")),
-                60,
-                "a reconnect delay of 4 s or more",
+                lambda: any(e["delay"] >= 8 for e in running.events("mailbox_reconnect")),
+                90,
+                "a reconnect delay of 8 s or more",
             )
         finally:
             dovecot.start()
@@ -323,4 +329,4 @@ def test_intake_resumes_within_seconds_of_the_server_coming_back(
         resumed = time.monotonic() - back
         assert running.events("mailbox_port_open") != []
         assert running.terminate() == 0
-    assert resumed < max(planned, 4.0), (resumed, planned)
+    assert (planned >= 8, resumed < 5) == (True, True), (resumed, planned)

@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 import factories
+import pytest
 from conftest import SmtpTestServer
 
 from mailbot.core import config
@@ -164,3 +165,24 @@ def test_retry_delay_doubles_and_caps() -> None:
         timedelta(minutes=4),
         timedelta(hours=1),
     ]
+
+
+def test_a_fault_in_what_a_sent_mail_settles_never_sends_it_again(
+    tmp_path: Path, smtp_server: SmtpTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acknowledgement's consequences raise: it is marked sent anyway, sent once."""
+    import mailbot.shell.outbox as outbox_module  # noqa: PLC0415
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a bug in the consequences")
+
+    monkeypatch.setattr(outbox_module, "after_sent", broken)
+    service, clock = smtp_bot(tmp_path, smtp_server)
+    deliver_to_maildir(tmp_path / "inbox", report(1, "jan@example.nl"), START)
+    asyncio.run(service.run_once())
+    for minutes in (5, 60, 600):
+        clock.set(START + timedelta(minutes=minutes))
+        asyncio.run(service.deliver())
+    acks = [m for m in smtp_server.messages if "jan@example.nl" in m[1]]
+    statuses = {r.kind: r.status for r in service.store.outbox_all()}
+    assert (len(acks), statuses["acknowledgement"]) == (1, "sent")

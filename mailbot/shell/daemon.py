@@ -22,11 +22,19 @@ import structlog
 
 from mailbot.core import config
 from mailbot.core.config import Settings
-from mailbot.core.errors import ConfigError, MailboxLoginFailed, StorageUnavailable
+from mailbot.core.errors import ConfigError
 from mailbot.mail.rendering import Renderer
 from mailbot.shell.clock import SystemClock
 from mailbot.shell.logs import get_logger
 from mailbot.shell.pipeline import Service
+from mailbot.shell.retrying import (
+    BACKOFF_CAP,
+    PROBE_INTERVAL,
+    STORAGE_BACKOFF_CAP,
+    backoff,
+    problem_status,
+    retry_delay,
+)
 from mailbot.shell.sdnotify import Notifier
 from mailbot.shell.wiring import build_service
 from mailbot.store import Store, storage_error
@@ -35,46 +43,8 @@ OUTBOX_INTERVAL = 5.0
 TICK_INTERVAL = 60.0
 WAIT_SLICE = 5.0
 """Longest blocking wait of a mailbox without `interrupt()`, so that a stop is seen."""
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 300.0
-LOGIN_BACKOFF_BASE = 60.0
-LOGIN_BACKOFF_CAP = 3600.0
-"""A refused login is retried from once a minute to once an hour: never hammered."""
-STORAGE_BACKOFF_CAP = 30.0
-"""A store that cannot write is tried again at least this often (space may be freed)."""
-PROBE_INTERVAL = 1.0
-"""While waiting out a reconnect delay, the mailbox's port is probed this often."""
 CLOSE_TIMEOUT = 2.0
 """On stop, the outbound connections get this long to say goodbye."""
-
-
-def backoff(
-    attempt: int, rng: random.Random, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP
-) -> float:
-    """Delay before reconnect `attempt` (1, 2, …): exponential, capped, with jitter."""
-    ceiling = min(cap, base * float(2 ** max(attempt - 1, 0)))
-    return ceiling * rng.uniform(0.5, 1.0)
-
-
-def retry_delay(exc: Exception, attempt: int, rng: random.Random) -> tuple[str, float]:
-    """The log event and the delay for a failed intake pass (`attempt` failures in a row)."""
-    if isinstance(exc, MailboxLoginFailed):
-        return "mailbox_login_failed", backoff(attempt, rng, LOGIN_BACKOFF_BASE, LOGIN_BACKOFF_CAP)
-    if isinstance(exc, StorageUnavailable):
-        return "storage_unavailable", backoff(attempt, rng, cap=STORAGE_BACKOFF_CAP)
-    return "mailbox_reconnect", backoff(attempt, rng)
-
-
-def problem_status(event: str, exc: Exception, delay: float) -> str:
-    """The systemd STATUS= line for a failed intake pass."""
-    if event == "mailbox_login_failed":
-        return (
-            f"mailbox login failed, next try in {delay:.0f} s "
-            f"(fix the secret, then `systemctl reload mailbot`): {exc}"
-        )
-    if event == "storage_unavailable":
-        return f"storage error, reports wait in the mailbox; retry in {delay:.0f} s: {exc}"
-    return f"mailbox unavailable, retry in {delay:.0f} s: {exc}"
 
 
 @dataclass
@@ -90,6 +60,9 @@ class Daemon:
     stopping: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
     ready: bool = False
+    """The mailbox was reached (the first intake pass may run)."""
+    told_ready: bool = False
+    """READY=1 was sent to systemd."""
     backlog: int = 0
     """Messages waiting when the mailbox was first reached (the first pass's progress)."""
     config_path: Path | None = None
@@ -101,7 +74,9 @@ class Daemon:
 
     def request_reload(self) -> None:
         """SIGHUP: read the config again; apply it between two messages, or refuse it."""
-        if self.ready:
+        if self.stop.is_set():
+            return  # stopping: the next start reads the config anyway
+        if self.told_ready:
             usec = time.monotonic_ns() // 1000
             self.notifier.send("RELOADING=1", f"MONOTONIC_USEC={usec}", "STATUS=reloading config")
         try:
@@ -146,8 +121,11 @@ class Daemon:
         self._reloaded(f"config reload refused, old config kept: {reason}")
 
     def _reloaded(self, status: str) -> None:
-        """READY=1 ends the RELOADING=1 state (before the first READY only a status)."""
-        if self.ready:
+        """READY=1 ends the RELOADING=1 state (before the first READY only a status, and
+        nothing that could follow STOPPING=1)."""
+        if self.stop.is_set():
+            return
+        if self.told_ready:
             self.notifier.ready(status)
         else:
             self.notifier.status(status)
@@ -174,6 +152,9 @@ class Daemon:
         if self.notifier.watchdog_seconds:
             tasks.append(self._watchdog(self.notifier.watchdog_seconds / 2))
         await asyncio.gather(*tasks)
+        owed = self.service.outbox.owed_marks()
+        if owed:  # accepted by the server, not recorded: the next start sends them again
+            get_logger().error("mail_mark_lost", message_ids=owed[:20], count=len(owed))
         try:
             await asyncio.wait_for(self.service.outbox.close(), CLOSE_TIMEOUT)
         except (TimeoutError, OSError) as exc:
@@ -190,17 +171,21 @@ class Daemon:
                 if attempt:
                     log.info("mailbox_reconnected", attempts=attempt)
                     self.notifier.status("mailbox reached, handling mail")
-                attempt = 0
                 if not self.stop.is_set():
                     started = time.perf_counter()
                     news = await asyncio.to_thread(self.service.mailbox.wait, self._slice())
                     log.debug("mailbox_waited", news=news, ms=_ms(started))
+                attempt = 0  # only now: a server that drops every wait still backs off
             except Exception as exc:
                 attempt += 1
                 event, delay = retry_delay(exc, attempt, self.rng)
                 level = log.warning if event == "mailbox_reconnect" else log.error
                 level(event, attempt=attempt, delay=round(delay, 2), error=str(exc)[:300])
-                self.notifier.status(problem_status(event, exc, delay))
+                if event == "mailbox_login_failed" and not self.told_ready:
+                    # Up and retrying: READY lets `systemctl reload` (a fixed secret) through.
+                    self._tell_ready(problem_status(event, exc, delay))
+                else:
+                    self.notifier.status(problem_status(event, exc, delay))
                 self.first_pass.set()
                 self.retry_now.clear()
                 await self._wait_to_retry(delay, probe=event == "mailbox_reconnect")
@@ -213,8 +198,18 @@ class Daemon:
             return
         self.ready = True
         self.backlog = total
-        self.notifier.ready(f"mailbox reached, intake: 0 of {total:,}")
+        self._tell_ready(f"mailbox reached, intake: 0 of {total:,}")
         get_logger(task="intake").info("daemon_ready", backlog=total)
+
+    def _tell_ready(self, status: str) -> None:
+        """READY=1 with `status` (never after STOPPING=1); later calls send the status only."""
+        if self.stop.is_set():
+            return
+        if self.told_ready:
+            self.notifier.status(status)
+            return
+        self.told_ready = True
+        self.notifier.ready(status)
 
     async def _pass(self, log: structlog.stdlib.BoundLogger) -> None:
         """One intake pass in the worker thread; the outbox is woken after every batch."""
@@ -262,7 +257,8 @@ class Daemon:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            await self._sleep(min(PROBE_INTERVAL, left), self.retry_now)
+            if await self._sleep(min(PROBE_INTERVAL, left), self.retry_now):
+                return  # SIGHUP: try at once
             up = await asyncio.to_thread(reachable)
             if up and was_down:
                 get_logger(task="intake").info("mailbox_port_open")
@@ -332,8 +328,9 @@ class Daemon:
         for waiter in pending:
             waiter.cancel()
 
-    async def _sleep(self, seconds: float, kick: asyncio.Event | None = None) -> None:
-        """Sleep up to `seconds`; wake early on stop (or on `kick`, which is then cleared)."""
+    async def _sleep(self, seconds: float, kick: asyncio.Event | None = None) -> bool:
+        """Sleep up to `seconds`; wake early on stop (or on `kick`, which is then cleared).
+        True when woken by the kick."""
         waiters = [asyncio.create_task(self.stop.wait())]
         if kick is not None:
             waiters.append(asyncio.create_task(kick.wait()))
@@ -342,8 +339,10 @@ class Daemon:
         )
         for waiter in pending:
             waiter.cancel()
+        kicked = kick is not None and kick.is_set()
         if kick is not None:
             kick.clear()
+        return kicked
 
 
 def _ms(started: float) -> float:

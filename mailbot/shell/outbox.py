@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -14,7 +15,11 @@ from datetime import datetime, timedelta
 from mailbot.core.compose import staff_alert
 from mailbot.core.delivery import after_sent
 from mailbot.core.effects import Inputs
-from mailbot.core.errors import TransportPermanentError, TransportTemporaryError
+from mailbot.core.errors import (
+    StorageUnavailable,
+    TransportPermanentError,
+    TransportTemporaryError,
+)
 from mailbot.core.models import TO_REPORTER
 from mailbot.shell.applying import apply_delivered
 from mailbot.shell.clock import Clock
@@ -98,6 +103,9 @@ class Outbox:
         """Mails the server accepted whose "sent" mark could not be written yet (by row id,
         with the moment of acceptance). They are never sent again by this process; while
         any is here, no new mail is sent (the store cannot record it)."""
+        self.unmarkable: set[int] = set()
+        """Accepted mails whose mark failed for a reason of its own (not storage): never sent
+        again by this process, and no reason to stop sending the rest."""
 
     async def deliver(self) -> DeliveryCounts:
         """Send every queued mail that is due; temporary failures are retried later.
@@ -108,10 +116,8 @@ class Outbox:
         """
         counts = DeliveryCounts()
         self._confirm()
-        seen: set[int] = set(self.unconfirmed)
-        while not self.stopping() and (
-            batch := [r for r in self._due() if r.id not in seen and r.id not in self.unconfirmed]
-        ):
+        seen: set[int] = {*self.unconfirmed, *self.unmarkable}
+        while not self.stopping() and (batch := [r for r in self._due() if r.id not in seen]):
             seen.update(r.id for r in batch)
             shares: list[list[OutboxRow]] = [[] for _ in self.lanes]
             for row in batch:
@@ -150,11 +156,25 @@ class Outbox:
             try:
                 self._mark_sent(row, sent_at)
             except Exception as exc:
-                if (storage := storage_error(exc)) is None:
-                    raise
-                raise storage from exc
+                if (storage := storage_error(exc)) is not None:
+                    raise storage from exc
+                self._unmarkable(row, exc)
+            else:
+                self.log.info("mail_mark_written", case=row.case_id, message_id=row.message_id)
             del self.unconfirmed[row_id]
-            self.log.info("mail_mark_written", case=row.case_id, message_id=row.message_id)
+
+    def owed_marks(self) -> list[str]:
+        """Message-IDs of accepted mails whose mark is still owed (after a last try)."""
+        with contextlib.suppress(StorageUnavailable):  # still unwritable: named below
+            self._confirm()
+        return [row.message_id for row, _ in self.unconfirmed.values()]
+
+    def _unmarkable(self, row: OutboxRow, exc: Exception) -> None:
+        """The server has `row` but its mark fails for a reason of its own: never resend."""
+        self.unmarkable.add(row.id)
+        self.log.error(
+            "mail_mark_refused", case=row.case_id, message_id=row.message_id, error=repr(exc)[:300]
+        )
 
     async def _deliver_all(
         self, transport: Transport, rows: list[OutboxRow], counts: DeliveryCounts
@@ -186,19 +206,29 @@ class Outbox:
             self._mark_sent(row, now)
         except Exception as exc:
             if (storage := storage_error(exc)) is None:
-                raise
+                self._unmarkable(row, exc)
+                return
             self.unconfirmed[row.id] = (row, now)  # the server has it: never send it again
             log.error("mail_mark_failed", error=str(storage)[:300])
             raise storage from exc
         log.info("mail_sent", to=len(row.recipients))
 
     def _mark_sent(self, row: OutboxRow, at: datetime) -> None:
-        """Record that the server accepted `row` at `at`, with what that settles."""
+        """Record that the server accepted `row` at `at`, with what that settles; a fault
+        of the consequences themselves (not the store's) is logged and never un-sends it."""
         with self.store.transaction():
             self.store.outbox_update(
                 row.id, status="sent", sent_at=iso(at), attempts=row.attempts + 1
             )
-            self._after_sent(row, at)
+            try:
+                with self.store.savepoint("consequences"):
+                    self._after_sent(row, at)
+            except Exception as exc:
+                if storage_error(exc) is not None:
+                    raise
+                self.log.exception(
+                    "mail_consequences_failed", case=row.case_id, message_id=row.message_id
+                )
 
     def _retry_or_fail(self, row: OutboxRow, error: str, counts: DeliveryCounts) -> None:
         now = self.clock.now()

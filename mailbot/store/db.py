@@ -26,7 +26,7 @@ _STORAGE_FAULTS = (
     "read-only file system",
     "unable to open database file",
     "database table is locked",
-    "no space left",
+    "file is not a database",
     "malformed",
 )
 _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT, errno.EACCES})
@@ -37,7 +37,7 @@ def storage_error(exc: BaseException) -> StorageUnavailable | None:
     if isinstance(exc, StorageUnavailable):
         return exc
     text = str(exc).lower()
-    if isinstance(exc, sqlite3.OperationalError) and any(f in text for f in _STORAGE_FAULTS):
+    if isinstance(exc, sqlite3.DatabaseError) and any(f in text for f in _STORAGE_FAULTS):
         return StorageUnavailable(f"database: {exc}")
     if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
         return StorageUnavailable(f"storage: {exc}")
@@ -110,6 +110,8 @@ class Connection:
         try:
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 with self.transaction():
+                    if self.db.execute("PRAGMA user_version").fetchone()[0] >= number:
+                        continue  # another process applied it meanwhile
                     for statement in script.split(";"):
                         if statement.strip():
                             self.db.execute(statement)
@@ -136,6 +138,18 @@ class Connection:
                 if self.db.conn.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """A part of the transaction in hand that is undone alone when it raises."""
+        self.db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.db.execute(f"ROLLBACK TO {name}")
+            self.db.execute(f"RELEASE {name}")
+            raise
+        self.db.execute(f"RELEASE {name}")
 
     # sqlite-utils' insert()/update() commit on their own (`with conn:`), which would end
     # the transaction of the message in hand; these two stay inside it.
