@@ -226,3 +226,46 @@ def test_staff_reply_through_cli_and_real_smtp(tmp_path: Path, smtp_server: Smtp
     assert "security@gemeente.example" not in relay
     shown = json.loads(mailbot(cfg, "case", "show", "MK-2026-0001", "--json").stdout)
     assert shown["state"] == "confirmed"
+
+
+def test_version_prints_the_package_version() -> None:
+    """`mailbot --version` prints `mailbot X.Y.Z`, the version pyproject.toml gives."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import tomllib  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parent.parent
+    expected = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    done = subprocess.run(
+        [sys.executable, "-m", "mailbot", "--version"], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, f"mailbot {expected}\n")
+
+
+def test_config_is_accepted_after_the_command(tmp_path: Path) -> None:
+    """`mailbot cases --json --config PATH` reads PATH as `--config PATH cases` would."""
+    seed(tmp_path)
+    cfg = write_config(tmp_path)
+    mailbot(cfg, "run", "--once")
+    before = mailbot(cfg, "cases", "--json").stdout
+    after = factories.mailbot(cfg, "cases", "--json", f"--config={cfg}", now=NOW).stdout
+    assert json.loads(after) == json.loads(before)
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`mailbot cases | head` with the reader gone: exit 141, no traceback on stderr."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    seed(tmp_path)
+    cfg = write_config(tmp_path)
+    mailbot(cfg, "run", "--once")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "--config", str(cfg), "cases"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before a line is read
+    stderr = proc.stderr.read().decode()
+    assert (proc.wait(timeout=30), "Traceback" in stderr) == (141, False)

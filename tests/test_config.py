@@ -539,3 +539,55 @@ def test_staff_and_relay_addresses_are_lower_cased_and_stripped_once_on_load(
     settings = load_text(tmp_path, text)
     found = (settings.staff.addresses, settings.relays.senders)
     assert found == (("ciso@gemeente.example",), ("meldpunt@vng.example",))
+
+
+def test_a_mistyped_key_or_section_gets_a_suggestion(tmp_path: Path) -> None:
+    """ "did you mean" names the closest known key or section (difflib)."""
+    key = MINIMAL.replace('path = "inbox"', 'path = "inbox"\nprocesed_folder = "Done"')
+    key_message = assert_config_error(tmp_path, key, "procesed_folder")
+    section_message = assert_config_error(
+        tmp_path, with_section("[mailbx]\nhost = 'x'\n"), "mailbx"
+    )
+    assert (
+        key_message.endswith("did you mean processed_folder?"),
+        "did you mean mailbox?" in section_message,
+    ) == (
+        True,
+        True,
+    )
+
+
+def test_an_empty_password_file_says_so(tmp_path: Path) -> None:
+    """An empty password file is named as empty, not taken for a wrong password later."""
+    (tmp_path / "empty").write_text("\n", encoding="utf-8")
+    file = write(tmp_path, imap_config('password_file = "empty"'))
+    with pytest.raises(ConfigError) as info:
+        load(file, env={})
+    assert (
+        str(info.value)
+        == f"[mailbox] password_file: {tmp_path / 'empty'} is empty (write the password in it)"
+    )
+
+
+def test_an_unset_credentials_directory_is_named_with_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`$CREDENTIALS_DIRECTORY/…` without the variable says it is unset and how to get it."""
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    file = write(tmp_path, imap_config('password_file = "$CREDENTIALS_DIRECTORY/imap-password"'))
+    with pytest.raises(ConfigError) as info:
+        load(file, env={})
+    message = str(info.value)
+    assert (
+        message.startswith("[mailbox] password_file: $CREDENTIALS_DIRECTORY is not set"),
+        "LoadCredential=" in message,
+    ) == (True, True)
+
+
+def test_read_only_commands_still_load_without_credentials_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without secrets (cases, status …) the unset variable is no error at all."""
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    file = write(tmp_path, imap_config('password_file = "$CREDENTIALS_DIRECTORY/imap-password"'))
+    assert load(file, env={}, secrets=False).mailbox.password is None

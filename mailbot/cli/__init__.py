@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 # `run` starts faster without what only other commands need: those import it themselves.
+from mailbot import __version__
 from mailbot.core import config
 from mailbot.core.errors import ConfigError, MailbotError, NotFoundError, UserError
 from mailbot.shell import logs
@@ -35,8 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="PATH",
-        help=f"config file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_PATH})",
+        help=f"config file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_PATH});"
+        " also accepted after the command",
     )
+    parser.add_argument("--version", action="version", version=f"mailbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the daemon in the foreground")
     run.add_argument("--once", action="store_true", help="one intake pass, flush the outbox, exit")
@@ -78,10 +81,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit code."""
-    args = _parser().parse_args(argv)
+    """Run one command; returns the exit code (141 when the reader of stdout went away)."""
+    args = _parser().parse_args(config_first(sys.argv[1:] if argv is None else list(argv)))
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # `mailbot cases | head`: the reader is gone; say nothing more, like a tool that
+        # died of SIGPIPE (128 + 13), and keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except UserError as exc:
         print(f"mailbot: {exc}", file=sys.stderr)
         return 2
@@ -90,6 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def config_first(argv: list[str]) -> list[str]:
+    """`argv` with every `--config PATH` / `--config=PATH` moved before the command, so
+    that `mailbot cases --config x.toml` means what `mailbot --config x.toml cases` does."""
+    moved: list[str] = []
+    rest: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            moved += [word, next(words, "")]
+        elif word.startswith("--config="):
+            moved.append(word)
+        else:
+            rest.append(word)
+    return moved + rest
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.core.config_checks import check_consistency
-from mailbot.core.config_values import read_section
+from mailbot.core.config_values import did_you_mean, read_section
 from mailbot.core.errors import ConfigError
 from mailbot.core.secret import Secret
 
@@ -233,7 +234,7 @@ def from_mapping(data: Mapping[str, Any], source: str, base_dir: Path) -> Settin
     """Validate a parsed TOML document; relative paths are taken from `base_dir`."""
     for key in data:
         if key not in SECTIONS:
-            raise ConfigError(f"{source}: unknown section [{key}]")
+            raise ConfigError(f"{source}: unknown section [{key}]{did_you_mean(key, SECTIONS)}")
     values: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         raw = data.get(name, {})
@@ -275,11 +276,25 @@ def resolve_secrets(settings: Settings, env: Mapping[str, str]) -> Settings:
     return replace(settings, **updates) if updates else settings
 
 
+_UNSET = re.compile(r"\$\{?(\w+)")
+_CREDENTIALS_HINT = (
+    "; systemd sets it for the unit (LoadCredential=); outside it, give the file's real path"
+    " or run `systemd-run -P -p LoadCredential=NAME:/etc/mailbot/NAME mailbot ...`"
+)
+
+
 def _read_secret(path: Path, section: str) -> Secret:
+    unset = _UNSET.search(str(path))  # os.path.expandvars leaves an unset variable as it is
+    if unset is not None:
+        hint = _CREDENTIALS_HINT if unset.group(1) == "CREDENTIALS_DIRECTORY" else ""
+        raise ConfigError(f"[{section}] password_file: ${unset.group(1)} is not set ({path}){hint}")
     try:
-        return Secret(path.read_text(encoding="utf-8").strip())
+        secret = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(f"[{section}] password_file: cannot read {path}: {exc.strerror}") from exc
+    if not secret:
+        raise ConfigError(f"[{section}] password_file: {path} is empty (write the password in it)")
+    return Secret(secret)
 
 
 def embedded(base: Path) -> Settings:

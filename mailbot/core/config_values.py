@@ -3,10 +3,11 @@ or a ConfigError naming the file, the section and the key."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from datetime import date, datetime, time
 from pathlib import Path
@@ -28,6 +29,12 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """ "; did you mean X?" for the closest of `known` to a mistyped `word`, else ""."""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def read_section(name: str, cls: type[Any], raw: Mapping[str, Any], source: str, base: Path) -> Any:
     """The dataclass `cls` of section [`name`] from its TOML table; unknown keys refused."""
     hints = typing.get_type_hints(cls)
@@ -35,7 +42,7 @@ def read_section(name: str, cls: type[Any], raw: Mapping[str, Any], source: str,
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
-            raise ConfigError(f"{source}: unknown key [{name}] {key}")
+            raise ConfigError(f"{source}: unknown key [{name}] {key}{did_you_mean(key, known)}")
         where = f"{source}: [{name}] {key}"
         kwargs[key] = convert(value, hints[key], where, base)
         choices = CHOICES.get((name, key))
