@@ -15,14 +15,12 @@ from typing import Any
 import pytest
 from dovecot import DovecotAccount
 from factories import free_port
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from imapclient import IMAPClient
 
 from mailbot.core.config import MailboxSettings
 from mailbot.core.errors import ConfigError, MailboxUnavailable
 from mailbot.core.secret import Secret
-from mailbot.shell.imap import ImapMailbox, MemoryState, uid_set
+from mailbot.shell.imap import ImapMailbox, MemoryState
 from mailbot.shell.imap_session import is_loopback
 from mailbot.store import Store
 
@@ -663,23 +661,3 @@ def test_check_fails_for_a_missing_folder(
 
 
 # -- pure helpers --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("uids", "expected"),
-    [([], ""), ([7], "7"), ([1, 2, 3, 7], "1:3,7"), ([9, 1, 2, 5, 4], "1:2,4:5,9")],
-)
-def test_uid_set_examples(uids: list[int], expected: str) -> None:
-    """UIDs become an IMAP sequence set with ranges."""
-    assert uid_set(uids) == expected
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.sets(st.integers(min_value=1, max_value=500)))
-def test_uid_set_names_exactly_the_uids(uids: set[int]) -> None:
-    """Expanding the sequence set gives back exactly the UIDs."""
-    expanded: set[int] = set()
-    for part in filter(None, uid_set(uids).split(",")):
-        low, _, high = part.partition(":")
-        expanded |= set(range(int(low), int(high or low) + 1))
-    assert expanded == uids

@@ -17,7 +17,7 @@ from __future__ import annotations
 import imaplib
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -59,17 +59,6 @@ class MemoryState(dict[str, str]):
 
     def state_set(self, key: str, value: str) -> None:
         self[key] = value
-
-
-def uid_set(uids: Iterable[int]) -> str:
-    """An IMAP sequence set with ranges: [1, 2, 3, 7] → "1:3,7"."""
-    runs: list[list[int]] = []
-    for uid in sorted(set(uids)):
-        if runs and uid == runs[-1][1] + 1:
-            runs[-1][1] = uid
-        else:
-            runs.append([uid, uid])
-    return ",".join(str(low) if low == high else f"{low}:{high}" for low, high in runs)
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -217,7 +206,7 @@ class ImapMailbox:
         )
         items: list[MailboxItem] = []
         for chunk in _chunks(order, self.batch):
-            data = s.client.fetch(uid_set(chunk), ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+            data = s.client.fetch(list(chunk), ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
             where = f"imap:{self.settings.folder}:{self._uidvalidity}:"
             items.extend(
                 MailboxItem(
@@ -235,7 +224,7 @@ class ImapMailbox:
 
     def _fetch_meta(self, s: Session, uids: Sequence[int]) -> None:
         for chunk in _chunks(uids, META_CHUNK):
-            data = s.client.fetch(uid_set(chunk), ["INTERNALDATE", "RFC822.SIZE"])
+            data = s.client.fetch(list(chunk), ["INTERNALDATE", "RFC822.SIZE"])
             for uid, fields in data.items():
                 if uid in chunk and _DATE in fields:
                     self._meta[uid] = (_received_at(fields[_DATE]), int(fields[_SIZE]))
