@@ -92,6 +92,7 @@ def test_case_show_json_has_messages_and_events(tmp_path: Path) -> None:
         "subject",
         "at",
         "status",
+        "text",
     }
     assert set(shown["events"][0]) == {"at", "actor", "kind", "detail"}
     kinds = [e["kind"] for e in shown["events"]]
@@ -111,6 +112,7 @@ def test_messages_json_lists_every_disposition(tmp_path: Path) -> None:
         ("auto_reply", None),
     ]
     assert set(messages[0]) == {
+        "sha256",
         "message_id",
         "from",
         "subject",

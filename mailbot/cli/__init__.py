@@ -56,8 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     show = case_sub.add_parser("show", help="a case with its messages and events")
     show.add_argument("id", metavar="ID", help="case id, e.g. MK-2026-0042")
     show.add_argument("--json", action="store_true", help="JSON on stdout")
-    messages = sub.add_parser("messages", help="every inbound message with its disposition")
-    messages.add_argument("--json", action="store_true", help="JSON on stdout")
+    _add_message_commands(sub)
     deadlines = sub.add_parser("deadlines", help="every open clock, soonest first, with its reason")
     deadlines.add_argument("--json", action="store_true", help="JSON on stdout")
     calendar = sub.add_parser("calendar", help="the closed weekdays of a year and why")
@@ -224,10 +223,27 @@ def _inspect(args: argparse.Namespace, store: Store) -> int:
             raise NotFoundError(f"no case {args.id!r}")
         data = views.case_detail(store, case)
         text = views.case_text(data)
+    elif args.command == "message":
+        return _message(args, store)
     else:
         data = views.message_list(store)
         text = views.messages_table(data)
     return _output(args, data, text)
+
+
+def _message(args: argparse.Namespace, store: Store) -> int:
+    """`message show REF [--eml]`: one inbound message, or with --eml its raw bytes."""
+    from mailbot.cli import tables as views  # noqa: PLC0415 - see the imports
+
+    message = views.find_message(store, args.ref)
+    if not args.eml:
+        sys.stdout.write(views.message_text(message))
+        return 0
+    if message.raw is None:
+        raise UserError(f"the raw bytes of message {args.ref!r} were purged")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(message.raw)
+    return 0
 
 
 def _purge(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -255,6 +271,17 @@ def _output(args: argparse.Namespace, data: Any, text: str) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _add_message_commands(sub: Any) -> None:
+    """`messages [--json]` and `message show REF [--eml]`."""
+    messages = sub.add_parser("messages", help="every inbound message with its disposition")
+    messages.add_argument("--json", action="store_true", help="JSON on stdout")
+    message = sub.add_parser("message", help="one inbound message")
+    message_sub = message.add_subparsers(dest="message_command", required=True, metavar="ACTION")
+    one = message_sub.add_parser("show", help="headers, disposition, reason and text")
+    one.add_argument("ref", metavar="REF", help="Message-ID, or 8+ hex digits of its sha256")
+    one.add_argument("--eml", action="store_true", help="the raw bytes as received on stdout")
 
 
 def _add_operator_commands(sub: Any) -> None:

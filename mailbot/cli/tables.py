@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import textwrap
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
+from mailbot.core.errors import NotFoundError, UserError
 from mailbot.core.models import Case, ClockName
 from mailbot.core.workdays import Calendar
+from mailbot.mail.parsing import parse
 from mailbot.store import Store
+from mailbot.store.rows import StoredMessage
 from mailbot.store.schema import iso
+
+PURGED = "(purged)"
+"""The text of a message whose raw bytes are no longer kept."""
+WIDTH = 78
+"""The width human output is wrapped at (JSON is not wrapped)."""
 
 
 def case_summary(case: Case) -> dict[str, Any]:
@@ -46,6 +58,7 @@ def case_detail(store: Store, case: Case) -> dict[str, Any]:
             "subject": row.subject,
             "at": iso(row.received_at),
             "status": "received",
+            "text": inbound_text(store.message_raw(row.id), row.received_at),
         }
         for row in store.messages_of_case(case.id)
     ]
@@ -59,6 +72,7 @@ def case_detail(store: Store, case: Case) -> dict[str, Any]:
             "subject": row.subject,
             "at": iso(row.sent_at or row.created_at),
             "status": row.status,
+            "text": outgoing_text(store.outbox_raw(row.id)),
         }
         for row in store.outbox_of_case(case.id)
     ]
@@ -67,13 +81,32 @@ def case_detail(store: Store, case: Case) -> dict[str, Any]:
         {"at": iso(e.at), "actor": e.actor, "kind": e.kind, "detail": e.detail}
         for e in store.events(case.id)
     ]
-    return {**case_summary(case), "messages": messages, "events": events}
+    staff = {"severity": case.severity, "assignee": case.assignee, "reward": case.reward}
+    triage: dict[str, list[Any]] = {"related": [], "missing": []}  # triage is a later issue
+    return {**case_summary(case), **staff, **triage, "messages": messages, "events": events}
+
+
+def inbound_text(raw: bytes | None, received_at: datetime) -> str:
+    """The text of an inbound message as staff see it (parsed), or "(purged)"."""
+    return PURGED if raw is None else parse(raw, received_at).text
+
+
+def outgoing_text(raw: bytes | None) -> str:
+    """The text/plain part of one of our mails, or "(purged)"."""
+    if raw is None:
+        return PURGED
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(mail, EmailMessage)  # policy.default builds EmailMessage
+    body = mail.get_body(preferencelist=("plain",))
+    return str(body.get_content()) if isinstance(body, EmailMessage) else ""
 
 
 def message_list(store: Store) -> list[dict[str, Any]]:
     """The `messages --json` array."""
+    digests = store.message_digests()
     return [
         {
+            "sha256": digests[row.id],
             "message_id": row.message_id,
             "from": row.from_address,
             "subject": row.subject,
@@ -84,6 +117,55 @@ def message_list(store: Store) -> list[dict[str, Any]]:
         }
         for row in store.messages()
     ]
+
+
+def find_message(store: Store, ref: str) -> StoredMessage:
+    """The inbound message `ref` names: a Message-ID (with or without `<>`) or a prefix of
+    at least 8 hex digits of its sha256. Unknown or ambiguous: NotFoundError / UserError."""
+    message_id = ref.strip().removeprefix("<").removesuffix(">")
+    prefix = message_id.lower() if len(message_id) >= 8 and _is_hex(message_id) else ""
+    found = store.messages_by_ref(message_id, prefix)
+    if not found:
+        raise NotFoundError(f"no message {ref!r} (a Message-ID, or 8+ hex digits of its sha256)")
+    if len({m.sha256 for m in found}) > 1:
+        shas = ", ".join(sorted({m.sha256[:12] for m in found}))
+        raise UserError(f"{ref!r} names {len(found)} different messages ({shas}): give more")
+    return found[0]
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+_HEADERS = {
+    name.lower(): name for name in ("From", "To", "Cc", "Reply-To", "Date", "Subject", "Message-ID")
+}
+"""The headers `message show` prints (in message order), by lower-cased name."""
+
+
+def message_text(message: StoredMessage) -> str:
+    """`message show`: headers, disposition, reason and the text staff see, wrapped."""
+    shown = parse(message.raw, message.received_at) if message.raw is not None else None
+    lines = [
+        f"{_HEADERS[name]}: {value}"
+        for name, value in (shown.headers if shown else ())
+        if name in _HEADERS
+    ] or [
+        f"From: {message.from_address or '-'}",
+        f"Subject: {message.subject}",
+        f"Message-ID: <{message.message_id}>" if message.message_id else "Message-ID: -",
+    ]
+    lines += [
+        "",
+        f"  received:    {iso(message.received_at)}",
+        f"  sha256:      {message.sha256} ({message.size} bytes)",
+        f"  disposition: {message.disposition}",
+        f"  reason:      {message.reason}",
+        f"  case:        {message.case_id or '-'}",
+        "",
+        *wrapped(shown.text if shown else PURGED, indent=""),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -138,6 +220,7 @@ def messages_table(messages: list[dict[str, Any]]) -> str:
 
 def case_text(detail: dict[str, Any]) -> str:
     """One case, readable: fields, deadlines with their reasons, conversation, audit log."""
+    related = ", ".join(f"{r['id']} ({r['why']})" for r in detail["related"])
     lines = [
         f"[{detail['id']}] {detail['subject']}",
         f"  state:     {detail['state']}",
@@ -148,23 +231,54 @@ def case_text(detail: dict[str, Any]) -> str:
         f"  ack due:   {detail['ack_due']}  ({detail['ack_explanation']})",
         f"  response:  {detail['response_due']}  ({detail['response_explanation']})",
         f"  acknowledged: {detail['acknowledged_at'] or '-'}",
+        f"  severity:  {detail['severity'] or '-'}",
+        f"  assignee:  {detail['assignee'] or '-'}",
+        f"  reward:    {detail['reward']}",
         f"  flags:     {', '.join(detail['flags']) or '-'}",
         f"  affected:  {', '.join(detail['affected']) or '-'}",
+        f"  related:   {related or '-'}",
         "",
         "Conversation (oldest first; [internal] never reached the reporter):",
+        *_conversation(detail),
+        "",
+        "Audit log:",
     ]
-    entries = [(m["at"], _message_line(m)) for m in detail["messages"]]
-    entries += [
-        (e["at"], f"  {_short(e['at'])} [internal] note by {e['actor']}: {e['detail']}")
-        for e in detail["events"]
-        if e["kind"] == "note"
-    ]
-    lines += [line for _, line in sorted(entries, key=lambda pair: pair[0])]
-    lines += ["", "Audit log:"]
     lines += [
         f"  {_short(e['at'])} {e['actor']:<8} {e['kind']}: {e['detail']}" for e in detail["events"]
     ]
     return "\n".join(lines) + "\n"
+
+
+def _conversation(detail: dict[str, Any]) -> list[str]:
+    """Every mail (with its text, wrapped) and internal note of a case, oldest first."""
+    entries = [(m["at"], [_message_line(m), *wrapped(m["text"]), ""]) for m in detail["messages"]]
+    entries += [
+        (e["at"], [f"  {_short(e['at'])} [internal] note by {e['actor']}: {e['detail']}", ""])
+        for e in detail["events"]
+        if e["kind"] == "note"
+    ]
+    ordered = sorted(entries, key=lambda pair: datetime.fromisoformat(pair[0]))
+    return [line for _, lines in ordered for line in lines]
+
+
+def wrapped(text: str, indent: str = "    ", width: int = WIDTH) -> list[str]:
+    """`text` wrapped at `width` columns, each line indented; blank lines kept, URLs whole,
+    a wrapped line's rest under its own start (under the text of a "- " item)."""
+    lines: list[str] = []
+    for line in text.strip("\n").splitlines():
+        body = line.rstrip().expandtabs()
+        start = indent + body[: len(body) - len(body.lstrip())]
+        hang = start + "  " if body.lstrip().startswith(("- ", "* ")) else start
+        pieces = textwrap.wrap(
+            body.lstrip(),
+            width,
+            initial_indent=start,
+            subsequent_indent=hang,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        lines += pieces or [""]
+    return lines
 
 
 INTERNAL_KINDS = frozenset(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from mailbot.store.db import Connection
-from mailbot.store.rows import InboundMessage, RecordedItem, SameIdMessage
+from mailbot.store.rows import InboundMessage, RecordedItem, SameIdMessage, StoredMessage
 
 _MESSAGE_FIELDS = (
     "id, message_id, sha256, content_sha256, size, from_address, subject, received_at,"
@@ -82,6 +82,27 @@ class MessageStore(Connection):
             " WHERE case_id = ? ORDER BY received_at, id"
         )
         return [_inbound(r) for r in self.db.execute(sql, [case_id])]
+
+    def messages_by_ref(self, message_id: str, sha_prefix: str = "") -> list[StoredMessage]:
+        """Messages with this Message-ID, else (given `sha_prefix`) those whose sha256 starts
+        with it, oldest first, with their raw bytes (at most 20)."""
+        fields = f"SELECT {_INBOUND_FIELDS}, sha256, raw FROM messages"  # noqa: S608
+        rows = self.db.execute(
+            f"{fields} WHERE message_id = ? ORDER BY id LIMIT 20", [message_id]
+        ).fetchall()
+        if not rows and sha_prefix:
+            sql = f"{fields} WHERE substr(sha256, 1, ?) = ? ORDER BY id LIMIT 20"
+            rows = self.db.execute(sql, [len(sha_prefix), sha_prefix]).fetchall()
+        return [
+            StoredMessage(
+                **vars(_inbound(r[:-2])), sha256=r[-2], raw=None if r[-1] is None else bytes(r[-1])
+            )
+            for r in rows
+        ]
+
+    def message_digests(self) -> dict[int, str]:
+        """The sha256 of every inbound message's raw bytes, by row id."""
+        return dict(self.db.execute("SELECT id, sha256 FROM messages"))
 
 
 def _inbound(row: tuple[Any, ...]) -> InboundMessage:

@@ -104,6 +104,11 @@ class OutboxStore(Connection):
         )
         return [_decoded(OutboxEntry, r) for r in self.db.query(sql, [case_id])]
 
+    def outbox_raw(self, outbox_id: int) -> bytes | None:
+        """The raw bytes of outgoing mail `outbox_id` (None when unknown or purged)."""
+        row = self.db.execute("SELECT raw FROM outbox WHERE id = ?", [outbox_id]).fetchone()
+        return bytes(row[0]) if row is not None and row[0] is not None else None
+
     def outbox_all(self) -> list[OutboxEntry]:
         """Every outgoing mail, oldest first (with raw bytes)."""
         return [_decoded(OutboxEntry, r) for r in self.db.query("SELECT * FROM outbox ORDER BY id")]

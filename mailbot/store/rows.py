@@ -209,3 +209,14 @@ class CaseClock:
     met_by: str | None
     missed_at: datetime | None
     done_at: datetime | None
+
+
+# -- what `message show` and `case show` read of the bytes ---------------------------------
+
+
+@dataclass(frozen=True)
+class StoredMessage(InboundMessage):
+    """One recorded inbound message with its digest and raw bytes (`raw` None once purged)."""
+
+    sha256: str
+    raw: bytes | None
