@@ -51,9 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     cases = sub.add_parser("cases", help="list open cases")
     cases.add_argument("--all", action="store_true", help="include closed cases")
     cases.add_argument("--json", action="store_true", help="JSON on stdout")
-    case = sub.add_parser("case", help="one case")
-    case_sub = case.add_subparsers(dest="case_command", required=True, metavar="ACTION")
-    show = case_sub.add_parser("show", help="a case with its messages and events")
+    show = _show_command(sub, "case", "one case", "a case with its messages and events")
     show.add_argument("id", metavar="ID", help="case id, e.g. MK-2026-0042")
     show.add_argument("--json", action="store_true", help="JSON on stdout")
     _add_message_commands(sub)
@@ -277,11 +275,18 @@ def _add_message_commands(sub: Any) -> None:
     """`messages [--json]` and `message show REF [--eml]`."""
     messages = sub.add_parser("messages", help="every inbound message with its disposition")
     messages.add_argument("--json", action="store_true", help="JSON on stdout")
-    message = sub.add_parser("message", help="one inbound message")
-    message_sub = message.add_subparsers(dest="message_command", required=True, metavar="ACTION")
-    one = message_sub.add_parser("show", help="headers, disposition, reason and text")
-    one.add_argument("ref", metavar="REF", help="Message-ID, or 8+ hex digits of its sha256")
-    one.add_argument("--eml", action="store_true", help="the raw bytes as received on stdout")
+    show = _show_command(
+        sub, "message", "one inbound message", "headers, disposition, reason, text"
+    )
+    show.add_argument("ref", metavar="REF", help="Message-ID, or 8+ hex digits of its sha256")
+    show.add_argument("--eml", action="store_true", help="the raw bytes as received on stdout")
+
+
+def _show_command(sub: Any, noun: str, noun_help: str, show_help: str) -> Any:
+    """`NOUN show`, the one action of NOUN; returns the parser of `show` for its arguments."""
+    parser = sub.add_parser(noun, help=noun_help)
+    actions = parser.add_subparsers(dest=f"{noun}_command", required=True, metavar="ACTION")
+    return actions.add_parser("show", help=show_help)
 
 
 def _add_operator_commands(sub: Any) -> None:
