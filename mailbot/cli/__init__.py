@@ -140,7 +140,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args, settings)
     if args.command in ("status", "security-txt", "backup"):
         return _operator(args, settings)
-    store = Store(settings.database.path)
+    store = Store(settings.database.path, read_only=True)
     try:
         return _inspect(args, store)
     finally:
@@ -163,8 +163,13 @@ def _run(settings: config.Settings, once: bool) -> int:
 
 
 def _check(settings: config.Settings) -> int:
-    """Print what works; on the first failure of each part, one line to stderr; exit 1."""
+    """Print what works; on the first failure of each part, one line to stderr; exit 1.
+
+    A database that cannot be opened read-only (or is not there yet): one line, exit 2.
+    """
     print(f"config: {settings.source} is valid")
+    Store(settings.database.path, read_only=True).close()
+    print(f"database: {settings.database.path} opened, schema up to date")
     failures = 0
 
     def part(name: str, action: Callable[[], list[str]]) -> None:
@@ -175,11 +180,6 @@ def _check(settings: config.Settings) -> int:
         except MailbotError as exc:
             failures += 1
             print(f"mailbot check: {name}: {exc}", file=sys.stderr)
-
-    def database() -> list[str]:
-        store = Store(settings.database.path)
-        store.close()
-        return [f"{settings.database.path} opened, schema up to date"]
 
     def mailbox() -> list[str]:
         box = build_mailbox(settings)
@@ -199,7 +199,6 @@ def _check(settings: config.Settings) -> int:
 
         return asyncio.run(go())
 
-    part("database", database)
     part("mailbox", mailbox)
     part("outbound", outbound)
     return 1 if failures else 0
@@ -323,7 +322,7 @@ def _operator(args: argparse.Namespace, settings: config.Settings) -> int:
         return 0
     if args.command == "backup" and not settings.database.path.exists():
         raise UserError(f"no database at {settings.database.path} ([database] path)")
-    store = Store(settings.database.path)
+    store = Store(settings.database.path, read_only=args.command == "status")
     try:
         if args.command == "backup":
             size = store.backup(Path(args.path), force=args.force)
@@ -375,7 +374,7 @@ def _report(args: argparse.Namespace, settings: config.Settings) -> int:
     from mailbot.report import render as report_render  # noqa: PLC0415
 
     calendar = calendar_for(settings)
-    store = Store(settings.database.path)
+    store = Store(settings.database.path, read_only=True)
     try:
         rows = report.read_rows(store, args.month, calendar)
     finally:

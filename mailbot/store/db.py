@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pwd
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from mailbot.core.errors import PermanentError, StorageUnavailable
+from mailbot.core.errors import PermanentError, StorageUnavailable, UserError
 from mailbot.core.models import CLOSED_STATES
 from mailbot.store.schema import MIGRATIONS
 
@@ -63,6 +64,56 @@ def _writer_lock(path: Path) -> threading.Lock:
         return _WRITERS.setdefault(path.resolve(), threading.Lock())
 
 
+def _user(uid: int) -> str:
+    """The name of user `uid` (its number when it has none)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _refusal(path: Path, cause: object) -> UserError:
+    """One line: the database that cannot be opened, its owner and mode, and who tried."""
+    me = _user(os.geteuid())
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return UserError(f"no database at {path} ([database] path); `mailbot run` creates it")
+    except OSError as exc:
+        return UserError(f"cannot open database {path} as user {me}: {exc.strerror or exc}")
+    owner, mode = _user(st.st_uid), f"{st.st_mode & 0o7777:04o}"
+    return UserError(
+        f"cannot open database {path} (owner {owner}, mode {mode}) as user {me}: {cause}"
+    )
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """`path` opened read-only (`mode=ro`): never created, migrated, or re-owned.
+
+    A database at an older schema version is refused (a UserError asking for one
+    `mailbot run`), as is one that cannot be read. In WAL mode a reader needs the `-shm`
+    file: when the daemon is not running there is none, and SQLite creates an empty `-wal`
+    and a `-shm` beside the database and leaves them (with the database's mode and, when run
+    as root, its owner); the database file itself is not touched.
+    """
+    if not path.is_file():
+        raise _refusal(path, "not a file")
+    try:
+        conn = sqlite3.connect(
+            f"{path.absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise _refusal(path, exc) from exc
+    if version < len(MIGRATIONS):
+        conn.close()
+        raise UserError(
+            f"database {path} is at schema version {version}, this mailbot needs"
+            f" {len(MIGRATIONS)}: run `mailbot run` once to migrate it"
+        )
+    return conn
+
+
 class Connection:
     """One connection to mailbot's SQLite database, migrated on opening.
 
@@ -71,18 +122,24 @@ class Connection:
     outbox and scheduler connection uses it: what it could lose is a "sent" mark or a
     notice record, which means a mail sent twice, never a mail or a report lost. Intake
     stays synchronous=FULL: a message leaves the mailbox only after its record is on disk.
+
+    `read_only=True` (the commands that only look): see `open_read_only`.
     """
 
-    def __init__(self, path: Path, durable: bool = True) -> None:
+    def __init__(self, path: Path, durable: bool = True, read_only: bool = False) -> None:
+        self.path = path
+        self._writer = _writer_lock(path)
+        if read_only:
+            self.db = sqlite_utils.Database(open_read_only(path))
+            self.db.execute("PRAGMA busy_timeout=10000")
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self.path = path
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._writer = _writer_lock(path)
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")
         self.migrate()
