@@ -352,7 +352,6 @@ def test_unreachable_mailbox_check_fails_and_run_retries(
     """`check` exits 1 with one stderr line naming the cause; `run` retries, exits 0 on SIGTERM."""
     changes, cause = FAULTS[fault]
     cfg = write_config(tmp_path, dovecot, smtp_server, **changes(dovecot))
-    Store(tmp_path / "mailbot.db").close()  # `check` opens the database `run` made read-only
     checked = mailbot(cfg, "check", check=False)
     assert checked.returncode == 1
     lines = checked.stderr.strip().splitlines()

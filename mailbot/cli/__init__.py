@@ -165,11 +165,15 @@ def _run(settings: config.Settings, once: bool) -> int:
 def _check(settings: config.Settings) -> int:
     """Print what works; on the first failure of each part, one line to stderr; exit 1.
 
-    A database that cannot be opened read-only (or is not there yet): one line, exit 2.
+    A database that cannot be opened read-only: one line, exit 2. One not there yet is
+    fine (`check` comes before the first start): `mailbot run` creates it.
     """
     print(f"config: {settings.source} is valid")
-    Store(settings.database.path, read_only=True).close()
-    print(f"database: {settings.database.path} opened, schema up to date")
+    if settings.database.path.exists():
+        Store(settings.database.path, read_only=True).close()
+        print(f"database: {settings.database.path} opened, schema up to date")
+    else:
+        print(f"database: {settings.database.path} not created yet (`mailbot run` creates it)")
     failures = 0
 
     def part(name: str, action: Callable[[], list[str]]) -> None:
