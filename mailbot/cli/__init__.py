@@ -106,8 +106,8 @@ def config_first(argv: list[str]) -> list[str]:
     rest: list[str] = []
     words = iter(argv)
     for word in words:
-        if word == "--config":
-            moved += [word, next(words, "")]
+        if word == "--config" and (value := next(words, None)) is not None:
+            moved += [word, value]  # (a last, bare --config stays: argparse names it)
         elif word.startswith("--config="):
             moved.append(word)
         else:
