@@ -186,7 +186,8 @@ def run_once(config: Path, sink: Sink, profile: Path | None = None) -> Watched:
     elif profile is not None:
         cprofile = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "mailbot"]
         command = [*cprofile, *command[1:]]
-    env = {**os.environ, "MAILBOT_NOW": "2026-12-21T09:00:00+01:00"}
+    env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+    env["MAILBOT_NOW"] = "2026-12-21T09:00:00+01:00"
     done = watch(command, env, sink.count, every=0.1)
     if done.returncode != 0:
         raise RuntimeError(f"mailbot run --once exited {done.returncode}: {done.stderr[-2000:]}")

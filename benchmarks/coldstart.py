@@ -39,7 +39,13 @@ READY_TIMEOUT = 30.0
 def child_env(notify: str | None = None, bytecode: bool = False) -> dict[str, str]:
     """The environment of a child: no systemd variables but `notify`; .pyc writing as told."""
     env = dict(os.environ)
-    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "MAILBOT_CONFIG"):
+    for name in (
+        "NOTIFY_SOCKET",
+        "WATCHDOG_USEC",
+        "WATCHDOG_PID",
+        "MAILBOT_CONFIG",
+        "JOURNAL_STREAM",
+    ):
         env.pop(name, None)
     if notify is not None:
         env["NOTIFY_SOCKET"] = notify

@@ -322,8 +322,10 @@ WAIT = 15.0
 
 
 def env(now: str = NOW, crash_at: str = "") -> dict[str, str]:
-    """The subprocess environment: fixed clock, optional crash point."""
-    return {**os.environ, "MAILBOT_NOW": now, "MAILBOT_CRASH_AT": crash_at}
+    """The subprocess environment: fixed clock, optional crash point; never the journal's
+    stream (under it JSON log lines get a `<N>` priority prefix the tests do not parse)."""
+    outside = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+    return {**outside, "MAILBOT_NOW": now, "MAILBOT_CRASH_AT": crash_at}
 
 
 def mailbot(

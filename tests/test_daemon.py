@@ -72,7 +72,8 @@ def test_daemon_ready_handles_report_and_stops_cleanly(
     """READY=1 once the mailbox is reached, a new report is acknowledged, SIGTERM exits 0."""
     sock, path = notify_socket
     cfg = write_config(tmp_path, mailbox={"poll_seconds": 1})
-    env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}
+    outside = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+    env = {**outside, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}
     env.pop("WATCHDOG_PID", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mailbot", "--config", str(cfg), "run"],

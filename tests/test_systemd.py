@@ -266,7 +266,8 @@ class Daemon:
     def __init__(self, base: Path, sock: socket.socket) -> None:
         self.base, self.sock = base, sock
         self.log = base / "stderr.log"
-        env = {**os.environ, "NOTIFY_SOCKET": str(sock.getsockname())}
+        outside = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+        env = {**outside, "NOTIFY_SOCKET": str(sock.getsockname())}
         for name in ("WATCHDOG_USEC", "WATCHDOG_PID", "MAILBOT_CONFIG"):
             env.pop(name, None)
         with self.log.open("wb") as err:
