@@ -103,10 +103,9 @@ def outgoing_text(raw: bytes | None) -> str:
 
 def message_list(store: Store) -> list[dict[str, Any]]:
     """The `messages --json` array."""
-    digests = store.message_digests()
     return [
         {
-            "sha256": digests[row.id],
+            "sha256": row.sha256,
             "message_id": row.message_id,
             "from": row.from_address,
             "subject": row.subject,

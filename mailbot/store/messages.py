@@ -16,7 +16,7 @@ _MESSAGE_FIELDS = (
 #: The columns of an `InboundMessage`, in order.
 _INBOUND_FIELDS = (
     "id, message_id, from_address, subject, received_at, disposition, reason,"
-    " COALESCE(case_id, named_case), size"
+    " COALESCE(case_id, named_case), size, sha256"
 )
 
 
@@ -86,7 +86,7 @@ class MessageStore(Connection):
     def messages_by_ref(self, message_id: str, sha_prefix: str = "") -> list[StoredMessage]:
         """Messages with this Message-ID, else (given `sha_prefix`) those whose sha256 starts
         with it, oldest first, with their raw bytes (at most 20)."""
-        fields = f"SELECT {_INBOUND_FIELDS}, sha256, raw FROM messages"  # noqa: S608
+        fields = f"SELECT {_INBOUND_FIELDS}, raw FROM messages"  # noqa: S608
         rows = self.db.execute(
             f"{fields} WHERE message_id = ? ORDER BY id LIMIT 20", [message_id]
         ).fetchall()
@@ -94,28 +94,23 @@ class MessageStore(Connection):
             sql = f"{fields} WHERE substr(sha256, 1, ?) = ? ORDER BY id LIMIT 20"
             rows = self.db.execute(sql, [len(sha_prefix), sha_prefix]).fetchall()
         return [
-            StoredMessage(
-                **vars(_inbound(r[:-2])), sha256=r[-2], raw=None if r[-1] is None else bytes(r[-1])
-            )
+            StoredMessage(**vars(_inbound(r[:-1])), raw=None if r[-1] is None else bytes(r[-1]))
             for r in rows
         ]
-
-    def message_digests(self) -> dict[int, str]:
-        """The sha256 of every inbound message's raw bytes, by row id."""
-        return dict(self.db.execute("SELECT id, sha256 FROM messages"))
 
 
 def _inbound(row: tuple[Any, ...]) -> InboundMessage:
     """An InboundMessage of a row of _INBOUND_FIELDS."""
-    rowid, message_id, from_address, subject, received_at, disposition, reason, case, size = row
+    rowid, message_id, sender, subject, received_at, disposition, reason, case, size, sha = row
     return InboundMessage(
         id=rowid,
         message_id=message_id,
-        from_address=from_address,
+        from_address=sender,
         subject=subject,
         received_at=datetime.fromisoformat(received_at),
         disposition=disposition,
         reason=reason,
         case_id=case,
         size=size,
+        sha256=sha,
     )

@@ -57,6 +57,7 @@ class InboundMessage:
     case_id: str | None
     """The case it is on, else the case it named (if any)."""
     size: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,6 @@ class CaseClock:
 
 @dataclass(frozen=True)
 class StoredMessage(InboundMessage):
-    """One recorded inbound message with its digest and raw bytes (`raw` None once purged)."""
+    """One recorded inbound message with its raw bytes (`raw` None once purged)."""
 
-    sha256: str
     raw: bytes | None
