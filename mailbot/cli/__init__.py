@@ -9,11 +9,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 # `run` starts faster without what only other commands need: those import it themselves.
-from mailbot import __version__
+from mailbot.cli.parser import build_parser
 from mailbot.core import config
 from mailbot.core.errors import ConfigError, MailbotError, NotFoundError, UserError
 from mailbot.shell import logs
@@ -23,63 +23,10 @@ from mailbot.shell.wiring import build_mailbox, build_service, build_transport
 from mailbot.store import Store
 from mailbot.store.files import write_atomically
 
-if TYPE_CHECKING:
-    from mailbot.report.figures import Month
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mailbot",
-        description="Runs a responsible-disclosure mailbox: every report a case, "
-        "acknowledged at once, deadlines kept.",
-    )
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help=f"config file (default: ${config.CONFIG_ENV}, else {config.DEFAULT_PATH});"
-        " also accepted after the command",
-    )
-    parser.add_argument("--version", action="version", version=f"mailbot {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("run", help="run the daemon in the foreground")
-    run.add_argument("--once", action="store_true", help="one intake pass, flush the outbox, exit")
-    sub.add_parser(
-        "check",
-        help="validate the config, reach mailbox and SMTP (sends nothing); exit 1 on failure",
-    )
-    sub.add_parser("demo", help="run the whole pipeline on sample reports; no config, no network")
-    cases = sub.add_parser("cases", help="list open cases")
-    cases.add_argument("--all", action="store_true", help="include closed cases")
-    cases.add_argument("--json", action="store_true", help="JSON on stdout")
-    show = _show_command(sub, "case", "one case", "a case with its messages and events")
-    show.add_argument("id", metavar="ID", help="case id, e.g. MK-2026-0042")
-    show.add_argument("--json", action="store_true", help="JSON on stdout")
-    _add_message_commands(sub)
-    deadlines = sub.add_parser("deadlines", help="every open clock, soonest first, with its reason")
-    deadlines.add_argument("--json", action="store_true", help="JSON on stdout")
-    calendar = sub.add_parser("calendar", help="the closed weekdays of a year and why")
-    calendar.add_argument("year", type=int, metavar="YEAR")
-    calendar.add_argument("--json", action="store_true", help="JSON on stdout")
-    purge = sub.add_parser(
-        "purge",
-        help="anonymise closed cases past the retention period (reporter data, raw mail)",
-    )
-    purge.add_argument(
-        "--older-than",
-        type=int,
-        metavar="DAYS",
-        help="closed cases with no change for DAYS days (default: [privacy] retention_days)",
-    )
-    purge.add_argument("--dry-run", action="store_true", help="change nothing, list the same")
-    purge.add_argument("--json", action="store_true", help="JSON on stdout")
-    _add_operator_commands(sub)
-    _add_report_command(sub)
-    return parser
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (141 when the reader of stdout went away)."""
-    args = _parser().parse_args(config_first(sys.argv[1:] if argv is None else list(argv)))
+    args = build_parser().parse_args(config_first(sys.argv[1:] if argv is None else list(argv)))
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
@@ -274,38 +221,6 @@ def _output(args: argparse.Namespace, data: Any, text: str) -> int:
     return 0
 
 
-def _add_message_commands(sub: Any) -> None:
-    """`messages [--json]` and `message show REF [--eml]`."""
-    messages = sub.add_parser("messages", help="every inbound message with its disposition")
-    messages.add_argument("--json", action="store_true", help="JSON on stdout")
-    show = _show_command(
-        sub, "message", "one inbound message", "headers, disposition, reason, text"
-    )
-    show.add_argument("ref", metavar="REF", help="Message-ID, or 8+ hex digits of its sha256")
-    show.add_argument("--eml", action="store_true", help="the raw bytes as received on stdout")
-
-
-def _show_command(sub: Any, noun: str, noun_help: str, show_help: str) -> Any:
-    """`NOUN show`, the one action of NOUN; returns the parser of `show` for its arguments."""
-    parser = sub.add_parser(noun, help=noun_help)
-    actions = parser.add_subparsers(dest=f"{noun}_command", required=True, metavar="ACTION")
-    return actions.add_parser("show", help=show_help)
-
-
-def _add_operator_commands(sub: Any) -> None:
-    """`status`, `security-txt` and `backup`."""
-    health = sub.add_parser(
-        "status",
-        help="heartbeat, backlog, outbox, cases, deadlines; exit 1 when something needs attention",
-    )
-    health.add_argument("--json", action="store_true", help="JSON on stdout")
-    txt = sub.add_parser("security-txt", help="an RFC 9116 security.txt from [security_txt]")
-    txt.add_argument("--output", metavar="FILE", help="write FILE (mode 0644) instead of stdout")
-    backup = sub.add_parser("backup", help="a consistent copy of the database, also while running")
-    backup.add_argument("path", metavar="PATH", help="the copy to write (mode 0600)")
-    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
-
-
 def _operator(args: argparse.Namespace, settings: config.Settings) -> int:
     """Run `status`, `security-txt` or `backup`."""
     from mailbot.cli import status  # noqa: PLC0415 - see the imports
@@ -346,29 +261,6 @@ def _write_public(path: Path, text: str) -> None:
         write_atomically(path, text.encode("utf-8"), 0o644)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def _add_report_command(sub: Any) -> None:
-    """`report --month YYYY-MM [--format html|text] [--output FILE] [--json]`."""
-    monthly = sub.add_parser(
-        "report", help="a month's reports, response times, promises kept, overdue cases, rewards"
-    )
-    monthly.add_argument(
-        "--month", required=True, type=_month, metavar="YYYY-MM", help="by local date of receipt"
-    )
-    monthly.add_argument("--format", choices=("text", "html"), default="text", help="default text")
-    monthly.add_argument("--output", metavar="FILE", help="write FILE (mode 0600), not stdout")
-    monthly.add_argument("--json", action="store_true", help="the figures as JSON on stdout")
-
-
-def _month(text: str) -> Month:
-    """argparse type: a bad month exits 2 naming it."""
-    from mailbot.report import figures as report  # noqa: PLC0415 - see the imports
-
-    try:
-        return report.parse_month(text)
-    except report.ReportError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _report(args: argparse.Namespace, settings: config.Settings) -> int:
