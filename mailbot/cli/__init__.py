@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from mailbot.cli.parser import build_parser
 from mailbot.core import config
 from mailbot.core.errors import ConfigError, MailbotError, NotFoundError, UserError
-from mailbot.shell import logs
+from mailbot.shell import logs, runlock
 from mailbot.shell.clock import SystemClock
 from mailbot.shell.pipeline import calendar_for
 from mailbot.shell.wiring import build_mailbox, build_service, build_transport
@@ -87,6 +87,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args, settings)
     if args.command in ("status", "security-txt", "backup"):
         return _operator(args, settings)
+    if args.command in ("restore", "release"):
+        from mailbot.cli import repair  # noqa: PLC0415 - see the imports
+
+        if args.command == "restore":
+            return repair.restore_command(settings, Path(args.backup))
+        return repair.release_command(settings, args.ref, args.max_bytes)
     store = Store(settings.database.path, read_only=True)
     try:
         return _inspect(args, store)
@@ -95,6 +101,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(settings: config.Settings, once: bool) -> int:
+    with runlock.sharing(settings.database.path):  # refused while a restore runs
+        return _run_locked(settings, once)
+
+
+def _run_locked(settings: config.Settings, once: bool) -> int:
     if once:
         # The outbox's own connection lets mail go out while the intake pass goes on.
         outbox_store = Store(settings.database.path, durable=False)
@@ -251,8 +262,21 @@ def _operator(args: argparse.Namespace, settings: config.Settings) -> int:
     finally:
         store.close()
     reasons = status.attention(snapshot)
-    _output(args, status.as_json(snapshot, reasons), status.as_text(snapshot, reasons))
-    return 1 if reasons else 0
+    form = args.format or ("json" if args.json else "text")
+    if form == "prometheus":
+        from mailbot.cli import prometheus  # noqa: PLC0415 - see the imports
+
+        text = prometheus.render(snapshot, reasons)
+    elif form == "json":
+        text = json.dumps(status.as_json(snapshot, reasons), ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = status.as_text(snapshot, reasons)
+    if args.output:
+        _write_public(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    # The textfile collector reads the attention from the file: writing it is the success.
+    return 1 if reasons and form != "prometheus" else 0
 
 
 def _write_public(path: Path, text: str) -> None:

@@ -159,9 +159,19 @@ def _quarantined(msg: InboundMessage, verdict: Verdict, inp: Inputs) -> Plan:
         f"Message-ID: {msg.message_id or '(none)'}",
         f"Received: {format_moment(msg.received_at, inp.tz, inp.settings.identity.language)}",
         f"Size: {msg.size} bytes, sha256 {msg.raw_sha256}",
+        f"To process it anyway (a genuine report): {release_command(msg, inp)}",
     ]
     alert = staff_alert(inp, "quarantined", verdict.reason, details, seed=msg.raw_sha256)
     return Plan(verdict, mails=(Queued(alert),))
+
+
+def release_command(msg: InboundMessage, inp: Inputs) -> str:
+    """The `mailbot release` line for a quarantined message: named by its sha256 (a
+    Message-ID is the sender's text, not for a shell), with --max-bytes when too large."""
+    command = f"mailbot release {msg.raw_sha256[:16]}"
+    if msg.size > inp.settings.limits.max_message_bytes:
+        command += f" --max-bytes {msg.size}"
+    return command
 
 
 def with_collision_alert(plan: Plan, msg: InboundMessage, reason: str, inp: Inputs) -> Plan:

@@ -50,3 +50,7 @@ class ConfigError(UserError):
 
 class NotFoundError(UserError):
     """A case or message named on the command line does not exist."""
+
+
+class StillQuarantined(UserError):
+    """A message given to `mailbot release` would be quarantined again; nothing changed."""

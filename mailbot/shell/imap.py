@@ -26,6 +26,7 @@ from imapclient.exceptions import IMAPClientError
 
 from mailbot.core.config import MailboxSettings
 from mailbot.core.errors import MailboxUnavailable
+from mailbot.shell.archive import imap_archived
 from mailbot.shell.imap_session import ImapConnection, Session, validate
 from mailbot.shell.imap_wait import IDLE_RENEW_SECONDS, ImapWaiter
 from mailbot.shell.logs import get_logger
@@ -151,6 +152,12 @@ class ImapMailbox:
     def count_pending(self) -> int:
         """Messages in the folder, from EXAMINE's EXISTS (read-only: no flag changes)."""
         return self._connection.run("count", self._count)
+
+    def archived(self, since: datetime | None) -> Iterator[MailboxItem]:
+        """Filed messages (processed, then quarantine folder) received at or after `since`,
+        oldest first, read-only (`mailbot restore`; see `mailbot.shell.archive`)."""
+        folders = (self.settings.processed_folder, self.settings.quarantine_folder)
+        return imap_archived(self._connection.run, folders, since)
 
     def reachable(self, timeout: float = 1.0) -> bool:
         """True when a TCP connection to the server's port opens (no login: a cheap probe)."""

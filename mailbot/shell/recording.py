@@ -14,7 +14,9 @@ from mailbot.core.classify import Context, Rules, Verdict, classify
 from mailbot.core.config import Settings
 from mailbot.core.decide import decide, with_collision_alert
 from mailbot.core.effects import Inputs, Plan
+from mailbot.core.errors import StillQuarantined
 from mailbot.core.models import Case, Disposition, InboundMessage
+from mailbot.core.release import Release, with_release
 from mailbot.core.staffmail import plan_staff_reply
 from mailbot.core.workdays import Calendar
 from mailbot.mail import parsing
@@ -79,11 +81,17 @@ class Recorder:
         }
         """Planner per disposition (the rest: `decide`), as Mailman's chains keep data."""
 
-    def record(self, item: MailboxItem) -> Outcome:
-        """Record `item` in one transaction; raises on any fault (the caller parks it)."""
+    def record(self, item: MailboxItem, release: Release | None = None) -> Outcome:
+        """Record `item` in one transaction; raises on any fault (the caller parks it).
+
+        With `release` (`mailbot release`) the quarantined row it names is replaced; a
+        message that would be quarantined again raises StillQuarantined, changing nothing.
+        """
         msg = self._parse(item)
         content = redelivery.content_digest(item.raw)
         with self.store.transaction():
+            if release is not None:
+                self.store.forget_message(release.row)
             sameness = self._sameness(msg, content)
             ctx = self._context(msg, sameness.duplicate)
             verdict = classify(msg, ctx, self.rules)
@@ -92,6 +100,10 @@ class Recorder:
             plan = self.planners.get(verdict.disposition, self._decide)(looked)
             if sameness.collision:
                 plan = with_collision_alert(plan, msg, sameness.reason, self.inputs())
+            if release is not None:
+                if plan.verdict.disposition is D.QUARANTINED:
+                    raise StillQuarantined(f"still quarantined: {plan.verdict.reason}")
+                plan = with_release(plan, release)
             self._apply(plan, msg, item, content, number)
             crashpoint("before_commit")
         crashpoint("after_commit")

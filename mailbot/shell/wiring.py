@@ -5,6 +5,7 @@ from __future__ import annotations
 from mailbot.core.config import MailboxSettings, OutboundSettings, Settings
 from mailbot.core.errors import ConfigError
 from mailbot.shell.clock import Clock
+from mailbot.shell.logs import get_logger
 from mailbot.shell.mailbox import Mailbox, MaildirMailbox
 from mailbot.shell.oauth import OAuthClient, TokenProvider, oauth_client
 from mailbot.shell.pipeline import Service
@@ -69,6 +70,10 @@ def build_transport(settings: Settings, tokens: TokenProviders | None = None) ->
 def build_service(settings: Settings, clock: Clock, outbox_store: Store | None = None) -> Service:
     """A ready service with its own store connection (and one for the outbox, if given)."""
     store = Store(settings.database.path)
+    behind = store.adopt_mark()
+    for year, (known, mark) in behind.items():
+        # Put back by hand (`cp`): numbers up to the mark left the system already.
+        get_logger().warning("case_numbers_behind", year=year, known=known, mark=mark)
     tokens: TokenProviders = {}
     extra = settings.outbound.connections - 1 if settings.outbound.transport == "smtp" else 0
     return Service(

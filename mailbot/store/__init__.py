@@ -10,12 +10,20 @@ from mailbot.store.db import Connection, storage_error
 from mailbot.store.figures import FigureStore
 from mailbot.store.messages import MessageStore
 from mailbot.store.outbox import OutboxStore
+from mailbot.store.restoring import RestoreStore
 
 __all__ = ["Connection", "Store", "storage_error"]
 
 
 class Store(
-    MessageStore, CaseStore, OutboxStore, ClockStore, BounceStore, FigureStore, BackupStore
+    MessageStore,
+    CaseStore,
+    OutboxStore,
+    ClockStore,
+    BounceStore,
+    FigureStore,
+    BackupStore,
+    RestoreStore,
 ):
     """All reads and writes of mailbot's SQLite database (`durable`: see `Connection`).
 

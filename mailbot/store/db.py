@@ -8,7 +8,7 @@ import os
 import pwd
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,12 @@ class Connection:
 
     def __init__(self, path: Path, durable: bool = True, read_only: bool = False) -> None:
         self.path = path
+        self.durable = durable
+        self.keeps_mark = True
+        self.after_commit: list[Callable[[], None]] = []
+        """Done once the transaction in hand commits (dropped if it rolls back)."""
+        """Raise the case-number high-water mark (`store.highwater`); off while
+        `mailbot restore` re-records mail, whose cases get back their own numbers."""
         self._writer = _writer_lock(path)
         if read_only:
             self.db = sqlite_utils.Database(open_read_only(path))
@@ -192,9 +198,13 @@ class Connection:
                 yield
                 self.db.execute("COMMIT")
             except BaseException:
+                self.after_commit.clear()
                 if self.db.conn.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
+            done, self.after_commit = self.after_commit, []
+            for action in done:
+                action()
 
     @contextmanager
     def savepoint(self, name: str) -> Iterator[None]:

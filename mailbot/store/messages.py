@@ -70,6 +70,12 @@ class MessageStore(Connection):
             self._insert("attachments", {**attachment, "message": rowid})
         return rowid
 
+    def forget_message(self, rowid: int) -> None:
+        """Delete message `rowid` and its attachment rows (`mailbot release` records the
+        message anew; call inside the transaction that does)."""
+        self.db.execute("DELETE FROM attachments WHERE message = ?", [rowid])
+        self.db.execute("DELETE FROM messages WHERE id = ?", [rowid])
+
     def messages(self) -> list[InboundMessage]:
         """Every inbound message, oldest first (without raw bytes)."""
         sql = f"SELECT {_INBOUND_FIELDS} FROM messages ORDER BY received_at, id"  # noqa: S608
