@@ -4,6 +4,11 @@ the one-line reasons a connection fails with.
 The connection is opened lazily. Any failure drops it and raises `MailboxUnavailable`
 with one line naming host:port and the cause; the next call reconnects (a call on a
 connection that turns out dead reconnects once by itself). Not thread-safe.
+
+A port that speaks otherwise than `security` says (plain text for "tls", implicit TLS
+for "starttls" or "plain") gets the line naming the setting that fits it
+(tls.Endpoint) within about GREETING_WAIT s, not after `timeout`; imapclient's own
+warning about TLS to port 143 is left out for that line.
 """
 
 from __future__ import annotations
@@ -11,20 +16,23 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import ipaddress
+import logging
 import re
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imap4 import IMAP4WithTimeout
 
-from mailbot.core.config import MailboxSettings
+from mailbot.core.config import IMAP_PORTS, MailboxSettings
 from mailbot.core.errors import ConfigError, MailboxLoginFailed, MailboxUnavailable
 from mailbot.shell.logs import get_logger
 from mailbot.shell.oauth import TokenProvider, TokenSource, TokenUnavailable, oauth_client
-from mailbot.shell.tls import tls_context, tls_problem
+from mailbot.shell.tls import Endpoint, greeting_wait, silent, tls_context, tls_problem
 
 LOST = (OSError, imaplib.IMAP4.abort)
 """The connection is gone or unusable."""
@@ -120,6 +128,56 @@ def _token_source(mb: MailboxSettings, given: TokenSource | None) -> TokenSource
     return given if given is not None else TokenProvider(oauth_client(mb), "mailbox")
 
 
+def _no_port_143_warning(record: logging.LogRecord) -> bool:
+    """imapclient warns before it tries TLS to port 143; a mismatch gets our own line."""
+    return not record.getMessage().startswith("Attempting to establish an encrypted")
+
+
+logging.getLogger("imapclient.imapclient").addFilter(_no_port_143_warning)
+
+
+class _GreetedIMAP4(IMAP4WithTimeout):  # type: ignore[misc]  # imapclient is untyped
+    """imapclient's plain-text connection; calls `on_silence` (which may raise) when the
+    server has not greeted within GREETING_WAIT s of the TCP connect."""
+
+    def __init__(
+        self, host: str, port: int, timeout: float, on_silence: Callable[[], None]
+    ) -> None:
+        self._on_silence = on_silence
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock: socket.socket = super()._create_socket(timeout)
+        if silent(sock, greeting_wait(sock.gettimeout())):
+            try:
+                self._on_silence()
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+
+class _Client(IMAPClient):  # type: ignore[misc]  # imapclient is untyped
+    """An IMAPClient whose plain-text connect (starttls, plain) notices a silent server."""
+
+    def __init__(
+        self,
+        mb: MailboxSettings,
+        context: ssl.SSLContext | None,
+        timeout: float,
+        on_silence: Callable[[], None],
+    ) -> None:
+        self._connect_timeout = timeout
+        self._on_silence = on_silence
+        tls = mb.security == "tls"
+        super().__init__(mb.host, mb.port, ssl=tls, ssl_context=context, timeout=timeout)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        if self.ssl:
+            return super()._create_IMAP4()  # type: ignore[no-any-return]
+        return _GreetedIMAP4(self.host, self.port, self._connect_timeout, self._on_silence)
+
+
 class ImapConnection:
     """The lazily opened, logged-in connection of one mailbox (settings already validated)."""
 
@@ -135,6 +193,9 @@ class ImapConnection:
         """With a token source, login is XOAUTH2 with its access token instead of a password."""
         self.session: Session | None = None
         self._log = get_logger(mailbox=self.address, folder=settings.folder)
+        self._endpoint = Endpoint(
+            "mailbox", settings.host, settings.port, settings.security, IMAP_PORTS
+        )
 
     def run(self, what: str, op: Callable[[Session], T]) -> T:
         """Run `op` on a live session; reconnect once if a reused connection was dead."""
@@ -179,15 +240,9 @@ class ImapConnection:
         mb = self.settings
         token = self._access_token()
         try:
-            client = IMAPClient(
-                mb.host,
-                mb.port,
-                ssl=mb.security == "tls",
-                ssl_context=self._context,
-                timeout=self.timeout,
-            )
+            client = _Client(mb, self._context, self.timeout, self._silent_server)
         except (*LOST, IMAPClientError) as exc:
-            raise self._unavailable(exc) from exc
+            raise self._unavailable(exc, self._endpoint.after_tls_failure(exc)) from exc
         try:
             if mb.security == "starttls":
                 if not client.has_capability("STARTTLS"):
@@ -230,5 +285,12 @@ class ImapConnection:
             self.tokens.forget(token)  # fetch a fresh one next time
             raise
 
-    def _unavailable(self, exc: BaseException) -> MailboxUnavailable:
-        return MailboxUnavailable(f"IMAP {self.address}: {describe(exc, self.timeout)}")
+    def _silent_server(self) -> None:
+        """No greeting yet: an implicit-TLS port is named at once, else we wait on."""
+        hint = self._endpoint.after_silence()
+        if hint is not None:
+            raise MailboxUnavailable(f"IMAP {self.address}: {hint}")
+
+    def _unavailable(self, exc: BaseException, hint: str | None = None) -> MailboxUnavailable:
+        why = hint if hint is not None else describe(exc, self.timeout)
+        return MailboxUnavailable(f"IMAP {self.address}: {why}")

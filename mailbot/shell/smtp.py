@@ -12,6 +12,10 @@ Errors follow what the outbox must do with the mail:
 
 A recipient refused at RCPT stops the transaction before DATA, so nobody gets the
 mail: one outbox row has one truthful status and a retry never sends a copy twice.
+
+A port that speaks otherwise than `security` says (plain text for "tls", implicit TLS
+for "starttls" or "plain") fails with the line naming the setting that fits it
+(tls.Endpoint), within about GREETING_WAIT s, not after `timeout`.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from typing import Literal
 import aiosmtplib
 from aiosmtplib.email import parse_address
 
+from mailbot.core.config import SMTP_PORTS
 from mailbot.core.errors import ConfigError, TransportPermanentError, TransportTemporaryError
 from mailbot.shell.oauth import TokenSource, TokenUnavailable
-from mailbot.shell.tls import tls_context, tls_problem
+from mailbot.shell.tls import Endpoint, greeting_wait, tls_context, tls_problem
 
 Security = Literal["tls", "starttls", "plain"]
 _SECURITY = ("tls", "starttls", "plain")
@@ -74,6 +79,7 @@ class SmtpTransport:
         self._tls = tls_context("outbound", ca_file, verify) if security != "plain" else None
         self._client: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
+        self._endpoint = Endpoint("outbound", host, port, security, SMTP_PORTS)
 
     @property
     def where(self) -> str:
@@ -128,7 +134,7 @@ class SmtpTransport:
         )
         stage = "connect"
         try:
-            greeting = await client.connect()
+            greeting = await self._greet(client)
             lines.append(f"connected to {self.host}:{self.port}: {_reply(greeting)}")
             if self.security == "tls":
                 lines.append(f"implicit TLS: {self._tls_summary(client)}")
@@ -150,6 +156,28 @@ class SmtpTransport:
                 f"{self.where}: {stage} failed: {self._why(exc)}"
             ) from exc
         return client
+
+    async def _greet(self, client: aiosmtplib.SMTP) -> aiosmtplib.SMTPResponse:
+        """Connect and read the greeting; a port speaking otherwise than `security` says
+        fails with the hint (a silent server is asked after GREETING_WAIT s, not `timeout`)."""
+        wait = greeting_wait(self.timeout)
+        connecting = asyncio.ensure_future(client.connect())
+        try:
+            while self.security != "tls" and not connecting.done():
+                await asyncio.wait({connecting}, timeout=wait)
+                if client.is_connected and not connecting.done():  # connected, not greeted
+                    hint = await asyncio.to_thread(self._endpoint.after_silence)
+                    if hint is not None:
+                        raise TransportTemporaryError(f"{self.where}: {hint}")
+                    break
+            return await connecting
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            hint = await asyncio.to_thread(self._endpoint.after_tls_failure, exc)
+            if hint is None:
+                raise
+            raise TransportTemporaryError(f"{self.where}: {hint}") from exc
+        finally:
+            connecting.cancel()  # nothing when it is done; else it stops with us
 
     async def _starttls(self, client: aiosmtplib.SMTP, lines: list[str]) -> None:
         if not client.supports_extension("starttls"):
