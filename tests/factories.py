@@ -25,13 +25,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from mailbot.cli.status import Snapshot
 from mailbot.core import config
 from mailbot.core.models import Disposition, OutgoingMail
 from mailbot.shell.clock import Clock, ManualClock
@@ -460,3 +462,31 @@ def deliver_while_down(account: DovecotAccount, raw: bytes, when: datetime) -> N
     name = deliver_to_maildir(maildir, raw, when)
     owner = maildir.stat()
     os.chown(maildir / "new" / name, owner.st_uid, owner.st_gid)
+
+
+# -- `mailbot status` snapshots (test_status.py, test_prometheus.py) ------------------------
+
+STATUS_NOW = datetime(2026, 12, 21, 9, 5, tzinfo=UTC)
+"""Monday 21 December 2026, 10:05 in Amsterdam."""
+
+
+def status_snapshot(**changes: Any) -> Snapshot:
+    """A `status` snapshot at STATUS_NOW in which everything is fine, with `changes`."""
+    now = STATUS_NOW
+    fine = Snapshot(
+        now=now,
+        timezone=ZoneInfo("Europe/Amsterdam"),
+        poll_seconds=60,
+        intake=now - timedelta(seconds=5),
+        tick=now - timedelta(seconds=40),
+        backlog=0,
+        backlog_error="",
+        queued=0,
+        oldest_queued=None,
+        failed_at=(),
+        cases={"new": 0, "acknowledged": 2, "investigating": 1, "confirmed": 0},
+        due_today=1,
+        overdue=0,
+        security_txt_expires=date(2027, 6, 30),
+    )
+    return replace(fine, **changes)

@@ -235,3 +235,15 @@ def test_restore_end_to_end_with_dovecot(
     mailbot(cfg, "run", "--once")
     assert case_ids(cfg) == [f"MK-2025-000{n}" for n in (1, 2, 3, 4, 5)]
     assert acks_per_report(smtp_server) == Counter({f"<r{n}@example.nl>": 1 for n in range(1, 6)})
+
+
+def test_restore_with_unreachable_mailbox_replaces_nothing(lost: Path) -> None:
+    """When the filed mail cannot be read (the mailbox is gone), the restore exits 1 before
+    replacing anything: the database still has all four cases."""
+    base = lost.parent
+    shutil.rmtree(base / "inbox")
+    (base / "inbox").write_text("not a Maildir")
+    refused = mailbot(lost, "restore", str(base / "backup.db"), check=False)
+    assert (refused.returncode, refused.stderr.count("\n")) == (1, 1)
+    assert [p.name for p in base.iterdir() if "before-restore" in p.name] == []
+    assert case_ids(lost) == [f"MK-2025-000{n}" for n in (1, 2, 3, 4)]

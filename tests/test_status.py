@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dovecot import DovecotAccount
-from factories import free_port, mailbot, write_config
+from factories import free_port, mailbot, status_snapshot, write_config
 
 from mailbot.cli.status import (
     Snapshot,
@@ -36,23 +36,7 @@ TZ = ZoneInfo("Europe/Amsterdam")
 
 def snapshot(**changes: Any) -> Snapshot:
     """A snapshot in which everything is fine, with `changes` applied."""
-    fine = Snapshot(
-        now=NOW,
-        timezone=TZ,
-        poll_seconds=60,
-        intake=NOW - timedelta(seconds=5),
-        tick=NOW - timedelta(seconds=40),
-        backlog=0,
-        backlog_error="",
-        queued=0,
-        oldest_queued=None,
-        failed_at=(),
-        cases={"new": 0, "acknowledged": 2, "investigating": 1, "confirmed": 0},
-        due_today=1,
-        overdue=0,
-        security_txt_expires=date(2027, 6, 30),
-    )
-    return replace(fine, **changes)
+    return status_snapshot(**changes)
 
 
 def test_all_fine_needs_no_attention() -> None:
@@ -167,6 +151,7 @@ def test_json_document_has_the_issue_keys() -> None:
         "clocks": {"due_today": 1, "overdue": 0},
         "security_txt_expires": "2027-06-30",
         "storage": None,
+        "quarantined": {"total": 0, "last_7_days": 0},
         "attention": ["a reason"],
     }
     assert actual == expected

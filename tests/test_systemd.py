@@ -1,4 +1,5 @@
-"""The systemd unit (verify, exposure score, tmpfiles) and SIGHUP reload of a real daemon."""
+"""The systemd units (verify, exposure scores, hardening, the shell lines of backup and
+failure mail, tmpfiles) and SIGHUP reload of a real daemon."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import email
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -32,6 +34,8 @@ from mailbot.shell.wiring import build_service
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "mailbot.service"
+SERVICES = sorted((ROOT / "systemd").glob("*.service"))
+TIMERS = sorted((ROOT / "systemd").glob("*.timer"))
 TMPFILES = ROOT / "systemd" / "mailbot.tmpfiles"
 SYSUSERS = ROOT / "systemd" / "mailbot.sysusers"
 EXEC_START = "/usr/local/bin/mailbot"
@@ -101,6 +105,9 @@ def test_unit_has_the_required_settings() -> None:
         "NoNewPrivileges": ["yes"],
         "RestrictAddressFamilies": ["AF_INET AF_INET6 AF_UNIX"],
         "CapabilityBoundingSet": [""],
+        "OnFailure": ["mailbot-failure@%n.service"],
+        "MemoryMax": ["512M"],
+        "TasksMax": ["64"],
     }
     actual = {key: settings.get(key) for key in expected}
     assert actual == expected
@@ -109,12 +116,15 @@ def test_unit_has_the_required_settings() -> None:
     assert settings["ExecStart"] == [f"{EXEC_START} run"]
 
 
-def test_unit_verifies_without_warnings(tmp_path: Path) -> None:
-    """`systemd-analyze verify` finds nothing wrong once ExecStart names an existing binary."""
+@pytest.mark.parametrize("unit", SERVICES + TIMERS, ids=lambda p: p.name)
+def test_unit_verifies_without_warnings(tmp_path: Path, unit: Path) -> None:
+    """`systemd-analyze verify` finds nothing wrong once ExecStart names an existing binary
+    (every unit of systemd/ copied beside it, so that timers find their services)."""
     analyze = tool("systemd-analyze")
-    copy = tmp_path / "mailbot.service"
-    copy.write_text(UNIT.read_text().replace(EXEC_START, f"{sys.executable} -m mailbot"))
-    result = run(analyze, "verify", "--man=no", str(copy))
+    for each in SERVICES + TIMERS:
+        text = each.read_text().replace(EXEC_START, f"{sys.executable} -m mailbot")
+        (tmp_path / each.name).write_text(text)
+    result = run(analyze, "verify", "--man=no", str(tmp_path / unit.name))
     ours = [ln for ln in (result.stdout + result.stderr).splitlines() if "mailbot" in ln]
     assert (result.returncode, ours) == (0, [])
 
@@ -128,11 +138,12 @@ def test_unit_as_shipped_only_lacks_the_installed_binary() -> None:
     assert unexpected == []
 
 
-def exposure() -> float:
-    """The overall exposure level of the unit, as `systemd-analyze security` reports it."""
+def exposure(unit: Path = UNIT) -> float:
+    """The overall exposure level of `unit`, as `systemd-analyze security` reports it."""
     analyze = tool("systemd-analyze")
-    result = run(analyze, "security", "--offline=true", "--threshold=20", str(UNIT))
-    found = re.search(r"Overall exposure level for mailbot\.service: (\d+\.\d)", result.stdout)
+    result = run(analyze, "security", "--offline=true", "--threshold=20", str(unit))
+    name = re.escape(unit.name).replace("@", "@i")  # a template is scored as instance "i"
+    found = re.search(rf"Overall exposure level for {name}: (\d+\.\d)", result.stdout)
     assert found is not None, result.stdout + result.stderr
     assert result.returncode == 0, f"exposure above {MAX_EXPOSURE}: {found.group(1)}"
     return float(found.group(1))
@@ -147,6 +158,156 @@ def test_exposure_is_low_and_documented() -> None:
     stated = re.findall(r"exposure\s+(?:level\s+)?(?:of\s+)?\**(\d+\.\d)", section)
     assert stated == [f"{score:.1f}"]
     assert f"gives {score:.1f}" in UNIT.read_text()
+
+
+@pytest.mark.parametrize("unit", SERVICES, ids=lambda p: p.name)
+def test_every_service_is_below_the_limit_and_states_its_score(unit: Path) -> None:
+    """Each service of systemd/ scores <= 2.0 and its comment gives the measured score."""
+    score = exposure(unit)
+    actual = (score <= MAX_EXPOSURE, f"gives {score:.1f}" in unit.read_text())
+    assert actual == (True, True), f"{unit.name}: {score}"
+
+
+HARDENING = (
+    "User",
+    "Group",
+    "UMask",
+    "CapabilityBoundingSet",
+    "NoNewPrivileges",
+    "ProtectSystem",
+    "ProtectHome",
+    "PrivateTmp",
+    "PrivateDevices",
+    "PrivateUsers",
+    "ProtectKernelTunables",
+    "ProtectProc",
+    "RestrictNamespaces",
+    "MemoryDenyWriteExecute",
+    "SystemCallFilter",
+    "SystemCallErrorNumber",
+)
+
+
+@pytest.mark.parametrize("unit", SERVICES, ids=lambda p: p.name)
+def test_every_service_is_hardened_like_the_daemon(unit: Path) -> None:
+    """User mailbot and the daemon's sandbox, setting for setting, in every service."""
+    daemon, other = unit_settings(UNIT.read_text()), unit_settings(unit.read_text())
+    actual = {key: other.get(key) for key in HARDENING}
+    assert actual == {key: daemon.get(key) for key in HARDENING}
+
+
+def test_timers_start_their_services_and_failures_mail() -> None:
+    """Each timer has its service; every service but the failure mail and the per-minute
+    metrics names the failure template in OnFailure=."""
+    services = {p.stem for p in SERVICES}
+    assert sorted(p.stem for p in TIMERS if p.stem in services) == sorted(p.stem for p in TIMERS)
+    on_failure = {p.name: unit_settings(p.read_text()).get("OnFailure") for p in SERVICES}
+    quiet = {"mailbot-failure@.service", "mailbot-metrics.service"}
+    expected = {
+        name: None if name in quiet else ["mailbot-failure@%n.service"] for name in on_failure
+    }
+    assert on_failure == expected
+
+
+def test_metrics_unit_writes_where_it_may() -> None:
+    """The textfile the metrics unit writes lies in its one ReadWritePaths= folder."""
+    settings = unit_settings((ROOT / "systemd" / "mailbot-metrics.service").read_text())
+    words = settings["ExecStart"][0].split()
+    target = Path(words[words.index("--output") + 1])
+    assert (words[1:4], [str(target.parent)]) == (
+        ["status", "--format", "prometheus"],
+        settings["ReadWritePaths"],
+    )
+
+
+# -- the shell lines of the units, run as systemd would run them ----------------------------
+
+
+def command(unit: Path, key: str, instance: str = "", **replace: str) -> list[str]:
+    """The argv of `key` (ExecStart=, ...) in `unit`: continuation lines joined, specifiers
+    %i %H %% and `$$` resolved as systemd does, each `replace` old → new applied."""
+    text = re.sub(r"\\\n", " ", unit.read_text())
+    line = next(ln for ln in text.splitlines() if ln.startswith(f"{key}="))
+    value = line.partition("=")[2]
+    for old, new in {"%i": instance, "%H": socket.gethostname(), **replace}.items():
+        value = value.replace(old, new)
+    return shlex.split(value.replace("%%", "%").replace("$$", "$"))
+
+
+def _stubs(folder: Path) -> dict[str, str]:
+    """The test environment with stubs first on PATH: `date` (always 2026-12-21),
+    `systemctl` (prints its arguments, exit 3 as for a failed unit) and `msmtp` (keeps its
+    arguments and stdin in folder/args and folder/mail)."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    scripts = {
+        "date": "echo 2026-12-21\n",
+        "systemctl": 'echo "x systemctl $*"\nexit 3\n',
+        "msmtp": f'echo "$*" > {folder}/args\ncat > {folder}/mail\n',
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}")
+        (bin_dir / name).chmod(0o755)
+    return {**factories.env(), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def test_backup_unit_writes_a_dated_copy_and_keeps_the_newest(tmp_path: Path) -> None:
+    """ExecStart writes backups/mailbot-<date>.db (again the same day: replaced);
+    ExecStartPost then deletes the oldest copies until KEEP are left."""
+    unit = ROOT / "systemd" / "mailbot-backup.service"
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    cfg = factories.write_config(tmp_path)
+    factories.mailbot(cfg, "run", "--once")
+    old = [folder / f"mailbot-2026-12-{day:02d}.db" for day in range(11, 19)]
+    for path in old:
+        path.write_bytes(b"old")
+    paths = {EXEC_START: f"{sys.executable} -m mailbot", "/var/lib/mailbot/backups": str(folder)}
+    env = {**_stubs(tmp_path), "MAILBOT_CONFIG": str(cfg), "KEEP": "7"}
+    made = [
+        subprocess.run(command(unit, "ExecStart", **paths), env=env, check=False).returncode
+        for _ in range(2)
+    ]
+    kept = subprocess.run(command(unit, "ExecStartPost", **paths), env=env, check=False)
+    today = folder / "mailbot-2026-12-21.db"
+    actual = (made, kept.returncode, sorted(folder.iterdir()), today.read_bytes()[:16])
+    assert actual == ([0, 0], 0, [*old[2:], today], b"SQLite format 3\x00")
+
+
+def test_failure_unit_mails_the_status_of_the_failed_unit(tmp_path: Path) -> None:
+    """The failure template pipes a mail to MAILBOT_ADMIN, with `systemctl status` of the
+    failed unit, into `msmtp -t` with the msmtprc of /etc/mailbot."""
+    unit = ROOT / "systemd" / "mailbot-failure@.service"
+    env = {**_stubs(tmp_path), "MAILBOT_ADMIN": "beheer@gemeente.example"}
+    sent = subprocess.run(command(unit, "ExecStart", "mailbot.service"), env=env, check=False)
+    mail = _parse((tmp_path / "mail").read_bytes())
+    actual = (
+        sent.returncode,
+        (tmp_path / "args").read_text(),
+        mail["To"],
+        mail["Subject"],
+        mail["Auto-Submitted"],
+        _body(mail).splitlines()[0],
+    )
+    expected = (
+        0,
+        "--file=/etc/mailbot/msmtprc -t\n",
+        "beheer@gemeente.example",
+        f"[{socket.gethostname()}] mailbot.service failed",
+        "auto-generated",
+        "x systemctl status --full --no-pager --lines=0 mailbot.service",
+    )
+    assert actual == expected
+
+
+def test_failure_unit_without_an_admin_fails_naming_the_setting(tmp_path: Path) -> None:
+    """An empty MAILBOT_ADMIN: exit non-zero, stderr says how to set it, no msmtp run."""
+    unit = ROOT / "systemd" / "mailbot-failure@.service"
+    env = {**_stubs(tmp_path), "MAILBOT_ADMIN": ""}
+    argv = command(unit, "ExecStart", "mailbot.service")
+    sent = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    actual = (sent.returncode != 0, "MAILBOT_ADMIN" in sent.stderr, (tmp_path / "mail").exists())
+    assert actual == (True, True, False), sent.stderr
 
 
 def test_sysusers_and_tmpfiles_lay_out_etc_mailbot(tmp_path: Path) -> None:

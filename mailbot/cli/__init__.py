@@ -212,6 +212,11 @@ def _purge(args: argparse.Namespace, settings: config.Settings) -> int:
         raise UserError(
             "no retention period: give --older-than DAYS or set [privacy] retention_days"
         )
+    with runlock.sharing(settings.database.path):
+        return _purge_locked(args, settings, days)
+
+
+def _purge_locked(args: argparse.Namespace, settings: config.Settings, days: int) -> int:
     from mailbot.store import purge as privacy  # noqa: PLC0415 - see the imports
 
     store = Store(settings.database.path)

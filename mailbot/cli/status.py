@@ -68,11 +68,17 @@ class Snapshot:
     overdue: int = 0
     security_txt_expires: date | None = None
     storage: Storage | None = None
+    quarantined_at: tuple[datetime, ...] = ()  # when each quarantined message was received
 
     @property
     def failed_recently(self) -> int:
         """Outgoing mails that failed within FAILED_WINDOW before `now`."""
         return sum(1 for moment in self.failed_at if self.now - moment <= FAILED_WINDOW)
+
+    @property
+    def quarantined_recently(self) -> int:
+        """Quarantined messages received within FAILED_WINDOW (7 days) before `now`."""
+        return sum(1 for moment in self.quarantined_at if self.now - moment <= FAILED_WINDOW)
 
 
 # --- judgement (pure) -----------------------------------------------------------------------
@@ -83,28 +89,55 @@ def intake_limit(poll_seconds: int) -> timedelta:
     return max(timedelta(seconds=3 * poll_seconds), INTAKE_LIMIT)
 
 
+CHECKS = (
+    "storage",
+    "mailbox",
+    "intake",
+    "tick",
+    "outbox_failed",
+    "outbox_queued",
+    "clocks_overdue",
+    "security_txt",
+)
+"""The names of the checks, in the order of their lines (`mailbot_attention_check{check=}`)."""
+
+
+def checks(s: Snapshot) -> dict[str, str | None]:
+    """Each check of CHECKS with the line of its reason, or None when it is fine."""
+    overdue = f"{s.overdue} deadline(s) overdue (see `mailbot deadlines`)"
+    return {
+        "storage": _storage(s.storage),
+        "mailbox": _mailbox(s),
+        "intake": _stale("intake pass", s.intake, intake_limit(s.poll_seconds), s.now),
+        "tick": _stale("scheduler tick", s.tick, TICK_LIMIT, s.now),
+        "outbox_failed": _failed(s.failed_recently),
+        "outbox_queued": _queued(s),
+        "clocks_overdue": overdue if s.overdue else None,
+        "security_txt": expiry_warning(s.security_txt_expires, s.now, s.timezone),
+    }
+
+
+def _failed(count: int) -> str | None:
+    if not count:
+        return None
+    return (
+        f"{count} outgoing mail(s) failed in the last 7 days "
+        "(see `mailbot case show` of their cases and the staff alerts)"
+    )
+
+
+def _queued(s: Snapshot) -> str | None:
+    if s.oldest_queued is None or s.now - s.oldest_queued <= QUEUED_LIMIT:
+        return None
+    return (
+        f"{s.queued} mail(s) queued, the oldest for {_duration(s.now - s.oldest_queued)} "
+        f"(since {_short(s.oldest_queued)}): is the outbound server reachable?"
+    )
+
+
 def attention(s: Snapshot) -> list[str]:
     """One line with its reason for each thing that needs attention; [] when all is fine."""
-    found = [
-        _storage(s.storage),
-        _mailbox(s),
-        _stale("intake pass", s.intake, intake_limit(s.poll_seconds), s.now),
-        _stale("scheduler tick", s.tick, TICK_LIMIT, s.now),
-    ]
-    if s.failed_recently:
-        found.append(
-            f"{s.failed_recently} outgoing mail(s) failed in the last 7 days "
-            "(see `mailbot case show` of their cases and the staff alerts)"
-        )
-    if s.oldest_queued is not None and s.now - s.oldest_queued > QUEUED_LIMIT:
-        found.append(
-            f"{s.queued} mail(s) queued, the oldest for {_duration(s.now - s.oldest_queued)} "
-            f"(since {_short(s.oldest_queued)}): is the outbound server reachable?"
-        )
-    if s.overdue:
-        found.append(f"{s.overdue} deadline(s) overdue (see `mailbot deadlines`)")
-    found.append(expiry_warning(s.security_txt_expires, s.now, s.timezone))
-    return [line for line in found if line]
+    return [line for line in checks(s).values() if line]
 
 
 def _storage(st: Storage | None) -> str | None:
@@ -184,6 +217,7 @@ def as_json(s: Snapshot, reasons: list[str]) -> dict[str, Any]:
         }
         if s.storage
         else None,
+        "quarantined": {"total": len(s.quarantined_at), "last_7_days": s.quarantined_recently},
         "attention": list(reasons),
     }
 
@@ -200,6 +234,8 @@ def as_text(s: Snapshot, reasons: list[str]) -> str:
         f"({s.failed_recently} in the last 7 days)",
         f"  open cases:   {open_cases}",
         f"  deadlines:    {s.due_today} due today, {s.overdue} overdue",
+        f"  quarantined:  {len(s.quarantined_at)} message(s) "
+        f"({s.quarantined_recently} in the last 7 days)",
         f"  security.txt: {_expiry(s)}",
     ]
     if reasons:
@@ -274,6 +310,7 @@ def gather(settings: Settings, store: Store, now: datetime) -> Snapshot:
         overdue=len(sections.overdue),
         security_txt_expires=settings.security_txt.expires,
         storage=storage_of(settings),
+        quarantined_at=store.quarantined_at(),
     )
 
 

@@ -28,6 +28,11 @@ class StorageUnavailable(RetryableError):
     mailbox, unrecorded, and is handled again once the store can write."""
 
 
+class RestoreIncomplete(RetryableError):
+    """`mailbot restore` put the backup in place but could not re-record everything after
+    it (the mailbox went away): running the same restore again finishes it."""
+
+
 class TransportTemporaryError(RetryableError):
     """The outbound transport refused for now (SMTP 4xx, connection lost)."""
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from mailbot.core.cases import find_tags, format_tag
 from mailbot.core.config import Settings
-from mailbot.core.errors import UserError
+from mailbot.core.errors import MailboxUnavailable, RestoreIncomplete, UserError
 from mailbot.mail import parsing
 from mailbot.shell import runlock
 from mailbot.shell.archive import archived_since
@@ -103,19 +103,27 @@ def restore(settings: Settings, backup: Path, now: datetime, actor: str) -> Rest
     database = settings.database.path
     check_backup(backup)
     with runlock.alone(database):
+        box = build_mailbox(settings)
+        box.check()  # the filed mail must be readable before anything is replaced
         earlier = _known_numbers(database)
         result = Restored(database, backup)
         result.aside = put_in_place(backup, database, now.strftime("%Y%m%dT%H%M%SZ"))
         store = Store(database)
         store.keeps_mark = False  # re-recorded cases take back their own numbers
         clock = ManualClock(now)
-        sender = AlreadySent()
-        service = Service(settings, store, build_mailbox(settings, store), sender, clock)
+        service = Service(settings, store, box, AlreadySent(), clock)
         try:
             after_id = store.last_outbox_id()
             queued = _settle_queued(service, clock)
             result.since = store.last_intake()
-            result.outcomes, tags = _replay(service, clock, result.since)
+            try:
+                result.outcomes, tags = _replay(service, clock, result.since)
+            except MailboxUnavailable as exc:
+                raise RestoreIncomplete(
+                    f"{backup} is in place, but the filed mail after it could not all be"
+                    f" read ({exc}): run `mailbot restore {backup}` again once the mailbox"
+                    " answers (until then, do not start mailbot)"
+                ) from exc
             result.presumed = store.note_sent_before(queued, after_id, SENT_BEFORE)
             result.floors = _raise_floors(store, earlier, tags, len(result.outcomes))
             clock.set(now)

@@ -34,6 +34,15 @@ _REPORT_SQL = {
 class FigureStore(Connection):
     """The reads of `mailbot report` and `mailbot status`."""
 
+    def quarantined_at(self) -> tuple[datetime, ...]:
+        """When each inbound message still quarantined was received (`mailbot release` takes
+        one out). One column, read before the raw bytes in the row (recorded_at comes after
+        them: reaching it walks a 25 MB message's overflow pages)."""
+        rows = self.db.execute(
+            "SELECT received_at FROM messages WHERE disposition = 'quarantined'"
+        ).fetchall()
+        return tuple(datetime.fromisoformat(text) for (text,) in rows if text)
+
     def report_rows(self, since: datetime, until: datetime) -> Rows:
         """Rows for the monthly report of the UTC window [since, until), compared as text.
 
