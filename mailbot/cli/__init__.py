@@ -95,7 +95,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return repair.release_command(settings, args.ref, args.max_bytes)
     store = Store(settings.database.path, read_only=True)
     try:
-        return _inspect(args, store)
+        return _inspect(args, store, ZoneInfo(settings.deadlines.timezone))
     finally:
         store.close()
 
@@ -166,37 +166,38 @@ def _check(settings: config.Settings) -> int:
     return 1 if failures else 0
 
 
-def _inspect(args: argparse.Namespace, store: Store) -> int:
+def _inspect(args: argparse.Namespace, store: Store, tz: ZoneInfo) -> int:
+    """The inspection commands; human output in the office's timezone `tz`."""
     from mailbot.cli import tables as views  # noqa: PLC0415 - see the imports
 
     data: Any
     if args.command == "cases":
         data = [views.case_summary(c) for c in store.cases(include_closed=args.all)]
-        text = views.cases_table(data)
+        text = views.cases_table(data, tz)
     elif args.command == "deadlines":
         data = views.deadlines(store)
-        text = views.deadlines_text(data)
+        text = views.deadlines_text(data, tz)
     elif args.command == "case":
         case = store.case(args.id.strip("[]").upper())
         if case is None:
             raise NotFoundError(f"no case {args.id!r}")
         data = views.case_detail(store, case)
-        text = views.case_text(data)
+        text = views.case_text(data, tz)
     elif args.command == "message":
-        return _message(args, store)
+        return _message(args, store, tz)
     else:
         data = views.message_list(store)
-        text = views.messages_table(data)
+        text = views.messages_table(data, tz)
     return _output(args, data, text)
 
 
-def _message(args: argparse.Namespace, store: Store) -> int:
+def _message(args: argparse.Namespace, store: Store, tz: ZoneInfo) -> int:
     """`message show REF [--eml]`: one inbound message, or with --eml its raw bytes."""
     from mailbot.cli import tables as views  # noqa: PLC0415 - see the imports
 
     message = views.find_message(store, args.ref)
     if not args.eml:
-        sys.stdout.write(views.message_text(message))
+        sys.stdout.write(views.message_text(message, tz))
         return 0
     if message.raw is None:
         raise UserError(f"the raw bytes of message {args.ref!r} were purged")

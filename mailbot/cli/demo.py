@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from mailbot.cli.tables import case_summary
+from mailbot.cli.tables import case_summary, local
 from mailbot.core import config
 from mailbot.core.scheduler import reminder_moments
 from mailbot.shell.clock import SystemClock
@@ -69,9 +69,10 @@ def _report(service: Service, base: Path, out: TextIO) -> None:
         s = case_summary(case)
         w(f"  [{case.id}] {case.subject}\n")
         w(f"    state {s['state']}, reporter {s['reporter'] or '(no contact)'} ({case.source})\n")
-        w(f"    acknowledgement due {s['ack_due']}: {case.ack_explanation}\n")
-        w(f"    response due        {s['response_due']}: {case.response_explanation}\n")
-        w(f"    acknowledged at     {s['acknowledged_at'] or '-'}\n")
+        tz = service.calendar.timezone
+        w(f"    acknowledgement due {local(s['ack_due'], tz)}: {case.ack_explanation}\n")
+        w(f"    response due        {local(s['response_due'], tz)}: {case.response_explanation}\n")
+        w(f"    acknowledged at     {local(s['acknowledged_at'], tz)}\n")
     _reminders(service, out)
     sent = [r for r in store.outbox_all() if r.status == "sent"]
     w(f"\nOutbox: {len(sent)} mails delivered to {base / 'outbox' / 'new'}\n")
@@ -104,4 +105,4 @@ def _reminders(service: Service, out: TextIO) -> None:
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%a %d %b %Y %H:%M")
+    return local(moment.isoformat(), tz)

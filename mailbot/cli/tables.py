@@ -8,6 +8,7 @@ import textwrap
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mailbot.core.errors import NotFoundError, UserError
 from mailbot.core.models import Case, ClockName
@@ -142,7 +143,7 @@ _HEADERS = {
 """The headers `message show` prints (in message order), by lower-cased name."""
 
 
-def message_text(message: StoredMessage) -> str:
+def message_text(message: StoredMessage, tz: ZoneInfo) -> str:
     """`message show`: headers, disposition, reason and the text staff see, wrapped."""
     shown = parse(message.raw, message.received_at) if message.raw is not None else None
     lines = [
@@ -156,7 +157,7 @@ def message_text(message: StoredMessage) -> str:
     ]
     lines += [
         "",
-        f"  received:    {iso(message.received_at)}",
+        f"  received:    {local(iso(message.received_at), tz)}",
         f"  sha256:      {message.sha256} ({message.size} bytes)",
         f"  disposition: {message.disposition}",
         f"  reason:      {message.reason}",
@@ -178,11 +179,14 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _short(moment: str | None) -> str:
-    return moment[:16].replace("T", " ") + "Z" if moment else "-"
+def local(moment: str | None, tz: ZoneInfo) -> str:
+    """An ISO moment as the office's wall clock with its offset: `2026-12-07 17:00+01:00`."""
+    if not moment:
+        return "-"
+    return datetime.fromisoformat(moment).astimezone(tz).isoformat(" ", "minutes")
 
 
-def cases_table(cases: list[dict[str, Any]]) -> str:
+def cases_table(cases: list[dict[str, Any]], tz: ZoneInfo) -> str:
     """Cases as a text table."""
     if not cases:
         return "no cases\n"
@@ -191,8 +195,8 @@ def cases_table(cases: list[dict[str, Any]]) -> str:
             c["id"],
             c["state"],
             c["reporter"] or "(no contact)",
-            _short(c["ack_due"]),
-            _short(c["response_due"]),
+            local(c["ack_due"], tz),
+            local(c["response_due"], tz),
             c["subject"][:50],
         ]
         for c in cases
@@ -200,13 +204,13 @@ def cases_table(cases: list[dict[str, Any]]) -> str:
     return _table(["CASE", "STATE", "REPORTER", "ACK DUE", "RESPONSE DUE", "SUBJECT"], rows)
 
 
-def messages_table(messages: list[dict[str, Any]]) -> str:
+def messages_table(messages: list[dict[str, Any]], tz: ZoneInfo) -> str:
     """Inbound messages as a text table."""
     if not messages:
         return "no messages\n"
     rows = [
         [
-            _short(m["received_at"]),
+            local(m["received_at"], tz),
             m["disposition"],
             m["case"] or "-",
             (m["from"] or "-")[:40],
@@ -217,7 +221,7 @@ def messages_table(messages: list[dict[str, Any]]) -> str:
     return _table(["RECEIVED", "DISPOSITION", "CASE", "FROM", "SUBJECT"], rows)
 
 
-def case_text(detail: dict[str, Any]) -> str:
+def case_text(detail: dict[str, Any], tz: ZoneInfo) -> str:
     """One case, readable: fields, deadlines with their reasons, conversation, audit log."""
     related = ", ".join(f"{r['id']} ({r['why']})" for r in detail["related"])
     lines = [
@@ -226,10 +230,10 @@ def case_text(detail: dict[str, Any]) -> str:
         f"  reporter:  {detail['reporter'] or '(no contact)'} {detail['reporter_name']}".rstrip(),
         f"  source:    {detail['source']}"
         + (f" via {detail['relay_sender']}" if detail["relay_sender"] else ""),
-        f"  received:  {detail['received_at']}",
-        f"  ack due:   {detail['ack_due']}  ({detail['ack_explanation']})",
-        f"  response:  {detail['response_due']}  ({detail['response_explanation']})",
-        f"  acknowledged: {detail['acknowledged_at'] or '-'}",
+        f"  received:  {local(detail['received_at'], tz)}",
+        f"  ack due:   {local(detail['ack_due'], tz)}  ({detail['ack_explanation']})",
+        f"  response:  {local(detail['response_due'], tz)}  ({detail['response_explanation']})",
+        f"  acknowledged: {local(detail['acknowledged_at'], tz)}",
         f"  severity:  {detail['severity'] or '-'}",
         f"  assignee:  {detail['assignee'] or '-'}",
         f"  reward:    {detail['reward']}",
@@ -238,21 +242,22 @@ def case_text(detail: dict[str, Any]) -> str:
         f"  related:   {related or '-'}",
         "",
         "Conversation (oldest first; [internal] never reached the reporter):",
-        *_conversation(detail),
+        *_conversation(detail, tz),
         "",
         "Audit log:",
     ]
-    lines += [
-        f"  {_short(e['at'])} {e['actor']:<8} {e['kind']}: {e['detail']}" for e in detail["events"]
-    ]
+    for e in detail["events"]:
+        lines.append(f"  {local(e['at'], tz)} {e['actor']:<8} {e['kind']}: {e['detail']}")
     return "\n".join(lines) + "\n"
 
 
-def _conversation(detail: dict[str, Any]) -> list[str]:
+def _conversation(detail: dict[str, Any], tz: ZoneInfo) -> list[str]:
     """Every mail (with its text, wrapped) and internal note of a case, oldest first."""
-    entries = [(m["at"], [_message_line(m), *wrapped(m["text"]), ""]) for m in detail["messages"]]
+    entries = [
+        (m["at"], [_message_line(m, tz), *wrapped(m["text"]), ""]) for m in detail["messages"]
+    ]
     entries += [
-        (e["at"], [f"  {_short(e['at'])} [internal] note by {e['actor']}: {e['detail']}", ""])
+        (e["at"], [f"  {local(e['at'], tz)} [internal] note by {e['actor']}: {e['detail']}", ""])
         for e in detail["events"]
         if e["kind"] == "note"
     ]
@@ -294,12 +299,13 @@ INTERNAL_KINDS = frozenset(
 )
 
 
-def _message_line(m: dict[str, Any]) -> str:
+def _message_line(m: dict[str, Any], tz: ZoneInfo) -> str:
     """One mail of the conversation: who to whom, and whether the reporter saw it."""
     if m["direction"] == "in":
-        return f"  {_short(m['at'])} <- {m['kind']:<16} from {m['from']}: {m['subject']}"
+        return f"  {local(m['at'], tz)} <- {m['kind']:<16} from {m['from']}: {m['subject']}"
     mark = "[internal] " if m["kind"] in INTERNAL_KINDS else ""
-    return f"  {_short(m['at'])} -> {mark}{m['kind']} to {m['to']} ({m['status']}): {m['subject']}"
+    at = local(m["at"], tz)
+    return f"  {at} -> {mark}{m['kind']} to {m['to']} ({m['status']}): {m['subject']}"
 
 
 def deadlines(store: Store) -> list[dict[str, Any]]:
@@ -320,14 +326,14 @@ def deadlines(store: Store) -> list[dict[str, Any]]:
     ]
 
 
-def deadlines_text(rows: list[dict[str, Any]]) -> str:
+def deadlines_text(rows: list[dict[str, Any]], tz: ZoneInfo) -> str:
     """Open clocks as a table, each with its explanation on the next line."""
     if not rows:
         return "no open deadlines\n"
     lines = []
     for r in rows:
         paused = " (paused: waiting)" if r["waiting"] and r["clock"] == ClockName.UPDATE_DUE else ""
-        lines.append(f"{_short(r['due'])}  {r['state']:<7} {r['case']:<14} {r['clock']}{paused}")
+        lines.append(f"{local(r['due'], tz)}  {r['state']:<7} {r['case']:<14} {r['clock']}{paused}")
         lines.append(f"    {r['explanation']}")
     return "\n".join(lines) + "\n"
 
