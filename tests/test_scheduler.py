@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from mailbot.core.local_days import SchedulerError
 from mailbot.core.scheduler import (
     CLOCKS,
     DEFAULT_POLICY,
+    Missed,
     Notice,
     OpenClock,
     SchedulePolicy,
@@ -182,26 +184,29 @@ def test_day_ahead_over_a_weekend_says_next_working_day() -> None:
 # --- escalations -------------------------------------------------------------------------
 
 
+def named(found: list[Notice]) -> list[tuple[str, str, int, bool]]:
+    """(clock key, label, working day, new) of each clock the escalation names, in order."""
+    return [(m.key, m.label, m.day, m.new) for n in only("escalation", found) for m in n.missed]
+
+
 def test_no_escalation_at_the_cutoff_but_at_next_opening() -> None:
-    """17:00 on the due day the office is closed; the escalation goes Wed 08:30."""
+    """17:00 on the due day the office is closed; the day's escalation goes Wed 08:30."""
     assert keys(ams(2026, 12, 29, 17, 0), [clock()]) == []
     assert keys(ams(2026, 12, 30, 8, 29), [clock()]) == []
     found = notices(ams(2026, 12, 30, 8, 30), CAL, [clock()], frozenset())
     escalation = only("escalation", found)
-    assert [(n.key, n.audience, n.label) for n in escalation] == [
-        (f"{ESCALATION}:2026-12-30", "escalate", "missed")
+    assert [(n.key, n.audience, n.case_id, n.items) for n in escalation] == [
+        ("escalation:2026-12-30", "escalate", None, (clock(),))
     ]
-    assert escalation[0].explanation == "explains response_due"
+    assert escalation[0].missed == (Missed(clock(), 1, True, f"{ESCALATION}:2026-12-30"),)
+    assert escalation[0].missed[0].clock.explanation == "explains response_due"
 
 
 def test_escalation_repeats_each_working_day_but_not_on_holidays_or_weekends() -> None:
     """Wed 30 missed, Thu 31 day 2, Fri 1 Jan/Sat/Sun nothing, Mon 4 Jan day 3."""
     moments = [ams(2026, 12, d, 10) for d in (30, 31)] + [ams(2027, 1, d, 10) for d in (1, 2, 3, 4)]
-    labels = [
-        [(n.key, n.label) for n in only("escalation", notices(m, CAL, [clock()], set()))]
-        for m in moments
-    ]
-    assert labels == [
+    found = [named(notices(m, CAL, [clock()], set())) for m in moments]
+    assert [[(key, label) for key, label, _, _ in day] for day in found] == [
         [(f"{ESCALATION}:2026-12-30", "missed")],
         [(f"{ESCALATION}:2026-12-31", "still missed (working day 2)")],
         [],
@@ -215,15 +220,58 @@ def test_a_deadline_passing_at_night_escalates_at_the_next_opening() -> None:
     """A resolve clock due Wed 30 Dec 22:00 local escalates Thu 31 Dec 08:30, label "missed"."""
     night = clock(due=ams(2026, 12, 30, 22, 0), name="resolve_due")
     assert only("escalation", notices(ams(2026, 12, 31, 8, 25), CAL, [night], set())) == []
-    found = only("escalation", notices(ams(2026, 12, 31, 8, 30), CAL, [night], set()))
-    assert [n.label for n in found] == ["missed"]
+    found = notices(ams(2026, 12, 31, 8, 30), CAL, [night], set())
+    assert [label for _, label, _, _ in named(found)] == ["missed"]
 
 
 def test_sent_suppresses_escalation_for_the_rest_of_the_day() -> None:
-    """Once today's escalation key is sent, later ticks that day return nothing."""
-    sent = frozenset({f"{ESCALATION}:2026-12-30", "digest:2026-12-30", "closure:2027-01-01"})
+    """Once the day's escalation key is sent, later ticks that day return nothing."""
+    sent = frozenset({"escalation:2026-12-30", "digest:2026-12-30", "closure:2027-01-01"})
     assert keys(ams(2026, 12, 30, 8, 31), [clock()], sent) == []
     assert keys(ams(2026, 12, 30, 16, 59), [clock()], sent) == []
+
+
+def test_one_escalation_names_every_missed_clock_newly_missed_first_oldest_first() -> None:
+    """Four missed clocks, one mail: missed since the previous escalation (or never recorded)
+    first, then the rest; each group by due; paused and future clocks are left out."""
+    now, previous = ams(2027, 1, 6, 8, 30), ams(2027, 1, 5, 8, 30)
+    old = clock(due=ams(2026, 12, 22, 17), case="MK-2026-0003", missed_at=ams(2026, 12, 22, 17))
+    older = clock(due=ams(2026, 12, 21, 17), case="MK-2026-0004", missed_at=ams(2026, 12, 21, 17))
+    fresh = clock(due=ams(2027, 1, 5, 17), case="MK-2026-0005", missed_at=ams(2027, 1, 5, 17))
+    unrecorded = clock(due=ams(2027, 1, 5, 12), name="resolve_due", case="MK-2026-0006")
+    paused = clock(due=ams(2027, 1, 4, 17), name="update_due", case="MK-2026-0007", waiting=True)
+    future = clock(due=ams(2027, 1, 6, 17), name="ack_due", case="MK-2026-0008")
+    given_clocks = [fresh, paused, old, future, unrecorded, older]
+    found = only("escalation", notices(now, CAL, given_clocks, set(), last_escalation=previous))
+    assert [(m.clock, m.day, m.new) for n in found for m in n.missed] == [
+        (unrecorded, 2, True),  # due Tue 5 Jan 12:00, after Tuesday's mail went out
+        (fresh, 1, True),  # due Tue 17:00: Wednesday is its first working day missed
+        (older, 10, False),  # Tue 22 Dec .. Wed 6 Jan without 25-26 Dec and 1 Jan
+        (old, 9, False),
+    ]
+    assert [n.items for n in found] == [(unrecorded, fresh, older, old)]
+    first = only("escalation", notices(now, CAL, given_clocks, set()))  # never one before
+    assert [m.new for n in first for m in n.missed] == [True] * 4
+
+
+def test_a_clock_missed_after_the_days_escalation_waits_for_the_next_working_day() -> None:
+    """Tue 08:30 the day's mail names the old clock; a resolve date passing Tue 11:00 gives
+    no second mail that day, and Wed 08:30 comes first, newly missed, on working day 2."""
+    old = clock(due=ams(2027, 1, 4, 17), missed_at=ams(2027, 1, 4, 17))
+    noon = clock(due=ams(2027, 1, 5, 11), name="resolve_due", case="MK-2026-0002")
+    morning = notices(ams(2027, 1, 5, 8, 30), CAL, [old, noon], set())
+    assert [m.clock for n in only("escalation", morning) for m in n.missed] == [old]
+    sent = {n.key for n in morning}
+    recorded = replace(noon, missed_at=ams(2027, 1, 5, 11))
+    assert keys(ams(2027, 1, 5, 11), [old, recorded], frozenset(sent)) == []
+    tuesday = ams(2027, 1, 5, 8, 30)
+    found = notices(ams(2027, 1, 6, 8, 30), CAL, [old, recorded], sent, last_escalation=tuesday)
+    assert [
+        (m.clock, m.day, m.new, m.label) for n in only("escalation", found) for m in n.missed
+    ] == [
+        (recorded, 2, True, "still missed (working day 2)"),
+        (old, 2, False, "still missed (working day 2)"),
+    ]
 
 
 def test_newly_missed_reports_due_unrecorded_unpaused_clocks() -> None:
@@ -246,9 +294,8 @@ def test_waiting_update_clock_produces_nothing_but_other_clocks_go_on() -> None:
     for moment in (ams(2026, 12, 29, 8, 30), ams(2026, 12, 29, 15), ams(2026, 12, 30, 9)):
         assert [n.kind for n in notices(moment, CAL, [paused], set())] == ["digest"]
     both = [paused, clock(waiting=True)]
-    assert [n.key for n in only("escalation", notices(ams(2026, 12, 30, 9), CAL, both, set()))] == [
-        f"{ESCALATION}:2026-12-30"
-    ]
+    found = notices(ams(2026, 12, 30, 9), CAL, both, set())
+    assert [key for key, _, _, _ in named(found)] == [f"{ESCALATION}:2026-12-30"]
 
 
 def test_bad_inputs_raise_errors_naming_the_value() -> None:
@@ -407,8 +454,11 @@ def test_notices_only_name_clocks_given_and_never_paused_ones(
     """Every reminder/escalation names an unpaused input clock; items come from the input."""
     given_clocks = {(c.case_id, c.name, c.due) for c in clocks if not c.paused}
     for notice in notices(now, cal, clocks, set()):
-        if notice.kind in ("reminder", "escalation"):
+        if notice.kind == "reminder":
             assert (notice.case_id, notice.clock, notice.due) in given_clocks
+        named_clocks = {(m.clock.case_id, m.clock.name, m.clock.due) for m in notice.missed}
+        assert named_clocks <= given_clocks
+        assert all(m.clock.due <= now for m in notice.missed)
         assert set(notice.items) <= set(clocks)
 
 
@@ -453,42 +503,87 @@ def week_case(
     return cal, start, specs
 
 
-@settings(max_examples=100, deadline=None)
-@given(case=week_case())
-def test_simulated_week_sends_each_key_once_and_escalates_daily(
-    case: tuple[Calendar, datetime, list[tuple[OpenClock, datetime | None]]],
-) -> None:
-    """Ticking every 5 minutes for a week: keys once, one escalation per working day if unmet."""
-    cal, start, specs = case
+def run_week(
+    cal: Calendar, start: datetime, specs: list[tuple[OpenClock, datetime | None]]
+) -> list[tuple[datetime, Notice]]:
+    """Tick every 5 minutes for a week as the shell does: clocks met drop out, a clock
+    past its due is recorded missed after the tick's decision, each key is sent once."""
     sent: set[str] = set()
     log: list[tuple[datetime, Notice]] = []
+    marked: dict[int, datetime] = {}
+    previous: datetime | None = None
     for k in range(TICKS):
         tick = start + STEP * k
-        active = [c for c, met in specs if met is None or tick < met]
-        for notice in notices(tick, cal, active, sent):
+        active = [
+            replace(c, missed_at=marked.get(i))
+            for i, (c, met) in enumerate(specs)
+            if met is None or tick < met
+        ]
+        found = notices(tick, cal, active, sent, last_escalation=previous)
+        for notice in found:
             assert notice.key not in sent
             sent.add(notice.key)
             log.append((tick, notice))
+        for missed in newly_missed(tick, active):
+            marked.setdefault(int(missed.case_id[3:]), tick)
+        if any(n.kind == "escalation" for n in found):
+            previous = tick
+    return log
+
+
+def first_missed_tick(
+    cal: Calendar, day: date, specs: list[tuple[OpenClock, datetime | None]]
+) -> datetime | None:
+    """The first tick in `day`'s office hours at which an unpaused clock not met is due."""
+    opening = datetime.combine(day, time(8, 30), tzinfo=AMS).astimezone(UTC)
+    cutoff = datetime.combine(day, time(17), tzinfo=AMS).astimezone(UTC)
+    if not cal.is_working_day(day):
+        return None
+    moments = [
+        moment
+        for c, met in specs
+        if not c.paused
+        and (moment := max(opening, c.due)) < cutoff
+        and (met is None or moment < met)
+    ]
+    return min(moments, default=None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(case=week_case())
+def test_simulated_week_sends_one_escalation_a_day_naming_every_missed_clock(
+    case: tuple[Calendar, datetime, list[tuple[OpenClock, datetime | None]]],
+) -> None:
+    """Ticking every 5 minutes for a week: keys once; on each working day with a clock
+    missed in office hours one escalation, at the first such tick, naming every clock
+    missed then (numbered by working day; new when not named before); reminders in
+    order before the due, none after a clock is met."""
+    cal, start, specs = case
+    log = run_week(cal, start, specs)
     week = [(start.astimezone(AMS) + timedelta(days=i)).date() for i in range(7)]
+    escalations = [(t, n) for t, n in log if n.kind == "escalation"]
+    expected_days = {d: m for d in week if (m := first_missed_tick(cal, d, specs)) is not None}
+    assert {t.astimezone(AMS).date(): t for t, _ in escalations} == expected_days
+    assert len(escalations) == len(expected_days)
+    named_before: set[str] = set()
+    for tick, notice in escalations:
+        day = tick.astimezone(AMS).date()
+        missed = [
+            c for c, met in specs if not c.paused and c.due <= tick and (met is None or tick < met)
+        ]
+        assert sorted(m.clock.case_id for m in notice.missed) == sorted(c.case_id for c in missed)
+        for entry in notice.missed:
+            number = working_days_from(cal, first_escalation_day(cal, entry.clock.due), day)
+            assert (entry.day, entry.new) == (number, entry.clock.case_id not in named_before)
+        news = [m.new for m in notice.missed]
+        assert news == sorted(news, reverse=True)  # newly missed first
+        named_before |= {m.clock.case_id for m in notice.missed}
     for spec_clock, met in specs:
-        mine = [(t, n) for t, n in log if n.case_id == spec_clock.case_id]
+        reminders = [(t, n) for t, n in log if n.case_id == spec_clock.case_id]
         if met is not None:
-            assert [n for t, n in mine if t >= met] == []
-        escalations = [(t, n) for t, n in mine if n.kind == "escalation"]
+            assert [n for t, n in reminders if t >= met] == []
         if spec_clock.paused:
-            assert mine == []
-        elif met is None:
-            first = first_escalation_day(cal, spec_clock.due)
-            expected = [d for d in week if cal.is_working_day(d) and d >= first]
-            assert [t.astimezone(AMS).date() for t, _ in escalations] == expected
-            for tick, notice in escalations:
-                day = tick.astimezone(AMS).date()
-                opening = datetime.combine(day, time(8, 30), tzinfo=AMS)
-                assert tick == max(opening, spec_clock.due)
-                number = working_days_from(cal, first, day)
-                label = "missed" if number == 1 else f"still missed (working day {number})"
-                assert notice.label == label
-        reminders = [(t, n) for t, n in mine if n.kind == "reminder"]
+            assert reminders == []
         moments = dict(reminder_moments(cal, spec_clock))
         assert all(moments[n.label] <= t < spec_clock.due for t, n in reminders)
         assert [moments[n.label] for _, n in reminders] == sorted(

@@ -124,7 +124,8 @@ def test_pruned_notices_equal_the_full_computation(
 def test_daily_keys_and_escalation_affixes_name_the_keys_notices_use(
     cal: Calendar, policy: SchedulePolicy, now: datetime, data: st.DataObject
 ) -> None:
-    """Digest and closure keys are among daily_keys; escalation keys are prefix+…+suffix."""
+    """Digest and closure keys are among daily_keys; the escalation's key is the day's,
+    the keys of the clocks it names are prefix+…+suffix."""
     clocks = data.draw(clock_sets(now))
     found = notices(now, cal, clocks, frozenset(), policy)
     prefix, suffix = escalation_affixes(now, cal)
@@ -134,8 +135,11 @@ def test_daily_keys_and_escalation_affixes_name_the_keys_notices_use(
         if c.due <= now and not c.paused
     }
     daily = {n.key for n in found if n.kind in ("digest", "closure_warning")}
-    escalations = {n.key for n in found if n.kind == "escalation"}
-    assert (daily - set(daily_keys(now, cal)), escalations) == (set(), by_clock if found else set())
+    escalations = [n for n in found if n.kind == "escalation"]
+    named = {m.key for n in escalations for m in n.missed}
+    assert (daily - set(daily_keys(now, cal)), named) == (set(), by_clock if found else set())
+    day = f"escalation:{now.astimezone(cal.timezone).date().isoformat()}"
+    assert [n.key for n in escalations] == ([day] if named else [])
 
 
 def test_horizon_of_a_wednesday_morning_is_friday_midnight() -> None:

@@ -20,8 +20,9 @@ database and Maildirs. At 08:30 every day the tick runs twice; the second queues
 
 The expected notices were worked out by hand from the rules (reminders for a 17:00 due:
 "due tomorrow"/"due next working day" 08:30 the working day before for response_due,
-"due today" 08:30 and "due in 2 working hours" 15:00 on the day; escalations 08:30 on
-every working day after the due, numbered by working day), not by running the scheduler.
+"due today" 08:30 and "due in 2 working hours" 15:00 on the day; a missed clock is
+named, numbered by working day, in the one escalation mail of 08:30 on every working day
+after the due, each with a key and an event of its own), not by running the scheduler.
 """
 
 from __future__ import annotations
@@ -472,6 +473,24 @@ def test_escalations_go_to_the_escalate_list_the_rest_to_notify(month: Month) ->
     }
 
 
+def test_one_escalation_mail_a_working_day_naming_each_escalated_clock(month: Month) -> None:
+    """Each working day with a missed clock gets one escalation mail, at 08:30, to ciso@;
+    the clocks escalated that day (their own keys) all point at that one mail."""
+    mails = {r.message_id: r for r in month.outbox if r.kind == "escalation"}
+    days = Counter(at(r.created_at)[:10] for r in mails.values())
+    clock_rows = [n for n in month.notices if n["kind"] == "escalation" and n["case_id"]]
+    escalated_days = {at(n["sent_at"])[:10] for n in clock_rows}
+    assert (sorted(days.items()), sorted(escalated_days)) == (
+        [(day, 1) for day in sorted(escalated_days)],
+        sorted(FROM_11_DEC),
+    )
+    assert {at(r.created_at)[11:] for r in mails.values()} == {"08:30"}
+    by_day = {n["key"]: n["message_id"] for n in month.notices if n["case_id"] is None}
+    assert [
+        n["key"] for n in clock_rows if by_day[f"escalation:{n['key'][-10:]}"] != n["message_id"]
+    ] == []
+
+
 def test_digest_on_every_working_day_at_opening(month: Month) -> None:
     """One digest per working day at 08:30, none on weekends, holidays or closure days."""
     digests = [(n["key"], at(n["sent_at"])) for n in month.notices if n["kind"] == "digest"]
@@ -566,8 +585,8 @@ def test_no_notice_about_a_clock_after_it_was_met_or_ended(month: Month) -> None
     done = {(c["case_id"], c["name"], c["due"]): c["done_at"] for c in month.clocks if c["done_at"]}
     late = []
     for n in month.notices:
-        if n["kind"] not in ("reminder", "escalation"):
-            continue
+        if n["kind"] not in ("reminder", "escalation") or n["case_id"] is None:
+            continue  # the day's escalation mail is about no single clock: its clocks are
         _, case_id, name, rest = n["key"].split(":", 3)
         due = rest.rsplit(":", 1)[0]
         ended = done.get((case_id, name, due))

@@ -10,8 +10,11 @@ databases and for two services ticking side by side (one forced to read everythi
 from __future__ import annotations
 
 import email
+import email.message
+import email.policy
 import random
 import tempfile
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -178,7 +181,9 @@ def test_the_subset_read_decides_exactly_like_every_open_clock(db: dict[str, Any
         every = [r.clock() for r in store.open_clocks()]
         full = notices(now, cal, every, frozenset(), policy)
         chosen = random.Random(db["recorded"])  # record the day's keys and some others
-        for key in [*daily_keys(now, cal), *(n.key for n in full if chosen.random() < 0.6)]:
+        kept = [n for n in full if chosen.random() < 0.6]
+        clock_keys = [m.key for n in kept for m in n.missed]  # recorded with the escalation
+        for key in [*daily_keys(now, cal), *(n.key for n in kept), *clock_keys]:
             record(store, key)
         recorded = store.recorded_notices([n.key for n in full])
         horizon, quiet = reminder_horizon(cal, now, policy)
@@ -258,7 +263,7 @@ def test_ticks_on_the_subset_write_what_ticks_on_every_clock_write(tmp_path: Pat
 
     queued: dict[str, list[int]] = {"subset": [], "every": []}
     moment = START.astimezone(UTC)
-    with patch.object(Store, "open_clocks", counting):
+    with patch.object(Store, "open_clocks", counting), patch.object(ticker, "BATCH", 10):
         for step in range(int(timedelta(days=5) / STEP)):
             moment += STEP
             case_id, name = clocks[rng.randrange(len(clocks))]
@@ -279,7 +284,7 @@ def test_ticks_on_the_subset_write_what_ticks_on_every_clock_write(tmp_path: Pat
         service.close()
     assert queued["subset"] == queued["every"]
     assert subset == every
-    assert sum(queued["every"]) > ticker.BATCH  # the first morning crosses a batch
+    assert sum(queued["every"]) > 10  # the first morning crosses a batch (BATCH = 10)
     assert reads.count("subset") > len(reads) // 4
 
 
@@ -307,14 +312,17 @@ def test_a_notice_that_fails_to_render_stops_the_tick_after_the_ones_before_it(
             raise RuntimeError("template broke")
         return real(notice, inp, policy)
 
-    with patch.object(ticker, "render_notice", third_fails), pytest.raises(RuntimeError):
-        service.tick()
-    first = [r[0] for r in store.db.execute("SELECT key FROM notices ORDER BY rowid")]
-    rest = service.tick()
-    total = store.db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM notices").fetchone()
+    mails = "SELECT key FROM notices WHERE NOT (kind = 'escalation' AND case_id IS NOT NULL)"
+    with patch.object(ticker, "BATCH", 10):
+        with patch.object(ticker, "render_notice", third_fails), pytest.raises(RuntimeError):
+            service.tick()
+        first = [r[0] for r in store.db.execute(f"{mails} ORDER BY rowid")]
+        rest = service.tick()
+    total = store.db.execute(f"SELECT COUNT(*), COUNT(DISTINCT key) FROM ({mails})").fetchone()
+    outbox = store.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     service.close()
-    assert (first, tuple(total)) == (calls[:2], (2 + rest, 2 + rest))
-    assert 2 + rest > ticker.BATCH  # the morning's notices fill more than one batch
+    assert (first, tuple(total), outbox) == (calls[:2], (2 + rest, 2 + rest), 2 + rest)
+    assert 2 + rest > 10  # the morning's notices fill more than one batch
 
 
 def test_digest_lists_at_most_200_per_section_and_counts_the_rest(tmp_path: Path) -> None:
@@ -342,6 +350,128 @@ def test_digest_lists_at_most_200_per_section_and_counts_the_rest(tmp_path: Path
     text = body.get_payload(decode=True).decode()
     assert "Verlopen (250)" in text
     assert (text.count("[MK-2027-"), "… en nog 50 (zie `mailbot deadlines`)" in text) == (200, True)
+
+
+def escalation_mail(tmp_path: Path, language: str) -> tuple[str, str, SchedulerNotice]:
+    """(Subject, body, notice) of Wed 13 Jan's escalation naming two clocks missed since
+    Tuesday's and one still missed, rendered in `language`."""
+    embedded = config.embedded(tmp_path)
+    settings_ = replace(embedded, identity=replace(embedded.identity, language=language))
+    now = datetime(2027, 1, 13, 8, 30, tzinfo=AMS)
+    calendar = calendar_for(settings_)
+
+    def missed(n: int, name: str, due: datetime, at: datetime | None) -> OpenClock:
+        return OpenClock(
+            f"MK-2027-{n:04d}", name, due, f"why {n}", f"melding {n}", "new", False, at
+        )
+
+    still = missed(1, "response_due", datetime(2027, 1, 8, 17, tzinfo=AMS), None)
+    still = replace(still, missed_at=still.due)
+    late = missed(2, "resolve_due", datetime(2027, 1, 12, 11, tzinfo=AMS), None)
+    late = replace(late, missed_at=late.due)
+    fresh = missed(3, "ack_due", datetime(2027, 1, 12, 17, tzinfo=AMS), None)
+    previous = datetime(2027, 1, 12, 8, 30, tzinfo=AMS)
+    found = notices(now, calendar, [fresh, still, late], set(), last_escalation=previous)
+    notice = next(n for n in found if n.kind == "escalation")
+    inp = Inputs(settings_, calendar, Renderer(), now.astimezone(UTC))
+    raw = render_notice(notice, inp, SchedulePolicy()).raw
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(mail, email.message.EmailMessage)
+    return str(mail["Subject"]), mail.get_content(), notice
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "lines"),
+    [
+        (
+            "nl",
+            ": 3 verlopen termijnen, 2 nieuw",
+            [
+                "Nieuw verlopen (2)",
+                "[MK-2027-0002] oplossing — melding 2",
+                "Te laat:     werkdag 2 sinds de termijn verliep",
+                "[MK-2027-0003] ontvangstbevestiging — melding 3",
+                "Te laat:     werkdag 1 sinds de termijn verliep",
+                "Nog steeds verlopen (1, langst verlopen eerst)",
+                "[MK-2027-0001] inhoudelijke reactie — melding 1",
+                "Te laat:     werkdag 3 sinds de termijn verliep",
+                "Waarom:      why 1",
+            ],
+        ),
+        (
+            "en",
+            ": 3 missed deadlines, 2 new",
+            [
+                "Newly missed (2)",
+                "[MK-2027-0002] resolution — melding 2",
+                "Overdue:  working day 2 since the deadline passed",
+                "[MK-2027-0003] acknowledgement — melding 3",
+                "Overdue:  working day 1 since the deadline passed",
+                "Still missed (1, longest overdue first)",
+                "[MK-2027-0001] substantive response — melding 1",
+                "Overdue:  working day 3 since the deadline passed",
+                "Why:      why 1",
+            ],
+        ),
+    ],
+)
+def test_the_days_escalation_lists_newly_missed_then_still_missed(
+    tmp_path: Path, language: str, subject: str, lines: list[str]
+) -> None:
+    """One mail, to the escalate list only, lists the two clocks missed since Tuesday's
+    escalation (by due) before the one named already, each with due, working day, why."""
+    actual_subject, body, notice = escalation_mail(tmp_path, language)
+    listed = [line.strip() for line in body.splitlines() if line.strip() in lines]
+    assert (actual_subject.endswith(subject), listed) == (True, lines)
+    assert (notice.key, notice.case_id) == ("escalation:2027-01-13", None)
+
+
+def test_the_dutch_escalation_has_no_english_words(tmp_path: Path) -> None:
+    """The Dutch escalation's own text says nothing in English (explanations aside)."""
+    _, body, _ = escalation_mail(tmp_path, "nl")
+    own = "\n".join(line for line in body.splitlines() if "why " not in line)
+    english = {"missed", "deadline", "overdue", "still", "new", "working", "reply", "due"}
+    assert sorted(english & set(own.lower().replace("(", " ").split())) == []
+
+
+def test_last_sent_between_finds_the_previous_days_escalation_by_the_key_index(
+    tmp_path: Path,
+) -> None:
+    """The last escalation mail before today: the greatest day key below today's, not a
+    clock's own key nor today's, found by a search of the key index."""
+    store = Store(tmp_path / "db.sqlite")
+    rows = [
+        ("escalation:2027-01-11", None, "2027-01-11T07:30:00+00:00"),
+        ("escalation:2027-01-12", None, "2027-01-12T10:05:00+00:00"),
+        ("escalation:2027-01-13", None, "2027-01-13T07:30:00+00:00"),
+        (
+            "escalation:MK-2027-0001:ack_due:2027-01-12T16:00:00+00:00:2027-01-13",
+            "MK-2027-0001",
+            "2027-01-13T07:30:00+00:00",
+        ),
+        ("digest:2027-01-12", None, "2027-01-12T07:30:00+00:00"),
+    ]
+    for key, case_id, at in rows:
+        store.db.execute(
+            "INSERT INTO notices (key, kind, case_id, message_id, sent_at)"
+            " VALUES (?, 'escalation', ?, NULL, ?)",
+            [key, case_id, at],
+        )
+    executed: list[str] = []
+    store.db.conn.set_trace_callback(executed.append)
+    try:
+        found = [
+            store.last_sent_between("escalation:", "escalation:2027-01-13"),
+            store.last_sent_between("escalation:", "escalation:2027-01-11"),
+        ]
+    finally:
+        store.db.conn.set_trace_callback(None)
+    plan = " / ".join(str(r[3]) for r in store.db.execute(f"EXPLAIN QUERY PLAN {executed[0]}"))
+    store.close()
+    assert found == [datetime(2027, 1, 12, 10, 5, tzinfo=UTC), None]
+    assert plan.startswith(
+        "SEARCH notices USING INDEX sqlite_autoindex_notices_1 (key>? AND key<?)"
+    )
 
 
 def add_unmatched_bounce(store: Store, n: int) -> None:

@@ -101,7 +101,9 @@ def _reminders(service: Service, out: TextIO) -> None:
         for label, moment in reminder_moments(cal, clock, service.ticker.policy):
             out.write(f"    {_local(moment, tz)}  reminder to staff: {label}\n")
         first = cal.next_office_opening(clock.due)
-        out.write(f"    {_local(first, tz)}  escalation, repeated each working day until met\n")
+        out.write(
+            f"    {_local(first, tz)}  in the day's escalation mail, each working day until met\n"
+        )
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:

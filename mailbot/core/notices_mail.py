@@ -11,7 +11,7 @@ from mailbot.core.bounces import NO_BOUNCES, BounceListing
 from mailbot.core.compose import compose
 from mailbot.core.effects import Inputs
 from mailbot.core.models import OutgoingMail
-from mailbot.core.scheduler import Notice, OpenClock, SchedulePolicy, digest_sections
+from mailbot.core.scheduler import Missed, Notice, OpenClock, SchedulePolicy, digest_sections
 from mailbot.core.titles import CLOCK_TITLES, DIGEST_TITLES
 from mailbot.mail.rendering import format_moment
 
@@ -55,7 +55,9 @@ def render_notice(
 def _context(
     notice: Notice, inp: Inputs, language: str, policy: SchedulePolicy
 ) -> dict[str, object]:
-    if notice.kind in ("reminder", "escalation"):
+    if notice.kind == "escalation":
+        return _escalation_context(notice, inp, language)
+    if notice.kind == "reminder":
         return _clock_context(notice, inp, language, policy)
     if notice.kind == "closure_warning":
         return _closure_context(notice, inp, language)
@@ -65,7 +67,7 @@ def _context(
 def _clock_context(
     notice: Notice, inp: Inputs, language: str, policy: SchedulePolicy
 ) -> dict[str, object]:
-    """A reminder's or escalation's case and clock."""
+    """A reminder's case and clock."""
     clock = notice.items[0] if notice.items else None
     assert notice.due is not None and notice.clock is not None
     return {
@@ -82,7 +84,33 @@ def _clock_context(
         },
         "when": notice.when,
         "hours": f"{policy.hours_before:g}",
-        "day": notice.day,
+    }
+
+
+def _escalation_context(notice: Notice, inp: Inputs, language: str) -> dict[str, object]:
+    """The day's escalation: every missed clock, the newly missed ones apart."""
+    new = [_missed(m, inp, language) for m in notice.missed if m.new]
+    still = [_missed(m, inp, language) for m in notice.missed if not m.new]
+    return {
+        "date": _today(inp, language),
+        "total": len(notice.missed),
+        "new": new,
+        "new_count": len(new),
+        "still": still,
+        "still_count": len(still),
+    }
+
+
+def _missed(missed: Missed, inp: Inputs, language: str) -> dict[str, object]:
+    """A missed clock as the escalation lists it."""
+    clock = missed.clock
+    return {
+        "case_id": clock.case_id,
+        "subject": clock.subject,
+        "clock_title": CLOCK_TITLES[language][clock.name],
+        "due": _format_moment(clock.due, inp.tz, language),
+        "days": missed.day,
+        "explanation": clock.explanation,
     }
 
 
@@ -143,7 +171,7 @@ def _digest_context(
     ]
     return {
         "sections": listed,
-        "date": _format_moment(inp.now, inp.tz, language).rsplit(" ", 2)[0],  # no "om HH:MM"
+        "date": _today(inp, language),
         "open_count": len(notice.items),
         "bounces": {
             "entries": entries,
@@ -151,6 +179,17 @@ def _digest_context(
             "more": bounces.total - len(entries),
         },
     }
+
+
+def _today(inp: Inputs, language: str) -> str:
+    """Today written out: `format_moment` of now without its time ("om 08:30", "at 08:30")."""
+    text = _format_moment(inp.now, inp.tz, language)
+    clock = f"{inp.now.astimezone(inp.tz):%H:%M}"
+    if text.endswith(clock):
+        text = text.removesuffix(clock).rstrip(" ,")
+        words = text.rsplit(" ", 1)
+        text = words[0] if len(words) == 2 and words[1] in ("om", "at") else text
+    return text
 
 
 def _day(day: date, language: str) -> str:

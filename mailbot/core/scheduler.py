@@ -4,9 +4,9 @@ clocks and the keys already sent, sends what comes back and records each key.
 
 Nothing is returned outside office hours. A waiting case's `update_due` is paused (no
 reminder, escalation, closure listing or `newly_missed`; the digest lists it as paused).
-Reminders for a clock due at D: `reminder_moments`; escalations: `_escalation`;
-closure periods: `closures.closure_periods`; deadlines: deadlines.py. Day arithmetic
-is on local dates, moments are UTC.
+Reminders for a clock due at D: `reminder_moments`; the day's one escalation mail,
+naming every missed clock: `escalations`; closure periods: `closures.closure_periods`;
+deadlines: deadlines.py. Day arithmetic is on local dates, moments are UTC.
 
 Only clocks due before `reminder_horizon` (about two working days ahead) can give a
 notice now or change the answer soon: the calendar arithmetic is done for those only.
@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from mailbot.core.closures import closure_key, closure_periods
+from mailbot.core.escalations import day_key, escalation, escalation_affixes
 from mailbot.core.local_days import (
     ONE_DAY,
     SchedulerError,
@@ -31,65 +32,31 @@ from mailbot.core.local_days import (
     office_time,
 )
 from mailbot.core.models import ClockName
-from mailbot.core.triggers import escalation_day, trigger_moments
+from mailbot.core.notice_types import CLOCKS, PAUSABLE, Missed, Notice, OpenClock
+from mailbot.core.notice_types import clock_order as _clock_order
+from mailbot.core.triggers import trigger_moments
 from mailbot.core.workdays import WEEKEND, Calendar
-
-CLOCKS = (ClockName.ACK_DUE, ClockName.RESPONSE_DUE, ClockName.UPDATE_DUE, ClockName.RESOLVE_DUE)
-PAUSABLE = ClockName.UPDATE_DUE  # the one clock a waiting case pauses
 
 _KIND_ORDER = {"escalation": 0, "reminder": 1, "closure_warning": 2, "digest": 3}
 
-
-@dataclass(frozen=True)
-class OpenClock:
-    """One clock of an open case that is not met (yet).
-
-    A clock already recorded missed stays in the input until it is met late or its case
-    closes: that is what makes the escalation repeat every working day.
-    """
-
-    case_id: str
-    name: str  # one of CLOCKS
-    due: datetime  # aware; stored, compared and keyed in UTC
-    explanation: str
-    subject: str
-    state: str
-    waiting: bool  # the case waits for the reporter: `update_due` is paused
-    missed_at: datetime | None = None  # when the shell recorded it missed
-
-    def __post_init__(self) -> None:
-        if self.name not in CLOCKS:
-            raise SchedulerError(f"unknown clock {self.name!r} (expected one of {CLOCKS})")
-        check_aware(self.due, "due")
-        object.__setattr__(self, "due", self.due.astimezone(UTC))
-
-    @property
-    def paused(self) -> bool:
-        """True for the update clock of a waiting case."""
-        return self.waiting and self.name == PAUSABLE
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One mail to staff that the shell must send once (keyed by `key`)."""
-
-    key: str
-    kind: str  # "reminder" | "escalation" | "digest" | "closure_warning"
-    audience: str  # "notify" | "escalate"
-    case_id: str | None
-    clock: str | None
-    due: datetime | None
-    """The deadline; for a closure warning the horizon (end of the reopening day)."""
-    explanation: str
-    """The deadline's explanation; for a closure warning the closed days with reasons."""
-    label: str
-    items: tuple[OpenClock, ...] = ()  # digest / closure warning: the clocks, by due
-    when: str = ""
-    """A reminder's trigger ("day_before", "due_today", "hours_before"); an escalation's day."""
-    day: int = 1
-    """An escalation's working day since the deadline passed (1: missed today)."""
-    first_closed: date | None = None
-    """A closure warning's first closed day."""
+__all__ = [
+    "CLOCKS",
+    "DEFAULT_POLICY",
+    "PAUSABLE",
+    "DigestSections",
+    "Missed",
+    "Notice",
+    "OpenClock",
+    "SchedulePolicy",
+    "daily_keys",
+    "digest_sections",
+    "escalation_affixes",
+    "newly_missed",
+    "next_change",
+    "notices",
+    "reminder_horizon",
+    "reminder_moments",
+]
 
 
 @dataclass(frozen=True)
@@ -133,26 +100,31 @@ def notices(
     sent: Set[str],
     policy: SchedulePolicy = DEFAULT_POLICY,
     digest_anyway: bool = False,
+    last_escalation: datetime | None = None,
 ) -> list[Notice]:
     """Everything that should go out at `now` and whose key is not in `sent`.
 
-    Order: escalations, reminders, closure warnings, digest; within a kind by due,
-    case and clock. Keys are unique within the result. The digest goes out when clocks
-    are open, or with `digest_anyway` (the shell has more to list: unmatched bounces).
+    Order: the day's escalation, reminders, closure warnings, digest; within a kind by
+    due, case and clock. Keys are unique within the result. The escalation names every
+    missed clock (`escalations`; `last_escalation`: when the previous one went out). The
+    digest goes out when clocks are open, or with `digest_anyway` (the shell has more to
+    list: unmatched bounces).
     """
     if not calendar.is_office_hours(now):
         return []
     horizon, _ = reminder_horizon(calendar, now, policy)
-    today = local_date(calendar, now)
     found: list[Notice] = []
+    missed: list[OpenClock] = []
     for clock in clocks:
         if clock.due >= horizon or clock.paused:  # nothing now (`reminder_horizon`)
             continue
         if now >= clock.due:
-            if _key(clock, "escalation", today.isoformat()) not in sent:
-                found.append(_escalation(now, calendar, clock))
+            missed.append(clock)
         else:
             found.extend(_reminder(now, calendar, clock, policy, sent))
+    if missed and day_key(calendar, now) not in sent:
+        day = escalation(now, calendar, missed, last_escalation)
+        found.extend([day] if day is not None else [])
     found.extend(_closure_warnings(now, calendar, clocks, sent))
     if (clocks or digest_anyway) and _digest_key(calendar, now) not in sent:
         found.append(_digest(now, calendar, clocks))
@@ -219,12 +191,6 @@ def daily_keys(now: datetime, calendar: Calendar) -> list[str]:
         return []
     periods = closure_periods(calendar, local_date(calendar, now))
     return [_digest_key(calendar, now), *(closure_key(first) for first, _ in periods)]
-
-
-def escalation_affixes(now: datetime, calendar: Calendar) -> tuple[str, str]:
-    """(prefix, suffix) of today's escalation keys: prefix + "case:clock:due" + suffix, the
-    due in UTC ISO form (a query can then find the clocks already escalated today)."""
-    return "escalation:", f":{local_date(calendar, now).isoformat()}"
 
 
 def newly_missed(now: datetime, clocks: Sequence[OpenClock]) -> list[OpenClock]:
@@ -327,22 +293,7 @@ def _reminder(
     return [_about(clock, "reminder", "notify", code, label)]
 
 
-def _escalation(now: datetime, calendar: Calendar, clock: OpenClock) -> Notice:
-    """Today's escalation of a missed clock ("missed", then "still missed (working day N)").
-
-    Day 1 is the first working day whose office hours hold a moment >= D: D's local date
-    when a working day and D is before the cutoff, else the next working day (that is
-    exactly `Calendar.ontvangstdag(D)`). A deadline passing at night escalates at opening.
-    """
-    today = local_date(calendar, now)
-    number = escalation_day(calendar, clock.due, today)
-    label = "missed" if number == 1 else f"still missed (working day {number})"
-    return _about(clock, "escalation", "escalate", today.isoformat(), label, number)
-
-
-def _about(
-    clock: OpenClock, kind: str, audience: str, suffix: str, label: str, day: int = 1
-) -> Notice:
+def _about(clock: OpenClock, kind: str, audience: str, suffix: str, label: str) -> Notice:
     """A notice about one clock (its only item), keyed by `_key`; `suffix` is its `when`."""
     return Notice(
         _key(clock, kind, suffix),
@@ -355,7 +306,6 @@ def _about(
         label,
         (clock,),
         when=suffix,
-        day=day,
     )
 
 
@@ -390,7 +340,3 @@ def _unique_sorted(found: Iterable[Notice]) -> list[Notice]:
         unique.values(),
         key=lambda n: (_KIND_ORDER[n.kind], n.due or datetime.min.replace(tzinfo=UTC), n.key),
     )
-
-
-def _clock_order(clock: OpenClock) -> tuple[datetime, str, int]:
-    return clock.due, clock.case_id, CLOCKS.index(clock.name)

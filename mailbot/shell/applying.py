@@ -79,7 +79,8 @@ def apply_notices(
     bounces: BounceListing = NO_BOUNCES,
 ) -> int:
     """Queue each notice's mail once (by its key), with its audit event; a digest marks
-    `bounces` as listed. Returns how many were queued."""
+    `bounces` as listed; the day's escalation records the key of each clock it names,
+    with an escalation event on its case. Returns how many were queued."""
     queued = 0
     for notice, mail in batch:
         if not store.record_notice(notice.key, notice.kind, notice.case_id, mail.message_id, now):
@@ -87,6 +88,11 @@ def apply_notices(
         store.enqueue(mail, now)
         if notice.kind == "digest":
             store.mark_listed(bounces)
+        for missed in notice.missed:
+            case_id = missed.clock.case_id
+            store.record_notice(missed.key, notice.kind, case_id, mail.message_id, now)
+            detail = f"{missed.clock.name}: {missed.label}"
+            store.add_event(case_id, now, "mailbot", notice.kind, detail)
         if notice.case_id:
             detail = f"{notice.clock}: {notice.label}"
             store.add_event(notice.case_id, now, "mailbot", notice.kind, detail)

@@ -3,8 +3,10 @@
 A tick reads every open clock only while a notice about no single clock (today's digest,
 a closure warning) is still to go out, in practice the first tick of the working day.
 Otherwise it reads the clocks that can matter now: due before `reminder_horizon`, and
-not missed clocks whose escalation of today is recorded already. What it leaves out
-gives no notice now, and nothing of it changes before the horizon's quiet moment.
+not missed clocks that today's escalation named already (their keys are recorded with
+it). What it leaves out gives no notice now, and nothing of it changes before the
+horizon's quiet moment. Until today's escalation is out, a tick also reads when the
+previous one went out: the clocks missed since then are its newly missed.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from datetime import datetime
 
 from mailbot.core.bounces import NO_BOUNCES, BounceListing
 from mailbot.core.effects import Inputs
+from mailbot.core.escalations import PREFIX, day_key
 from mailbot.core.models import OutgoingMail
 from mailbot.core.notices_mail import DIGEST_ENTRIES, render_notice
 from mailbot.core.scheduler import Notice as SchedulerNotice
+from mailbot.core.scheduler import OpenClock as SchedulerOpenClock
 from mailbot.core.scheduler import (
     SchedulePolicy,
     daily_keys,
@@ -29,6 +33,7 @@ from mailbot.core.scheduler import (
 from mailbot.shell.applying import apply_notices
 from mailbot.shell.logs import get_logger
 from mailbot.store import Store
+from mailbot.store.rows import OpenClockRow
 
 #: Notices rendered, then recorded and queued in one transaction (the first tick of a
 #: day may queue thousands: one commit each would cost more than the rendering).
@@ -71,8 +76,10 @@ class Ticker:
         """Decide on the clocks that can matter now and act; returns (queued, valid until)."""
         now, calendar = inp.now, inp.calendar
         day_keys = daily_keys(now, calendar)
-        sent = frozenset(self.store.recorded_notices(day_keys)) if day_keys else frozenset()
-        if len(sent) < len(day_keys):  # a digest or closure warning to send: every clock
+        escalation_key = [day_key(calendar, now)] if day_keys else []  # office hours only
+        asked = [*day_keys, *escalation_key]
+        sent = frozenset(self.store.recorded_notices(asked)) if asked else frozenset()
+        if len(sent & set(day_keys)) < len(day_keys):  # a digest or closure warning to send
             found = self.store.open_clocks()
             quiet = None
         else:
@@ -81,19 +88,33 @@ class Ticker:
             found = self.store.open_clocks(until=horizon, escalated=escalated)
         clocks = [r.clock() for r in found]
         bounces = self._bounces(day_keys, sent)
-        missed = [c for c in newly_missed(now, clocks) if c.missed_at is None]
-        if missed:
-            ids = {id(c): r.id for c, r in zip(clocks, found, strict=True)}  # the same read
-            with self.store.transaction():
-                for clock in missed:
-                    self.store.mark_missed(ids[id(clock)], now)
-                    self.store.add_event(
-                        clock.case_id, now, "mailbot", "clock_missed", f"{clock.name}"
-                    )
-        queued = 0
-        due_now = notices(now, calendar, clocks, sent, self.policy, bounces.total > 0)
+        self._record_missed(now, clocks, found)
+        previous = None
+        if escalation_key and escalation_key[0] not in sent:
+            previous = self.store.last_sent_between(PREFIX, escalation_key[0])
+        due_now = notices(now, calendar, clocks, sent, self.policy, bounces.total > 0, previous)
         recorded = self.store.recorded_notices([n.key for n in due_now])  # one query
-        pending = [n for n in due_now if n.key not in recorded]
+        queued = self._send([n for n in due_now if n.key not in recorded], inp, bounces)
+        self.store.state_set("heartbeat:tick", inp.now.isoformat())
+        until = next_change(now, calendar, clocks, self.policy)
+        return queued, until if quiet is None else min(until, quiet)
+
+    def _record_missed(
+        self, now: datetime, clocks: list[SchedulerOpenClock], found: list[OpenClockRow]
+    ) -> None:
+        """Record the clocks newly past their due (`clocks` are the rows `found`)."""
+        missed = [c for c in newly_missed(now, clocks) if c.missed_at is None]
+        if not missed:
+            return
+        ids = {id(c): r.id for c, r in zip(clocks, found, strict=True)}  # the same read
+        with self.store.transaction():
+            for clock in missed:
+                self.store.mark_missed(ids[id(clock)], now)
+                self.store.add_event(clock.case_id, now, "mailbot", "clock_missed", clock.name)
+
+    def _send(self, pending: list[SchedulerNotice], inp: Inputs, bounces: BounceListing) -> int:
+        """Render, record and queue `pending` in batches; returns the mails queued."""
+        queued = 0
         for start in range(0, len(pending), BATCH):
             batch: list[tuple[SchedulerNotice, OutgoingMail]] = []
             try:
@@ -104,10 +125,8 @@ class Ticker:
                         mail = render_notice(notice, inp, self.policy)
                     batch.append((notice, mail))
             finally:  # a notice that fails to render stops the tick after those before it
-                queued += self._queue(batch, now, bounces)
-        self.store.state_set("heartbeat:tick", inp.now.isoformat())
-        until = next_change(now, calendar, clocks, self.policy)
-        return queued, until if quiet is None else min(until, quiet)
+                queued += self._queue(batch, inp.now, bounces)
+        return queued
 
     def _bounces(self, day_keys: list[str], sent: frozenset[str]) -> BounceListing:
         """The unmatched bounces for today's digest while it is still to go out."""
@@ -125,5 +144,6 @@ class Ticker:
         with self.store.transaction():
             queued = apply_notices(self.store, batch, now, bounces)
         for notice, _ in batch:
-            self.log.info("notice_queued", kind=notice.kind, case=notice.case_id, key=notice.key)
+            kind, case, key = notice.kind, notice.case_id, notice.key
+            self.log.info("notice_queued", kind=kind, case=case, key=key, clocks=len(notice.items))
         return queued

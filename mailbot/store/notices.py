@@ -17,6 +17,17 @@ class NoticeStore(Connection):
         sql = "SELECT key FROM notices WHERE key IN (SELECT value FROM json_each(?))"
         return {str(r[0]) for r in self.db.execute(sql, [json.dumps(keys)]).fetchall()}
 
+    def last_sent_between(self, low: str, high: str) -> datetime | None:
+        """When the notice of no case with the greatest key in (low, high) was sent, or None
+        (a range search of the key index: day keys sort by day; `+case_id` keeps the
+        planner off the case index, which would list every notice of no case)."""
+        row = self.db.execute(
+            "SELECT sent_at FROM notices WHERE key > ? AND key < ? AND +case_id IS NULL"
+            " ORDER BY key DESC LIMIT 1",
+            [low, high],
+        ).fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
+
     def record_notice(
         self, key: str, kind: str, case_id: str | None, message_id: str, at: datetime
     ) -> bool:
