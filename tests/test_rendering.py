@@ -87,6 +87,7 @@ def case_data(**changes: object) -> dict[str, object]:
         "source": "relay",
         "relay_sender": "meldpunt@vng.example",
         "flags": ["relayed"],
+        "flag_texts": ["relayed"],
         "affected": ["https://www.gemeente.example/login", "192.0.2.17"],
         "received": "maandag 21 december 2026 om 10:00",
         "ack_due": "dinsdag 22 december 2026 om 17:00",
@@ -106,7 +107,14 @@ def context(
     if name == "acknowledgement":
         return {"case": the_case, "identity": IDENTITY}
     if name == "staff_notice":
-        attachments = [{"filename": "poc.txt", "content_type": "text/plain", "size": 2048}]
+        attachments = [
+            {
+                "filename": "poc.txt",
+                "content_type": "text/plain",
+                "size": 2048,
+                "size_text": "2.0 kB",
+            }
+        ]
         return {
             "case": the_case,
             "report_text": text,

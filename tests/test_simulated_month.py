@@ -538,7 +538,10 @@ def test_closure_warning_once_on_tuesday_22_december(month: Month) -> None:
     row = next(r for r in month.outbox if r.kind == "closure_warning")
     assert row.raw is not None
     mail = email.message_from_bytes(row.raw, policy=email.policy.default)
-    assert str(mail["Subject"]) == "Sluitingsperiode 24-12-2026 t/m 3-1-2027: 10 termijnen lopen af"
+    assert (
+        str(mail["Subject"])
+        == "Sluitingsperiode do 24 dec 2026 t/m zo 3 jan 2027: 10 termijnen lopen af"
+    )
     body = mail.get_content()
     items = re.findall(r"^\s+\[(MK-\d{4}-\d{4})\] ([a-z ]+):", body, re.M)
     assert sorted(items) == [

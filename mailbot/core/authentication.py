@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import authres  # type: ignore[import-untyped]
 
 from mailbot.core.models import InboundMessage
+from mailbot.core.wording import Phrase
 
 HEADER_NAME = "authentication-results"
 MAX_HEADER_CHARS = 16_384
@@ -48,7 +49,8 @@ _LEADING_ID = re.compile(r"\s*(?:\([^()\\]*\)\s*)*([A-Za-z0-9._-]+)(?=[\s;(]|$)"
 
 @dataclass(frozen=True)
 class AuthVerdict:
-    """Whether our MTA authenticated the From address, with a one-line reason."""
+    """Whether our MTA authenticated the From address, with a one-line reason (a
+    `wording.Phrase`: English as text, the staff's language in the unverified notice)."""
 
     authenticated: bool
     reason: str
@@ -91,26 +93,29 @@ class _Unreadable:
 def verify_sender(msg: InboundMessage, trusted_ids: Sequence[str]) -> AuthVerdict:
     """Whether the topmost trusted `Authentication-Results` vouches for `msg.from_address`."""
     verdict = _verify(msg, trusted_ids)
-    return AuthVerdict(verdict.authenticated, _clip(verdict.reason, 400))
+    reason = verdict.reason
+    if isinstance(reason, Phrase) and len(reason) <= 400 and reason.isprintable():
+        return verdict  # a phrase whole, to be said in the staff language
+    return AuthVerdict(verdict.authenticated, _clip(reason, 400))
 
 
 def _verify(msg: InboundMessage, trusted_ids: Sequence[str]) -> AuthVerdict:
     trusted = _trusted_set(trusted_ids)
     if not trusted:
-        return AuthVerdict(False, "no trusted authserv-id configured")
+        return AuthVerdict(False, Phrase("auth.no_trusted_ids"))
     if not msg.from_address:
-        return AuthVerdict(False, "no From address")
+        return AuthVerdict(False, Phrase("auth.no_from"))
     from_domain = _domain_of(msg.from_address)
     if not from_domain:
-        return AuthVerdict(False, f"From address {_clip(msg.from_address)} has no domain")
+        return AuthVerdict(False, Phrase("auth.from_no_domain", address=_clip(msg.from_address)))
     found = _topmost_trusted(msg.headers, trusted)
     if found is None:
-        return AuthVerdict(False, "no Authentication-Results from a trusted authserv-id")
+        return AuthVerdict(False, Phrase("auth.no_header"))
     if isinstance(found, _Unread):
         return AuthVerdict(False, found.reason)
     if isinstance(found, _Unreadable):
-        who = found.authserv_id or "an unknown authserv-id"
-        return AuthVerdict(False, f"unreadable Authentication-Results from {who}: {found.error}")
+        who = found.authserv_id or Phrase("auth.unknown_id")
+        return AuthVerdict(False, Phrase("auth.unreadable", who=who, error=found.error))
     return _judge(found, from_domain)
 
 
@@ -131,13 +136,13 @@ def _topmost_trusted(
     for value in (v for name, v in headers if name.lower() == HEADER_NAME):
         seen += 1
         if seen > MAX_HEADERS:
-            return _Unread(f"no trusted Authentication-Results among the topmost {MAX_HEADERS}")
+            return _Unread(Phrase("auth.too_many", count=MAX_HEADERS))
         leading = _leading_id(value)
         if leading and leading not in trusted:
             continue  # plainly another authserv-id: not worth reading
         budget += len(value)
         if budget > MAX_READ_CHARS:
-            return _Unread(f"Authentication-Results longer than {MAX_READ_CHARS} characters in all")
+            return _Unread(Phrase("auth.too_long_all", limit=MAX_READ_CHARS))
         parsed = _parse(value)
         if isinstance(parsed, _Unreadable):
             if not parsed.authserv_id or parsed.authserv_id in trusted:
@@ -151,7 +156,7 @@ def _topmost_trusted(
 def _parse(value: str) -> _Header | _Unreadable:
     """The header value read by authres, or why it could not be read."""
     if len(value) > MAX_HEADER_CHARS:
-        return _Unreadable(_leading_id(value), f"longer than {MAX_HEADER_CHARS} characters")
+        return _Unreadable(_leading_id(value), Phrase("auth.too_long", limit=MAX_HEADER_CHARS))
     try:
         header = authres.parse_value(value)
         return _Header(_normalise(str(header.authserv_id)), _results(header.results))
@@ -192,11 +197,13 @@ def _judge(header: _Header, from_domain: str) -> AuthVerdict:
     for wanted in ("dmarc", "dkim"):
         for method, ok, note in judged:
             if ok and method == wanted:
-                return AuthVerdict(True, f"{note} from {where}")
+                return AuthVerdict(True, Phrase("auth.pass", note=note, where=where))
     if not judged:
-        return AuthVerdict(False, f"no results ({where})")
-    seen = "; ".join(note for _, _, note in judged)
-    return AuthVerdict(False, f"{_clip(seen, 300)} ({where})")
+        return AuthVerdict(False, Phrase("auth.no_results", where=where))
+    notes = tuple(note for _, _, note in judged)
+    if len("; ".join(notes)) > 300:
+        return AuthVerdict(False, f"{_clip('; '.join(notes), 300)} ({where})")
+    return AuthVerdict(False, Phrase("auth.fail", notes=notes, where=where))
 
 
 def _seen(result: _Result) -> str:
@@ -208,10 +215,10 @@ def _dmarc(result: _Result, from_domain: str) -> tuple[bool, str]:
         return False, _seen(result)
     named = [_normalise(v) for v in result.values("header.from")]
     if not named:
-        return False, "dmarc=pass without header.from"
+        return False, Phrase("auth.dmarc_no_from")
     wrong = [d for d in named if d != from_domain]
     if wrong:
-        return False, f"dmarc=pass for header.from={_clip(wrong[0])}, not {from_domain}"
+        return False, Phrase("auth.dmarc_other", named=_clip(wrong[0]), domain=from_domain)
     return True, "dmarc=pass"
 
 
@@ -220,17 +227,16 @@ def _dkim(result: _Result, from_domain: str) -> tuple[bool, str]:
     if not signers:
         signers = [_domain_of(v) for v in result.values("header.i") if "@" in v]
     if result.result != "pass":
-        shown = f" for d={_clip(signers[0])}" if signers else ""
-        return False, f"dkim={result.result}{shown}"
+        if not signers:
+            return False, f"dkim={result.result}"
+        return False, Phrase("auth.dkim_result_for", result=result.result, signer=_clip(signers[0]))
     if not signers:
-        return False, "dkim=pass without header.d"
+        return False, Phrase("auth.dkim_no_d")
     wrong = [d for d in signers if not _aligned(d, from_domain)]
     if wrong:
-        return (
-            False,
-            f"dkim=pass for d={_clip(wrong[0]) or '(empty)'}, not aligned with {from_domain}",
-        )
-    return True, f"dkim=pass for d={signers[0]}"
+        signer = _clip(wrong[0]) or Phrase("empty")
+        return False, Phrase("auth.dkim_unaligned", signer=signer, domain=from_domain)
+    return True, Phrase("auth.dkim_result_for", result="pass", signer=signers[0])
 
 
 def _aligned(signer: str, from_domain: str) -> bool:

@@ -9,9 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from mailbot.core.classify import Verdict
-from mailbot.core.compose import staff_alert
+from mailbot.core.compose import kind_text, staff_alert
 from mailbot.core.effects import Event, Inputs, Plan, Queued
 from mailbot.core.models import TO_REPORTER, Case, InboundMessage
+from mailbot.core.wording import Phrase
 
 UNMATCHED = "bounce_unmatched"
 """Event kind of a delivery report naming no failed mail of ours (a delay notice, a report
@@ -66,7 +67,7 @@ def plan_bounce(
         reason = f"{verdict.reason}; names no failed mail of ours (listed in the digest)"
         verdict = replace(verdict, reason=reason)
         return Plan(verdict, events=(Event(None, UNMATCHED, msg.raw_sha256),))
-    reason = f"bounced: delivery report <{msg.message_id or msg.raw_sha256[:16]}>"
+    reason = Phrase("bounce.reason", ref=msg.message_id or msg.raw_sha256[:16])
     failed = tuple((b.outbox_id, reason) for b in bounced)
     events = [
         Event(b.case_id, "mail_bounced", f"{b.kind} to {', '.join(b.recipients)}") for b in bounced
@@ -79,8 +80,12 @@ def plan_bounce(
             updated = replace(case, flags=(*case.flags, "unreachable"))
             events.append(Event(case.id, "flag_set", "unreachable: mail to the reporter bounced"))
     case_id = next((b.case_id for b in bounced if b.case_id), None)
-    details = [f"{b.kind} <{b.message_id}> to {', '.join(b.recipients)}" for b in bounced]
-    details.append(f"Delivery report from {msg.from_address or '(none)'}: {msg.subject[:200]}")
+    details = [
+        Phrase("bounce.mail", kind=kind_text(b.kind), message_id=b.message_id, to=b.recipients)
+        for b in bounced
+    ]
+    sender = msg.from_address or Phrase("none")
+    details.append(Phrase("bounce.report", sender=sender, subject=msg.subject[:200]))
     alert = staff_alert(inp, "bounce", reason, details, seed=msg.raw_sha256, case_id=case_id)
     return Plan(
         verdict,

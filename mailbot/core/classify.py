@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from mailbot.core.config import Settings
 from mailbot.core.models import Case, Disposition, InboundMessage
+from mailbot.core.wording import Phrase
 from mailbot.mail.decoding import split_params
 from mailbot.mail.rendering import LOOP_HEADER, is_own_message_id
 
@@ -20,13 +21,13 @@ BOUNCE_LOCAL_PART = "mailer-daemon"
 #: report-type values of a multipart/report that is a delivery status notification.
 DSN_REPORT_TYPES = frozenset({"delivery-status", "global-delivery-status"})
 #: How a reason names each kind of `InboundMessage.ambiguous_identity`.
-AMBIGUITY_TEXT = {
+AMBIGUITY_TEXT: dict[str, str] = {
     **{
-        name.lower(): f"repeated {name}"
+        name.lower(): Phrase("ambiguous.repeated", header=name)
         for name in ("From", "Sender", "Subject", "Message-ID", "In-Reply-To", "References")
     },
-    "from_addresses": "From names more than one address",
-    "header_block": "header block not read as an MTA reads it",
+    "from_addresses": Phrase("ambiguous.from_addresses"),
+    "header_block": Phrase("ambiguous.header_block"),
 }
 BULK_PRECEDENCE = frozenset({"bulk", "junk", "list"})
 
@@ -75,7 +76,8 @@ class Context:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The disposition of one message with its reason."""
+    """The disposition of one message with its reason (English text; a `wording.Phrase`
+    where staff mail shows it: quarantined and unverified)."""
 
     disposition: Disposition
     reason: str
@@ -103,10 +105,11 @@ def _duplicate(msg: InboundMessage, ctx: Context, rules: Rules) -> Verdict | Non
 
 def _quarantine(msg: InboundMessage, ctx: Context, rules: Rules) -> Verdict | None:
     if msg.size > rules.max_message_bytes:
-        return Verdict(D.QUARANTINED, f"too large: {msg.size} bytes > {rules.max_message_bytes}")
+        limit = rules.max_message_bytes
+        return Verdict(D.QUARANTINED, Phrase("quarantine.too_large", size=msg.size, limit=limit))
     errors = [d for d in msg.defects if d.startswith("parser_error")]
     if errors:
-        return Verdict(D.QUARANTINED, f"unparseable: {errors[0]}")
+        return Verdict(D.QUARANTINED, Phrase("quarantine.unparseable", error=errors[0]))
     return None
 
 
@@ -200,16 +203,17 @@ def _conversation(msg: InboundMessage, ctx: Context, rules: Rules) -> Verdict:
     if case is None:
         reason = "report without a valid case reference"
         return Verdict(D.NEW_CASE, f"{reason}; {ambiguous}" if ambiguous else reason)
-    sender = msg.from_address or "unknown sender"
+    sender = msg.from_address or Phrase("unknown_sender")
     if ambiguous:
-        return Verdict(D.UNVERIFIED, f"{ambiguous}: {sender} gets no say on {case.id}", case.id)
+        reason = Phrase("unverified.ambiguous", ambiguous=ambiguous, sender=sender, case=case.id)
+        return Verdict(D.UNVERIFIED, reason, case.id)
     return _on_case(msg, ctx, rules, case)
 
 
 def _ambiguity(msg: InboundMessage) -> str:
     """One line naming what makes the identity ambiguous ("" when nothing does)."""
-    parts = [AMBIGUITY_TEXT.get(what, what) for what in msg.ambiguous_identity]
-    return f"ambiguous identity ({', '.join(parts)})" if parts else ""
+    parts = tuple(AMBIGUITY_TEXT.get(what, what) for what in msg.ambiguous_identity)
+    return Phrase("ambiguous", parts=parts) if parts else ""
 
 
 def _on_case(msg: InboundMessage, ctx: Context, rules: Rules, case: Case) -> Verdict:
@@ -220,20 +224,22 @@ def _on_case(msg: InboundMessage, ctx: Context, rules: Rules, case: Case) -> Ver
     if sender is not None and sender in rules.staff:
         if ctx.authenticated:
             return Verdict(D.STAFF_REPLY, f"staff {sender} {how}", case.id)
-        return Verdict(D.UNVERIFIED, f"staff address not verified: {_why(ctx)}", case.id)
+        return Verdict(D.UNVERIFIED, Phrase("unverified.staff", why=_why(ctx)), case.id)
     is_case_relay = case.source == "relay" and sender == case.relay_sender
     if sender is not None and (sender in rules.relays or is_case_relay):
         if not ctx.authenticated:
-            return Verdict(D.UNVERIFIED, f"relay address not verified: {_why(ctx)}", case.id)
+            return Verdict(D.UNVERIFIED, Phrase("unverified.relay", why=_why(ctx)), case.id)
         if is_case_relay:
             return Verdict(D.FOLLOWUP, f"relay {sender} {how}", case.id)
     if sender is not None and sender == case.reporter_email:
         return Verdict(D.FOLLOWUP, f"reporter {how}", case.id)
+    who = sender or Phrase("unknown_sender")
     return Verdict(
-        D.UNVERIFIED, f"{sender or 'unknown sender'} is not the reporter of {case.id}", case.id
+        D.UNVERIFIED, Phrase("unverified.not_reporter", sender=who, case=case.id), case.id
     )
 
 
 def _why(ctx: Context) -> str:
-    """Why the shell did not vouch for the sender ("no verdict" when it did not say)."""
-    return ctx.auth_reason or "no authentication verdict for this sender"
+    """Why the shell did not vouch for the sender ("no verdict" when it did not say); the
+    shell passes `authentication`'s reason, a `wording.Phrase`."""
+    return ctx.auth_reason or Phrase("auth.no_verdict")

@@ -12,6 +12,7 @@ from typing import Any
 from mailbot.core.cases import TRANSITIONS, can_transition, find_tags
 from mailbot.core.commandlines import Command, CommandError
 from mailbot.core.models import Case, CaseState, Reward, Severity
+from mailbot.core.wording import Phrase
 from mailbot.mail.contacts import normalize_address
 
 S = CaseState
@@ -25,7 +26,9 @@ YES_NO = ("yes", "no")
 
 @dataclass(frozen=True)
 class Change:
-    """One field changed by the commands: one audit event."""
+    """One field changed by the commands: one audit event. `detail` ("state: acknowledged
+    → confirmed") is a `wording.Phrase`: English in the event, the staff's language in the
+    result mail."""
 
     field: str
     old: str
@@ -62,7 +65,7 @@ def _pick(cmd: Command, allowed: tuple[str, ...]) -> str | CommandError:
     word = as_word(cmd.value)
     if word in allowed:
         return word
-    return _error(cmd, f"{cmd.value!r} is not one of: {', '.join(allowed)}")
+    return _error(cmd, Phrase("cmd.not_one_of", value=repr(cmd.value), allowed=", ".join(allowed)))
 
 
 def _change(field: str, old: object, new: object, kind: str) -> Change:
@@ -73,7 +76,8 @@ def _change(field: str, old: object, new: object, kind: str) -> Change:
             return "yes" if value else "no"
         return str(value)
 
-    detail = f"{field}: {show(old) or '(none)'} → {show(new) or '(none)'}"
+    shown = [show(old) or Phrase("none"), show(new) or Phrase("none")]
+    detail = Phrase("change", field=Phrase(f"field.{field}"), old=shown[0], new=shown[1])
     return Change(field, show(old), show(new), kind, detail)
 
 
@@ -85,32 +89,29 @@ def _set(case: Case, field: str, new: object, kind: str) -> _Update:
 
 
 def _allowed(state: CaseState) -> str:
-    status = [s.value for s in STATUS_STATES if s in TRANSITIONS[state]]
+    status = ", ".join(s.value for s in STATUS_STATES if s in TRANSITIONS[state])
     close = [s.value for s in CLOSE_STATES if s in TRANSITIONS[state]]
-    parts = [", ".join(status) or "none"]
-    if close:
-        parts.append(f"with Close: {', '.join(close)}")
-    return "; ".join(parts)
+    shown = status or Phrase("cmd.no_state")
+    return Phrase("cmd.allowed_close", status=shown, close=", ".join(close)) if close else shown
 
 
 def _move(cmd: Command, case: Case, target: CaseState) -> CommandError | None:
     if target is case.state or can_transition(case.state, target):
         return None
     return _error(
-        cmd,
-        f"not allowed from {case.state.value} (allowed: {_allowed(case.state)})",
+        cmd, Phrase("cmd.not_allowed", state=case.state.value, allowed=_allowed(case.state))
     )
 
 
 def _status(cmd: Command, ctx: CommandContext) -> _Outcome:
     word = as_word(cmd.value)
     if ctx.closing:
-        return _error(cmd, "Status and Close both set the state")
+        return _error(cmd, Phrase("cmd.status_and_close"))
     if word in {s.value for s in CLOSE_STATES}:
-        return _error(cmd, f"{word} closes the case: use Close: {word} <reason>")
+        return _error(cmd, Phrase("cmd.use_close", word=word))
     if word not in {s.value for s in STATUS_STATES}:
         names = ", ".join(s.value for s in STATUS_STATES)
-        return _error(cmd, f"{cmd.value!r} is not one of: {names}")
+        return _error(cmd, Phrase("cmd.not_one_of", value=repr(cmd.value), allowed=names))
     target, case = CaseState(word), ctx.case
     refused = _move(cmd, case, target)
     if refused is not None:
@@ -128,15 +129,12 @@ def _duplicate_reason(cmd: Command, text: str, ctx: CommandContext) -> str | Com
         first, _, more = more.partition(" ")
     tags = find_tags(first, ctx.prefix)
     if not tags:
-        return _error(
-            cmd,
-            f"name the other case first, e.g. Close: duplicate {ctx.prefix}-2026-0001",
-        )
+        return _error(cmd, Phrase("cmd.name_duplicate", prefix=ctx.prefix))
     other = tags[0]
     if other == ctx.case.id:
-        return _error(cmd, f"{other} cannot be a duplicate of itself")
+        return _error(cmd, Phrase("cmd.duplicate_self", case=other))
     if not ctx.known_cases(other):
-        return _error(cmd, f"case {other} does not exist")
+        return _error(cmd, Phrase("cmd.no_such_case", case=other))
     return f"{other} {more}".strip()
 
 
@@ -145,13 +143,14 @@ def _close(cmd: Command, ctx: CommandContext) -> _Outcome:
     word = as_word(word)
     names = [s.value for s in CLOSE_STATES]
     if word not in names:
-        return _error(cmd, f"{word or '(nothing)'!r} is not one of: {', '.join(names)}")
+        value = repr(word) if word else Phrase("cmd.quoted", text=Phrase("nothing"))
+        return _error(cmd, Phrase("cmd.not_one_of", value=value, allowed=", ".join(names)))
     target = CaseState(word)
     reason: str | CommandError = text
     if target is S.DUPLICATE:
         reason = _duplicate_reason(cmd, text, ctx)
     elif not any(ch.isalnum() for ch in text):
-        reason = _error(cmd, f"a reason is required, e.g. Close: {word} <why>")
+        reason = _error(cmd, Phrase("cmd.reason_required", word=word))
     if isinstance(reason, CommandError):
         return reason
     refused = _move(cmd, ctx.case, target)
@@ -166,7 +165,7 @@ def _address(cmd: Command) -> str | CommandError:
     _, address = parseaddr(cmd.value)
     normal = normalize_address(address or cmd.value)
     if normal is None:
-        return _error(cmd, f"{cmd.value!r} is not an email address")
+        return _error(cmd, Phrase("cmd.not_address", value=repr(cmd.value)))
     return normal
 
 
@@ -177,7 +176,7 @@ def _assign(cmd: Command, ctx: CommandContext) -> _Outcome:
     if isinstance(address, CommandError):
         return address
     if address not in ctx.staff:
-        return _error(cmd, f"{address} is not on the staff list")
+        return _error(cmd, Phrase("cmd.not_staff", address=address))
     return _set(ctx.case, "assignee", address, "assignee_changed")
 
 
@@ -187,26 +186,27 @@ def _reporter(cmd: Command, ctx: CommandContext) -> _Outcome:
     if isinstance(address, CommandError):
         return address
     if case.source != "relay" and case.reporter_email is not None:
-        why = f"a direct report's reporter is its sender ({case.reporter_email})"
-        return _error(cmd, f"{why}; Reporter is only for relayed reports or reports without one")
+        return _error(cmd, Phrase("cmd.reporter_direct", reporter=case.reporter_email))
     relay = case.relay_sender or ""
     if address in ctx.staff or address.rpartition("@")[2] == relay.rpartition("@")[2]:
-        return _error(cmd, f"{address} is a staff or relay address")
+        return _error(cmd, Phrase("cmd.reporter_staff", address=address))
     updates, changes = _set(case, "reporter_email", address, "reporter_changed")
     if "no_contact" in case.flags:
         updates["flags"] = tuple(flag for flag in case.flags if flag != "no_contact")
-        changes = tuple(replace(c, detail=f"{c.detail}; no_contact cleared") for c in changes)
+        changes = tuple(
+            replace(c, detail=Phrase("change.no_contact_cleared", change=c.detail)) for c in changes
+        )
     return updates, changes
 
 
 def _simple(cmd: Command, ctx: CommandContext) -> _Outcome:
     if cmd.key == "note":
         if not cmd.value:
-            return _error(cmd, "a note needs text")
+            return _error(cmd, Phrase("cmd.note_empty"))
         return {}, ()  # notes are in CommandResult.notes
     if cmd.key == "help":
         if cmd.value:
-            return _error(cmd, "Help takes no value")
+            return _error(cmd, Phrase("cmd.help_value"))
         return {}, ()
     allowed = {"severity": SEVERITIES, "reward": REWARDS}.get(cmd.key, YES_NO)
     picked = _pick(cmd, allowed)

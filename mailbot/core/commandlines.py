@@ -22,6 +22,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from mailbot.core.wording import Phrase
+
 KEYS = (
     *("status", "assign", "severity", "reward", "reporter"),
     *("close", "internal", "waiting", "note", "help"),
@@ -39,7 +41,10 @@ class Command:
 
 @dataclass(frozen=True)
 class CommandError:
-    """Why one command line was refused; `reason` names the bad value (shown after the line)."""
+    """Why one command line was refused; `reason` names the bad value (shown after the line).
+
+    `reason` is a `wording.Phrase` where mailbot wrote it: English as text (events), said
+    in the staff language in the result mail."""
 
     line: str
     reason: str
@@ -124,14 +129,18 @@ def parse_line(line: str) -> Command | CommandError:
         return Command("help", "", line)
     match = KEY_LINE.fullmatch(line)
     if match is None:  # pragma: no cover - split_commands only passes command lines
-        return CommandError(line, f"Cannot read {line!r} as a command")
+        return CommandError(line, Phrase("cmd.unreadable", line=repr(line)))
     key, value = match.group(1), match.group(2).strip()
     if key.lower() in KEYS:
         return Command(key.lower(), value, line)
     close = difflib.get_close_matches(key.lower(), KEYS, n=1, cutoff=0.6)
-    hint = f" — did you mean {close[0].capitalize()}?" if close else ""
     known = ", ".join(k.capitalize() for k in KEYS)
-    return CommandError(line, f"Unknown command {key!r}{hint} (commands: {known})")
+    if close:
+        hint = close[0].capitalize()
+        return CommandError(
+            line, Phrase("cmd.unknown_hint", key=repr(key), close=hint, known=known)
+        )
+    return CommandError(line, Phrase("cmd.unknown", key=repr(key), known=known))
 
 
 def dedupe(commands: list[Command]) -> tuple[list[Command], list[CommandError]]:
@@ -147,16 +156,12 @@ def dedupe(commands: list[Command]) -> tuple[list[Command], list[CommandError]]:
         if first is cmd:
             kept.append(cmd)
         elif " ".join(first.value.lower().split()) != " ".join(cmd.value.lower().split()):
-            why = f"{cmd.key.capitalize()} given twice ({first.line!r} before)"
+            why = Phrase("cmd.twice", key=cmd.key.capitalize(), first=repr(first.line))
             errors.append(CommandError(cmd.line, why))
     return kept, errors
 
 
-STRAY_INTERNAL = (
-    "this Internal: line is below the text, so it was not read as a command. Put it on top "
-    "with the other commands (your mail program may have wrapped a long line above it, or "
-    "put hidden characters before it)"
-)
+STRAY_INTERNAL = Phrase("cmd.stray_internal")
 
 
 def stray_internal(text: str) -> list[CommandError]:

@@ -51,7 +51,8 @@ All or nothing: every line is checked against the case as it was; any error (unk
 bad value, refused transition, a key repeated with a different value) means no change at
 all. A key repeated with the same value counts once. Each changed field gives one Change
 (one audit event), in command order; notes are no Change: `notes` lists them (the caller
-records each as an event of kind "note"). A refusal reads f"{error.line} — {error.reason}".
+records each as an event of kind "note"). A refusal reads f"{error.line} — {error.reason}"
+(the reason a `wording.Phrase`: English, or `localise`d for the staff's result mail).
 `status_mail` is "confirmed", "resolved", "rejected" or "duplicate" when the state moved
 there, else "reward" when the reward became "yes", else None; None whenever Internal: yes.
 """
@@ -71,32 +72,22 @@ from mailbot.core.commandlines import (
     stray_internal,
 )
 from mailbot.core.models import Case, CaseState
+from mailbot.core.phrases import HELP
 from mailbot.core.replies import ReplyParts, split_reply
+from mailbot.core.wording import language_of
 from mailbot.mail.contacts import normalize_address
 
 S = CaseState
 
-#: The command list for the help mail: (syntax, explanation).
-HELP_TEXT_KEYS: list[tuple[str, str]] = [
-    (
-        "Status: acknowledged|investigating|confirmed",
-        "move the case; on a closed case `Status: investigating` reopens it",
-    ),
-    ("Close: resolved|closed|rejected|spam <reason>", "close the case; a reason is required"),
-    ("Close: duplicate <case id> [text]", "close as a duplicate of another existing case"),
-    ("Assign: <staff address>|none", "set or clear the assignee (staff addresses only)"),
-    ("Severity: low|medium|high|critical", "set the severity"),
-    ("Reward: undecided|yes|no|sent", "track the reward; `yes` sends the reporter a thank-you"),
-    (
-        "Reporter: <address>",
-        "set the reporter of a relayed report or a report without "
-        "contact; the reporter then gets the acknowledgement",
-    ),
-    ("Internal: yes|no", "yes: nothing of this mail is sent to the reporter"),
-    ("Waiting: yes|no", "waiting for the reporter (pauses the update clock)"),
-    ("Note: <text>", "an internal note on the case, never sent to the reporter"),
-    ("Help", "this list"),
-]
+#: The command list for the help mail in English: (syntax, explanation); `help_list` gives
+#: it in the staff language.
+HELP_TEXT_KEYS: list[tuple[str, str]] = list(HELP["en"])
+
+
+def help_list(language: str) -> list[tuple[str, str]]:
+    """The command list for the help mail in `language`: (syntax, explanation)."""
+    return list(HELP[language_of(language)])
+
 
 _STATUS_MAILS = {S.CONFIRMED, S.RESOLVED, S.REJECTED, S.DUPLICATE}
 

@@ -15,7 +15,9 @@ from datetime import datetime
 from mailbot.core.cases import subject_with_tag
 from mailbot.core.effects import Inputs
 from mailbot.core.models import Case, InboundMessage, OutgoingMail
+from mailbot.core.phrases import PHRASES
 from mailbot.core.titles import alert_title
+from mailbot.core.wording import Phrase, localise, say, size_text
 from mailbot.mail.rendering import build_mail, format_moment, make_message_id
 
 MAX_REFERENCES = 10
@@ -99,14 +101,38 @@ def staff_alert(
     inp: Inputs,
     alert: str,
     reason: str,
-    details: list[str],
+    details: Sequence[str],
     seed: str,
     case_id: str | None = None,
 ) -> OutgoingMail:
-    """A machine alert to staff, titled by `alert` (a key of `titles.ALERT_TITLES`)."""
-    title = alert_title(alert, inp.settings.identity.language)
-    context = {"alert": {"title": title, "reason": reason, "details": details}, "case": None}
-    return compose(inp, "alert", context, seed=seed, case_id=case_id)
+    """A machine alert to staff, titled by `alert` (a key of `titles.ALERT_TITLES`); the
+    reason and detail lines that are `wording.Phrase`s are said in the staff language."""
+    lang = inp.settings.identity.language
+    shown = {
+        "title": alert_title(alert, lang),
+        "reason": localise(reason, lang),
+        "details": [localise(line, lang) for line in details],
+    }
+    return compose(inp, "alert", {"alert": shown, "case": None}, seed=seed, case_id=case_id)
+
+
+def kind_text(kind: str) -> str:
+    """What a mail of `kind` is, as a phrase ("acknowledgement" -> "ontvangstbevestiging");
+    a kind without words of its own as it is."""
+    key = f"kind.{kind}"
+    return Phrase(key) if key in PHRASES else kind
+
+
+def attachment_context(
+    filename: str, content_type: str, size: int, language: str
+) -> dict[str, object]:
+    """An attachment as templates see it: `size` in bytes and `size_text` ("12,3 kB")."""
+    return {
+        "filename": filename,
+        "content_type": content_type,
+        "size": size,
+        "size_text": size_text(size, language),
+    }
 
 
 def identity_context(inp: Inputs) -> dict[str, str]:
@@ -116,7 +142,8 @@ def identity_context(inp: Inputs) -> dict[str, str]:
 
 
 def case_context(case: Case, inp: Inputs, language: str | None = None) -> dict[str, object]:
-    """The case as templates see it; moments written in `language` (default: staff's)."""
+    """The case as templates see it; moments and flags written in `language` (default:
+    the staff's); `flags` are the codes, `flag_texts` the words."""
     lang = language or inp.settings.identity.language
 
     def moment(value: datetime | None) -> str:
@@ -132,6 +159,7 @@ def case_context(case: Case, inp: Inputs, language: str | None = None) -> dict[s
         "source": case.source,
         "relay_sender": case.relay_sender or "",
         "flags": list(case.flags),
+        "flag_texts": [say(f"flag.{f}", lang) if f"flag.{f}" in PHRASES else f for f in case.flags],
         "affected": list(case.affected),
         "received": moment(case.received_at),
         "ack_due": moment(case.ack_due),

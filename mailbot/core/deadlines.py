@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from mailbot.core.local_days import SchedulerError, check_aware, day_text
 from mailbot.core.models import Deadline
+from mailbot.core.wording import say
 from mailbot.core.workdays import Calendar
 
 
@@ -18,8 +19,9 @@ def next_update_due(
     return calendar.due_after(last_mail_to_reporter, working_days)
 
 
-def resolve_deadline(received: datetime, days: int, tz: ZoneInfo) -> Deadline:
-    """`days` calendar days after receipt at the same local wall-clock time, in UTC.
+def resolve_deadline(received: datetime, days: int, tz: ZoneInfo, language: str = "en") -> Deadline:
+    """`days` calendar days after receipt at the same local wall-clock time, in UTC; the
+    explanation in `language` (the staff's: pass `calendar.language`).
 
     DST-safe: the local time is kept across a clock change (a time that does not exist on
     the target day is read with the offset before the change, as zoneinfo does).
@@ -30,8 +32,13 @@ def resolve_deadline(received: datetime, days: int, tz: ZoneInfo) -> Deadline:
     local = received.astimezone(tz)
     target_day = local.date() + timedelta(days=days)
     due = datetime.combine(target_day, local.time(), tzinfo=tz).astimezone(UTC)
-    text = (
-        f"received {day_text(local.date())} {local:%H:%M} + {days} calendar days"
-        f" → due {day_text(target_day)} {due.astimezone(tz):%H:%M}"
+    text = say(
+        "deadline.resolve",
+        language,
+        day=day_text(local.date(), language),
+        time=f"{local:%H:%M}",
+        days=days,
+        end=day_text(target_day, language),
+        end_time=f"{due.astimezone(tz):%H:%M}",
     )
     return Deadline(due=due, explanation=text)

@@ -8,10 +8,17 @@ from dataclasses import replace
 
 from mailbot.core.cases import find_reporter, open_case
 from mailbot.core.classify import Verdict
-from mailbot.core.compose import case_context, compose, staff_alert, to_reporter
+from mailbot.core.compose import (
+    attachment_context,
+    case_context,
+    compose,
+    staff_alert,
+    to_reporter,
+)
 from mailbot.core.deadlines import resolve_deadline
 from mailbot.core.effects import Event, Inputs, Plan, Queued
 from mailbot.core.models import Case, ClockName, Deadline, Disposition, InboundMessage, OutgoingMail
+from mailbot.core.wording import Phrase, language_of, localise, long_date, say
 from mailbot.mail.contacts import mailbox_of
 from mailbot.mail.rendering import format_moment
 
@@ -100,13 +107,15 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
 
 def _flood_alert(address: str, inp: Inputs) -> tuple[str, OutgoingMail]:
     """The one alert per address and day that its automatic mail is being held back."""
-    day = inp.now.astimezone(inp.tz).date().isoformat()
+    today = inp.now.astimezone(inp.tz).date()
+    day = today.isoformat()
     cap = inp.settings.limits.auto_mails_per_address_per_day
-    reason = (
-        f"{address} reached the cap of {cap} automatic mails in 24 hours; its reports are "
-        "still recorded as cases, but get no acknowledgement until the cap frees up"
-    )
-    details = [f"Address: {address}", f"Day: {day}", "See: mailbot messages / mailbot cases"]
+    reason = Phrase("flood.reason", address=address, cap=cap)
+    details = [
+        Phrase("alert.address", value=address),
+        Phrase("alert.day", value=long_date(today, inp.settings.identity.language)),
+        Phrase("alert.see", command="mailbot messages / mailbot cases"),
+    ]
     # The key is stored until purge: a hash keeps the address itself out of it.
     key = f"flood:{hashlib.sha256(mailbox_of(address).encode()).hexdigest()[:32]}:{day}"
     return key, staff_alert(inp, "flood", reason, details, seed=key)
@@ -115,7 +124,8 @@ def _flood_alert(address: str, inp: Inputs) -> tuple[str, OutgoingMail]:
 def _first_clocks(case: Case, inp: Inputs) -> tuple[tuple[str, Deadline], ...]:
     """ack_due, response_due (on the case already) and resolve_due (calendar days)."""
     assert case.ack_due is not None and case.response_due is not None
-    resolve = resolve_deadline(case.received_at, inp.settings.deadlines.resolve_days, inp.tz)
+    days, lang = inp.settings.deadlines.resolve_days, inp.calendar.language
+    resolve = resolve_deadline(case.received_at, days, inp.tz, lang)
     return (
         (ClockName.ACK_DUE, Deadline(case.ack_due, case.ack_explanation)),
         (ClockName.RESPONSE_DUE, Deadline(case.response_due, case.response_explanation)),
@@ -141,10 +151,11 @@ def _followup(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) ->
 
 
 def _unverified(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) -> Plan:
+    lang = inp.settings.identity.language
     context = {
         "case": {"id": case.id, "subject": case.subject},
-        "from_address": msg.from_address or "(none)",
-        "reason": verdict.reason,
+        "from_address": msg.from_address or say("none", lang),
+        "reason": localise(verdict.reason, lang),
         "message_text": msg.text[:MAX_QUOTED_TEXT],
     }
     alert = compose(inp, "unverified_notice", context, seed=msg.raw_sha256, case_id=case.id)
@@ -153,16 +164,24 @@ def _unverified(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) 
 
 
 def _quarantined(msg: InboundMessage, verdict: Verdict, inp: Inputs) -> Plan:
+    received = format_moment(msg.received_at, inp.tz, inp.settings.identity.language)
     details = [
-        f"From: {msg.from_address or '(none)'}",
-        f"Subject: {msg.subject[:200]}",
-        f"Message-ID: {msg.message_id or '(none)'}",
-        f"Received: {format_moment(msg.received_at, inp.tz, inp.settings.identity.language)}",
-        f"Size: {msg.size} bytes, sha256 {msg.raw_sha256}",
-        f"To process it anyway (a genuine report): {release_command(msg, inp)}",
+        *_sender_lines(msg),
+        Phrase("alert.message_id", value=msg.message_id or Phrase("none")),
+        Phrase("alert.received", value=received),
+        Phrase("alert.size", size=msg.size, sha=msg.raw_sha256),
+        Phrase("alert.release", command=release_command(msg, inp)),
     ]
     alert = staff_alert(inp, "quarantined", verdict.reason, details, seed=msg.raw_sha256)
     return Plan(verdict, mails=(Queued(alert),))
+
+
+def _sender_lines(msg: InboundMessage) -> list[str]:
+    """The From and Subject lines of an alert about `msg`."""
+    return [
+        Phrase("alert.from", value=msg.from_address or Phrase("none")),
+        Phrase("alert.subject", value=msg.subject[:200]),
+    ]
 
 
 def release_command(msg: InboundMessage, inp: Inputs) -> str:
@@ -181,15 +200,19 @@ def with_collision_alert(plan: Plan, msg: InboundMessage, reason: str, inp: Inpu
     of it because either it or the earlier one may be an attempt to pre-empt a report.
     """
     v = plan.verdict
+    handled = v.disposition.value + (f" ({v.case_id})" if v.case_id else "")
     details = [
-        f"From: {msg.from_address or '(none)'}",
-        f"Subject: {msg.subject[:200]}",
-        f"Handled as: {v.disposition.value}" + (f" ({v.case_id})" if v.case_id else ""),
-        f"sha256: {msg.raw_sha256}",
-        "See: mailbot messages",
+        *_sender_lines(msg),
+        Phrase("alert.handled_as", disposition=handled),
+        Phrase("alert.sha256", value=msg.raw_sha256),
+        Phrase("alert.see", command="mailbot messages"),
     ]
+    shown = reason
+    plain = not isinstance(reason, Phrase) and language_of(inp.settings.identity.language) != "en"
+    if plain and msg.message_id:  # English text from `redelivery`: say what is known
+        shown = Phrase("collision.either", message_id=msg.message_id[:200])
     seed = f"collision:{msg.raw_sha256}"
-    alert = staff_alert(inp, "collision", reason, details, seed=seed, case_id=v.case_id)
+    alert = staff_alert(inp, "collision", shown, details, seed=seed, case_id=v.case_id)
     events = (Event(v.case_id, "message_id_collision", reason),) if v.case_id else ()
     verdict = replace(v, reason=f"{v.reason}; {reason}")
     return replace(
@@ -213,7 +236,7 @@ def _staff_notice(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMail:
         "case": case_context(case, inp),
         "report_text": msg.text[:MAX_QUOTED_TEXT],
         "attachments": [
-            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+            attachment_context(a.filename, a.content_type, a.size, inp.settings.identity.language)
             for a in msg.attachments
         ],
     }

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from mailbot.core import wording
 from mailbot.core.errors import MailbotError
 from mailbot.core.workdays import Calendar
 
 ONE_DAY = timedelta(days=1)  # only ever added to `date` objects
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class SchedulerError(MailbotError, ValueError):
@@ -39,9 +38,10 @@ def check_aware(moment: object, name: str) -> None:
         raise SchedulerError(f"{name}: naive datetime {moment.isoformat()!r}")
 
 
-def day_text(day: date) -> str:
-    """'Thu 24 Dec 2026' (locale-independent)."""
-    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+def day_text(day: date, language: str = "en") -> str:
+    """'Thu 24 Dec 2026' / 'do 24 dec 2026' (CLDR names; pass `calendar.language` for
+    text that staff read)."""
+    return wording.day_text(day, language)
 
 
 def previous_working_day(calendar: Calendar, day: date) -> date:

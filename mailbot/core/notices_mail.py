@@ -13,6 +13,7 @@ from mailbot.core.effects import Inputs
 from mailbot.core.models import OutgoingMail
 from mailbot.core.scheduler import Missed, Notice, OpenClock, SchedulePolicy, digest_sections
 from mailbot.core.titles import CLOCK_TITLES, DIGEST_TITLES
+from mailbot.core.wording import day_text, long_date, number_text, say
 from mailbot.mail.rendering import format_moment
 
 DIGEST_ENTRIES = 200
@@ -83,7 +84,7 @@ def _clock_context(
             "explanation": notice.explanation,
         },
         "when": notice.when,
-        "hours": f"{policy.hours_before:g}",
+        "hours": number_text(policy.hours_before, language),
     }
 
 
@@ -163,7 +164,7 @@ def _digest_context(
     entries = [
         {
             "received": _format_moment(b.received_at, inp.tz, language),
-            "from_address": b.from_address or "(none)",
+            "from_address": b.from_address or say("none", language),
             "subject": b.subject[:200],
             "ref": b.sha256[:12],
         }
@@ -182,15 +183,10 @@ def _digest_context(
 
 
 def _today(inp: Inputs, language: str) -> str:
-    """Today written out: `format_moment` of now without its time ("om 08:30", "at 08:30")."""
-    text = _format_moment(inp.now, inp.tz, language)
-    clock = f"{inp.now.astimezone(inp.tz):%H:%M}"
-    if text.endswith(clock):
-        text = text.removesuffix(clock).rstrip(" ,")
-        words = text.rsplit(" ", 1)
-        text = words[0] if len(words) == 2 and words[1] in ("om", "at") else text
-    return text
+    """Today written out, e.g. "maandag 21 december 2026" / "Monday 21 December 2026"."""
+    return long_date(inp.now.astimezone(inp.tz).date(), language)
 
 
 def _day(day: date, language: str) -> str:
-    return f"{day.day}-{day.month}-{day.year}" if language == "nl" else day.isoformat()
+    """A closure period's day, short enough for a subject: 'do 24 dec 2026'."""
+    return day_text(day, language)

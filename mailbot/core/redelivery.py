@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from mailbot.core.wording import Phrase
+
 #: Headers a hop adds or rewrites; a re-delivery may differ in these and nothing else.
 TRACE_HEADERS = frozenset(
     {
@@ -129,9 +131,9 @@ def judge(
         if row.from_address == sender and row.content_sha256 == content:
             return Sameness(duplicate=True, collision=False)
     senders = {row.from_address for row in seen}
-    why = "another sender" if sender not in senders else "different content"
+    why = Phrase("collision.other_sender" if sender not in senders else "collision.other_content")
     return Sameness(
         duplicate=False,
         collision=True,
-        reason=f"Message-ID <{message_id[:200]}> was used before by {why}",
+        reason=Phrase("collision.reason", message_id=message_id[:200], why=why),
     )

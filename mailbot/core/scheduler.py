@@ -255,7 +255,7 @@ def _closure_warnings(
         if not items:
             continue
         closed = [
-            f"{day_text(day)} {reason}"
+            f"{day_text(day, calendar.language)} {reason}"
             for day in dates(first, last)
             if (reason := calendar.closed_reason(day)) not in (None, WEEKEND)
         ]

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailbot.core.classify import Verdict
-from mailbot.core.commands import HELP_TEXT_KEYS, CommandResult, apply_commands
+from mailbot.core.commands import CommandResult, apply_commands, help_list
 from mailbot.core.compose import case_context, compose, to_reporter
 from mailbot.core.decide import acknowledgement, rate_limited
 from mailbot.core.effects import Event, Inputs, Plan, Queued
 from mailbot.core.models import Case, ClockName, Deadline, InboundMessage, OutgoingMail
+from mailbot.core.wording import localise, say
 
 
 def plan_staff_reply(
@@ -43,7 +44,7 @@ def plan_staff_reply(
     if result.errors:
         refused = [f"{e.line.strip()} — {e.reason}" for e in result.errors]  # reason only
         events.append(Event(case.id, "commands_refused", "; ".join(refused)[:1000], actor))
-        report = _result_mail(msg, case, result, inp, refused=refused)
+        report = _result_mail(msg, case, result, inp)
         return Plan(verdict, events=tuple(events), mails=(Queued(report),))
     updated = result.case
     events += [Event(case.id, c.event_kind, c.detail, actor) for c in result.changes]
@@ -131,20 +132,24 @@ def _result_mail(
     result: CommandResult,
     inp: Inputs,
     *,
-    refused: list[str] | None = None,
     relayed: bool = False,
     status: str = "",
     left_out: Sequence[str] = (),
 ) -> OutgoingMail:
-    """Done / not done and why, to the staff member who wrote (never to the reporter)."""
+    """Done / not done (`result.errors`) and why, to the staff member who wrote (never to
+    the reporter), in the staff language."""
+    lang = inp.settings.identity.language
+    applied = [localise(c.detail, lang) for c in result.changes]
+    applied += [say("applied.note", lang, text=n) for n in result.notes]
+    shown = [f"{e.line.strip()} — {localise(e.reason, lang)}" for e in result.errors]
     context = {
         "case": case_context(case, inp),
-        "applied": [c.detail for c in result.changes] + [f"note: {n}" for n in result.notes],
-        "refused": refused or [],
+        "applied": applied,
+        "refused": shown,  # errors mean nothing was applied
         "relayed": relayed,
-        "status_mail": status,
+        "status_mail": say(f"status_mail.{status}", lang) if status else "",
         "not_relayed": list(left_out),
-        "help": [{"key": k, "explanation": e} for k, e in HELP_TEXT_KEYS] if result.help else [],
+        "help": [{"key": k, "explanation": e} for k, e in help_list(lang)] if result.help else [],
     }
     to = (msg.from_address or "",)
     return compose(inp, "command_result", context, seed=msg.raw_sha256, case_id=case.id, to=to)

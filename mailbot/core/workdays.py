@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailbot.core.errors import MailbotError
 from mailbot.core.models import Deadline
+from mailbot.core.wording import Phrase, day_text, language_of, say
 
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_OFFICE_OPEN = time(8, 30)
@@ -26,11 +27,9 @@ DEFAULT_CUTOFF = time(17, 0)
 WEEKEND = "weekend"
 CLOSURE_DAY = "sluitingsdag"
 #: Why R is the next working day although the receipt day was a working day.
-AFTER_CUTOFF = "after cutoff"
+AFTER_CUTOFF = Phrase("deadline.after_cutoff")
 
 _HOLIDAY_CATEGORIES = ("public", "optional")
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ONE_DAY = timedelta(days=1)  # only ever added to `date` objects, never to datetimes
 
 
@@ -64,14 +63,21 @@ def _closed_reason(day: date, closure_days: frozenset[date]) -> str | None:
 
 @dataclass(frozen=True)
 class Calendar:
-    """The municipality's working days, office hours and deadline rule."""
+    """The municipality's working days, office hours and deadline rule.
+
+    `language` is the language of the deadline explanations: the staff's, who read them
+    in notices, digests and `case show` (`calendar_for` passes `[identity] language`;
+    English when not given: the text earlier versions wrote).
+    """
 
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
     office_open: time = DEFAULT_OFFICE_OPEN
     cutoff: time = DEFAULT_CUTOFF
     closure_days: frozenset[date] = frozenset()
+    language: str = "en"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "language", language_of(self.language))
         for name, value in (("office_open", self.office_open), ("cutoff", self.cutoff)):
             if value.tzinfo is not None:
                 raise CalendarError(f"{name} {value.isoformat()!r} must be a local time")
@@ -126,7 +132,11 @@ class Calendar:
 
     def due_after(self, moment: datetime, working_days: int) -> Deadline:
         """The same rule as `due`, counted from any moment (e.g. the last mail sent)."""
-        return self._deadline(moment, working_days, "from", "start day")
+        return self._deadline(moment, working_days, "from", "start_day")
+
+    def reason_text(self, reason: str) -> str:
+        """A `closed_reason` (or AFTER_CUTOFF) in the calendar's language."""
+        return reason.say(self.language) if isinstance(reason, Phrase) else reason
 
     # --- office hours -----------------------------------------------------------------
 
@@ -210,18 +220,31 @@ class Calendar:
         return result
 
     def _deadline(self, moment: datetime, working_days: int, verb: str, label: str) -> Deadline:
+        """The deadline with its explanation in the calendar's language, e.g. "received Fri
+        23 Apr 2027 19:45 → ontvangstdag Mon 26 Apr (after cutoff, weekend); Tue 27 Apr
+        closed (Koningsdag) → due Wed 28 Apr 17:00" (the year only where it changes)."""
+        lang = self.language
         local = self._local(moment)
         start, moved = self._start_day(local)
         end = self.nth_working_day_after(start, working_days)
         year = local.year
-        head = f"{verb} {_day_text(local.date(), None)} {local:%H:%M}"
-        start_text = f"{label} {_day_text(start, year)}"
+
+        def day(d: date) -> str:
+            return day_text(d, lang, d.year != year)
+
+        head = say(
+            f"deadline.{verb}", lang, day=day_text(local.date(), lang), time=f"{local:%H:%M}"
+        )
+        start_text = say(f"deadline.{label}", lang, day=day(start))
         if moved:
-            start_text += f" ({', '.join(moved)})"
-        skipped = [f"{_day_text(d, year)} closed ({why})" for d, why in self._skipped(start, end)]
+            start_text += f" ({', '.join(self.reason_text(r) for r in moved)})"
+        skipped = [
+            say("deadline.closed", lang, day=day(d), why=self.reason_text(why))
+            for d, why in self._skipped(start, end)
+        ]
         if skipped:
             start_text += "; " + ", ".join(skipped)
-        tail = f"due {_day_text(end, year)} {self.cutoff:%H:%M}"
+        tail = say("deadline.due", lang, day=day(end), time=f"{self.cutoff:%H:%M}")
         return Deadline(
             due=self._at(end, self.cutoff), explanation=f"{head} → {start_text} → {tail}"
         )
@@ -232,14 +255,20 @@ def make_calendar(
     office_open: time = DEFAULT_OFFICE_OPEN,
     cutoff: time = DEFAULT_CUTOFF,
     closure_days: Iterable[date] = (),
+    language: str = "en",
 ) -> Calendar:
-    """Build a `Calendar`; raises CalendarError naming a bad timezone, time or day."""
+    """Build a `Calendar` (explanations in `language`); raises CalendarError naming a bad
+    timezone, time or day."""
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise CalendarError(f"unknown timezone {timezone!r}") from exc
     return Calendar(
-        timezone=zone, office_open=office_open, cutoff=cutoff, closure_days=frozenset(closure_days)
+        timezone=zone,
+        office_open=office_open,
+        cutoff=cutoff,
+        closure_days=frozenset(closure_days),
+        language=language,
     )
 
 
@@ -249,9 +278,3 @@ def _check_date(day: object) -> None:
         raise CalendarError(f"expected a calendar date, got datetime {day.isoformat()!r}")
     if not isinstance(day, date):
         raise CalendarError(f"expected a calendar date, got {day!r}")
-
-
-def _day_text(day: date, relative_to_year: int | None) -> str:
-    """'Fri 23 Apr 2027'; the year is left out when it equals `relative_to_year`."""
-    text = f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
-    return text if day.year == relative_to_year else f"{text} {day.year}"

@@ -45,6 +45,7 @@ from jinja2 import (
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mailbot.core.models import OutgoingMail
+from mailbot.core.wording import moment_text
 from mailbot.mail.assembly import (
     MailInputError,
     address_field,
@@ -241,33 +242,13 @@ def is_own_message_id(message_id: str, domain: str) -> bool:
 
 # --- dates ---------------------------------------------------------------------------
 
-_WEEKDAYS = {
-    "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-_MONTHS = {
-    "nl": (
-        "januari", "februari", "maart", "april", "mei", "juni",
-        "juli", "augustus", "september", "oktober", "november", "december",
-    ),
-    "en": (
-        "January", "February", "March", "April", "May", "June",
-        "July", "August", "September", "October", "November", "December",
-    ),
-}  # fmt: skip
-_AT = {"nl": "om", "en": "at"}
-
 
 def format_moment(moment: datetime, tz: ZoneInfo, language: str) -> str:
-    """``dinsdag 29 december 2026 om 17:00`` / ``Tuesday 29 December 2026 at 17:00``."""
+    """``dinsdag 29 december 2026 om 17:00`` / ``Tuesday 29 December 2026 at 17:00`` (CLDR
+    day and month names, see `wording.moment_text`; a language other than nl/en is Dutch)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise MailInputError(f"moment must be timezone-aware, got {moment.isoformat()}")
-    lang = normalise_language(language)
-    lang = lang if lang in _WEEKDAYS else DEFAULT_LANGUAGE
-    local = moment.astimezone(tz)
-    weekday = _WEEKDAYS[lang][local.weekday()]
-    month = _MONTHS[lang][local.month - 1]
-    return f"{weekday} {local.day} {month} {local.year} {_AT[lang]} {local:%H:%M}"
+    return moment_text(moment, tz, language)
 
 
 # --- messages ------------------------------------------------------------------------

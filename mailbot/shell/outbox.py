@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mailbot.core.compose import staff_alert
+from mailbot.core.compose import kind_text, staff_alert
 from mailbot.core.delivery import after_sent
 from mailbot.core.effects import Inputs
 from mailbot.core.errors import (
@@ -21,6 +21,7 @@ from mailbot.core.errors import (
     TransportTemporaryError,
 )
 from mailbot.core.models import TO_REPORTER
+from mailbot.core.wording import Phrase, clip
 from mailbot.shell.applying import apply_delivered
 from mailbot.shell.clock import Clock
 from mailbot.shell.logs import get_logger
@@ -234,7 +235,7 @@ class Outbox:
         now = self.clock.now()
         attempts = row.attempts + 1
         if now - row.created_at >= GIVE_UP_AFTER:
-            self._fail(row, f"gave up after {attempts} attempts: {error}")
+            self._fail(row, Phrase("delivery.gave_up", attempts=attempts, error=error[:400]))
             counts.failed += 1
             return
         self.store.outbox_update(
@@ -256,12 +257,13 @@ class Outbox:
             if row.kind == "alert":
                 return  # an alert about a failed alert would loop
             details = [
-                f"Message-ID: <{row.message_id}>",
-                f"To: {', '.join(row.recipients)}",
-                f"Subject: {row.subject}",
+                Phrase("alert.message_id", value=f"<{row.message_id}>"),
+                Phrase("alert.to", value=row.recipients),
+                Phrase("alert.subject", value=row.subject),
             ]
+            reason = Phrase("delivery.failed", kind=kind_text(row.kind), error=clip(error, 500))
             inp, seed = self.inputs(), f"failed{row.id}"
-            alert = staff_alert(inp, "delivery_failed", error[:500], details, seed, row.case_id)
+            alert = staff_alert(inp, "delivery_failed", reason, details, seed, row.case_id)
             self.store.enqueue(alert, now)
 
     def _after_sent(self, row: OutboxRow, now: datetime) -> None:
