@@ -5,17 +5,20 @@ Mon 29 Mar (Tweede paasdag) are closed, so the month has 21 working days; summer
 starts Sun 28 Mar. The report is made on Mon 5 Apr 09:00, so deadlines are judged as of
 Thu 1 Apr 00:00 CEST (2027-03-31T22:00Z).
 
-Six cases are received in March (MK-2027-0002..0007); MK-2027-0001 (February) and
-MK-2027-0008 (1 Apr 00:30 CEST, which is still 31 Mar in UTC) are not. Every due below was
-worked out by hand from DESIGN.md §5 (see the comments), not by running the calendar.
+Six cases are received in March (MK-2027-0002..0007); MK-2027-0001, 0009 and 0010
+(February) and MK-2027-0008 (1 Apr 00:30 CEST, which is still 31 Mar in UTC) are not.
+Four cases are closed in March (0004, 0007, 0009, 0010); 0003 is closed and reopened.
+Every due and every duration below was worked out by hand from DESIGN.md §5 (see the
+comments), not by running the calendar.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import stat
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,14 +36,15 @@ from mailbot.report.figures import (
     ReportError,
     Terms,
     build_report,
-    median,
-    nearest_rank,
     parse_month,
     read_rows,
 )
 from mailbot.report.html import render_html
+from mailbot.report.measures import median, nearest_rank, working_days_to
 from mailbot.report.render import render_text, report_json
 from mailbot.report.rows import CaseRow, ClockRow, EventRow, MessageRow, Month, Rows
+from mailbot.report.tables import headline, tables
+from mailbot.report.words import Words
 from mailbot.store import Store
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -61,20 +65,33 @@ def due(month: int, day: int) -> datetime:
 
 
 S = timedelta(seconds=1)
+H = timedelta(hours=1)
 D = timedelta(days=1)
 
 R1, R2, R3 = at(3, 1, 0, 30), at(3, 2, 10), at(3, 5, 18)  # Mon 00:30, Tue 10:00, Fri 18:00
 R4, R5, R6 = at(3, 10, 9), at(3, 22, 9), at(3, 18, 10)  # Wed, Mon, Thu
+F1, F2 = at(2, 3, 11), at(2, 15, 14)  # Wed 3 Feb 11:00, Mon 15 Feb 14:00
 
 CASES = (
     CaseRow("MK-2027-0001", "February", "acknowledged", at(2, 15, 10), at(2, 15, 10, 0, 5)),
-    CaseRow("MK-2027-0002", HOSTILE, "acknowledged", R1, R1 + 10 * S, reward="yes"),
+    CaseRow(
+        "MK-2027-0002", HOSTILE, "acknowledged", R1, R1 + 10 * S, reward="yes", severity="high"
+    ),
     CaseRow("MK-2027-0003", "Portaal", "investigating", R2, R2 + 20 * S, waiting=True),
-    CaseRow("MK-2027-0004", "Relayed", "resolved", R3, R3 + 30 * S, source="relay", reward="sent"),
-    CaseRow("MK-2027-0005", "Open bucket", "confirmed", R4, R4 + 40 * S, reward="no"),
+    CaseRow(
+        *("MK-2027-0004", "Relayed", "resolved", R3, R3 + 30 * S),
+        source="relay",
+        reward="sent",
+        severity="critical",
+    ),
+    CaseRow(
+        "MK-2027-0005", "Open bucket", "confirmed", R4, R4 + 40 * S, reward="no", severity="medium"
+    ),
     CaseRow("MK-2027-0006", "No contact", "new", R5, None, source="relay", flags=("no_contact",)),
     CaseRow("MK-2027-0007", "Spam", "spam", R6, R6 + 50 * S),
     CaseRow("MK-2027-0008", "April", "acknowledged", at(4, 1, 0, 30), at(4, 1, 0, 30, 5)),
+    CaseRow("MK-2027-0009", "Login bypass", "resolved", F1, F1 + 60 * S, severity="high"),
+    CaseRow("MK-2027-0010", "Oud CMS", "rejected", F2, F2 + 60 * S, severity="low"),
 )
 
 CLOCKS = (
@@ -116,6 +133,16 @@ CLOCKS = (
     ClockRow("MK-2027-0007", "response_due", due(3, 25), done_at=at(3, 19, 9)),
     ClockRow("MK-2027-0007", "update_due", due(4, 5), done_at=at(3, 19, 9)),
     ClockRow("MK-2027-0008", "ack_due", due(4, 2), met_at=at(4, 1, 0, 30, 5)),
+    # 0009, Wed 3 Feb 11:00 (R Wed 3): ack Thu 4; response Wed 10, met Mon 8 10:00 (3 wd);
+    # resolved Wed 10 Mar 15:00, before its resolve clock (Sun 4 Apr).
+    ClockRow("MK-2027-0009", "ack_due", due(2, 4), met_at=F1 + 60 * S),
+    ClockRow("MK-2027-0009", "response_due", due(2, 10), met_at=at(2, 8, 10)),
+    ClockRow("MK-2027-0009", "resolve_due", due(4, 4), done_at=at(3, 10, 15)),
+    # 0010, Mon 15 Feb 14:00 (R Mon 15): ack Tue 16; response Mon 22, met Thu 18 09:00
+    # (3 wd); rejected Mon 22 Mar 10:00.
+    ClockRow("MK-2027-0010", "ack_due", due(2, 16), met_at=F2 + 60 * S),
+    ClockRow("MK-2027-0010", "response_due", due(2, 22), met_at=at(2, 18, 9)),
+    ClockRow("MK-2027-0010", "resolve_due", due(4, 16), done_at=at(3, 22, 10)),
 )
 
 EVENTS = (
@@ -127,6 +154,12 @@ EVENTS = (
     EventRow("MK-2027-0004", at(3, 19, 12), "reward_changed", "reward: undecided → yes"),
     EventRow("MK-2027-0004", at(3, 26, 10), "reward_changed", "reward: yes → sent"),
     EventRow("MK-2027-0008", at(4, 2, 10), "reward_changed", "reward: undecided → yes"),
+    EventRow("MK-2027-0009", at(3, 10, 15), "state_changed", "state: confirmed → resolved"),
+    EventRow("MK-2027-0003", at(3, 12, 10), "state_changed", "state: investigating → resolved"),
+    EventRow("MK-2027-0003", at(3, 15, 9), "state_changed", "state: resolved → investigating"),
+    EventRow("MK-2027-0007", at(3, 19, 9), "state_changed", "state: acknowledged → spam"),
+    EventRow("MK-2027-0004", at(3, 19, 12), "state_changed", "state: investigating → resolved"),
+    EventRow("MK-2027-0010", at(3, 22, 10), "state_changed", "state: acknowledged → rejected"),
 )
 
 MESSAGES = (
@@ -140,6 +173,9 @@ MESSAGES = (
 )
 
 ROWS = Rows(CASES, MESSAGES, CLOCKS, EVENTS)
+ENGLISH_WORDS = ("Promise", "received", "working day", "Overdue", "Month", "Resolution", "ISO")
+DUTCH_WORDS = ("Toezegging", "Meldingen", "werkdag", "maart", "Afhandeling", "Zaak", "Mediaan")
+JARGON = re.compile(r"\b(ISO|p90|P90|void|VOID|wd|W\d\d|new_case|followup|auto_reply|ack_due)\b")
 
 
 @pytest.fixture(scope="module")
@@ -159,12 +195,18 @@ def test_bad_month_is_refused_naming_it(text: str) -> None:
 
 
 def test_month_bounds() -> None:
-    """parse_month gives the month; first, last and next_first across a year end."""
+    """parse_month gives the month; first, last and next_first across a year end; shifted."""
     december = parse_month("2026-12")
     actual = (str(december), december.first, december.last, december.next_first)
     expected = ("2026-12", *(datetime(*d).date() for d in [(2026, 12, 1), (2026, 12, 31)]))
     assert actual == (*expected, datetime(2027, 1, 1).date())
     assert Month(2028, 2).last == datetime(2028, 2, 29).date()
+    assert [str(december.shifted(n)) for n in (-12, -11, 1, 13)] == [
+        "2025-12",
+        "2026-01",
+        "2027-01",
+        "2028-01",
+    ]
 
 
 def test_p90_is_nearest_rank() -> None:
@@ -194,6 +236,18 @@ def test_median_is_the_middle_or_the_mean_of_the_two_middle_values() -> None:
     assert (median(s[:3]), median(s), median([])) == (s[2], timedelta(seconds=25), None)
 
 
+def test_working_days_count_as_the_policy_counts_its_terms() -> None:
+    """From the ontvangstdag (not counted) to the day the answer counts as: the same day 0,
+    after the cutoff the next working day, a holiday and a weekend skipped."""
+    actual = [
+        working_days_to(CALENDAR, R1, at(3, 1, 16, 59)),  # Mon before the cutoff: 0
+        working_days_to(CALENDAR, R1, at(3, 1, 17, 0)),  # Mon at the cutoff: counts Tue
+        working_days_to(CALENDAR, R3, at(3, 8, 18)),  # Fri 18:00 (R Mon 8) → Mon 18:00: 1
+        working_days_to(CALENDAR, at(3, 25, 9), at(3, 30, 9)),  # Thu → Tue over Easter: 1
+    ]
+    assert actual == [0, 1, 1, 1]
+
+
 # --- the figures of March 2027 ----------------------------------------------------------
 
 
@@ -217,11 +271,13 @@ def test_received_by_local_date_and_dispositions(march: Report) -> None:
 
 
 def test_times_to_acknowledgement_and_response(march: Report) -> None:
-    """Ack 10..50 s (median 30 s, p90 50 s); responses 1, 2, 3, 8 d (2.5 d, 8 d); late counts."""
-    ack, response = march.acknowledgement, march.response
+    """Ack 10..50 s (median 30 s, p90 50 s); responses 1, 2, 3, 8 d (2.5 d, 8 d); in working
+    days 1, 1, 2, 6 (median 1.5, 9 in 10 within 6); two still waiting."""
+    ack, response, days = march.acknowledgement, march.response, march.response_days
     assert (ack.count, ack.waiting, ack.median, ack.p90) == (5, 1, 30 * S, 50 * S)
     expected = (4, 2, timedelta(days=2, hours=12), 8 * D)
     assert (response.count, response.waiting, response.median, response.p90) == expected
+    assert (days.count, days.waiting, days.median, days.p90) == (4, 2, 1.5, 6.0)
 
 
 def test_promises_falling_due_in_march(march: Report) -> None:
@@ -234,24 +290,29 @@ def test_promises_falling_due_in_march(march: Report) -> None:
         ("resolve_due", 0, 0, 0, 0, None),
     ]
     assert march.kept_share == 13 / 18
-    terms = [p.term for p in march.promises]
+    terms = [row[1] for row in tables(march, Words("en"))["promises"].rows]
     assert terms == [
         "within 1 working day",
         "within 5 working days",
         "every 10 working days",
         "within 60 days",
+        "",
     ]
 
 
 def test_weeks_of_march(march: Report) -> None:
-    """ISO weeks 9-13 clipped to March: cases received, promises kept/missed by due week."""
-    actual = [(w.label, w.first.day, w.last.day, w.cases, w.kept, w.missed) for w in march.weeks]
+    """Weeks 9-13 clipped to March: cases received, promises kept/missed by due week; week 13
+    has 3 days in March and is partial."""
+    actual = [
+        (w.number, w.first.day, w.last.day, w.cases, w.kept, w.missed, w.partial)
+        for w in march.weeks
+    ]
     assert actual == [
-        ("W09", 1, 7, 3, 2, 0),
-        ("W10", 8, 14, 1, 3, 1),
-        ("W11", 15, 21, 1, 5, 1),
-        ("W12", 22, 28, 1, 3, 2),
-        ("W13", 29, 31, 0, 0, 1),
+        (9, 1, 7, 3, 2, 0, False),
+        (10, 8, 14, 1, 3, 1, False),
+        (11, 15, 21, 1, 5, 1, False),
+        (12, 22, 28, 1, 3, 2, False),
+        (13, 29, 31, 0, 0, 1, True),
     ]
 
 
@@ -274,8 +335,70 @@ def test_rewards_of_the_cases_and_decisions_in_the_month(march: Report) -> None:
     assert dict(march.reward_decisions) == {"yes": 2, "no": 1, "sent": 1}
 
 
+def test_cases_closed_in_march(march: Report) -> None:
+    """Four closings in March (0003 was reopened): resolved 0004 (13 d 18 h) and 0009
+    (35 d 4 h), rejected 0010 (34 d 20 h), spam 0007 (23 h); all within 60 days."""
+    actual = [(c.outcome, c.count, c.median, c.longest, c.in_time) for c in march.closed]
+    assert actual == [
+        ("resolved", 2, timedelta(days=24, hours=11), timedelta(days=35, hours=4), 2),
+        ("closed", 0, None, None, 0),
+        ("rejected", 1, timedelta(days=34, hours=20), timedelta(days=34, hours=20), 1),
+        ("duplicate", 0, None, None, 0),
+        ("spam", 1, 23 * H, 23 * H, 1),
+        ("", 4, timedelta(days=24, hours=7), timedelta(days=35, hours=4), 4),
+    ]
+    assert march.closed_count == 4
+
+
+def test_by_severity(march: Report) -> None:
+    """New cases of March by severity now, and the closings of March by the same."""
+    actual = [(s.severity, s.new, s.closed, s.median, s.in_time) for s in march.severities]
+    assert actual == [
+        ("critical", 1, 1, timedelta(days=13, hours=18), 1),
+        ("high", 1, 1, timedelta(days=35, hours=4), 1),
+        ("medium", 1, 0, None, 0),
+        ("low", 0, 1, timedelta(days=34, hours=20), 1),
+        ("", 3, 1, 23 * H, 1),
+    ]
+
+
+def test_a_case_closed_after_the_month_is_not_closed_in_it() -> None:
+    """A closing after `as_of` does not count; nor one in another month."""
+    rows = Rows(
+        cases=(CaseRow("MK-2027-0002", "x", "resolved", R1, R1 + S),),
+        events=(EventRow("MK-2027-0002", at(4, 1, 0, 30), "state_changed", "new → resolved"),),
+    )
+    report = build_report(rows, MARCH, CALENDAR, NOW)
+    assert (report.closed_count, report.severities[-1].closed) == (0, 0)
+
+
+def test_trend_of_twelve_months(march: Report) -> None:
+    """Apr 2026 .. Mar 2027; intake began 3 Feb (no data before, February partial):
+    February 3 reports, 5 of 6 promises kept, median 3 working days; March as its report."""
+    actual = [
+        (str(m.month), m.received, m.kept, m.missed, m.response_days, m.partial, m.no_data)
+        for m in march.trend
+    ]
+    assert actual[:10] == [
+        (str(Month(2026, 4).shifted(n)), 0, 0, 0, None, False, True) for n in range(10)
+    ]
+    assert actual[10:] == [
+        ("2027-02", 3, 5, 1, 3.0, True, False),
+        ("2027-03", 6, 13, 5, 1.5, False, False),
+    ]
+
+
+def test_trend_months_agree_with_their_own_reports(march: Report) -> None:
+    """Each month of the trend shows what that month's own report shows."""
+    for item in march.trend[-2:]:
+        own = build_report(ROWS, item.month, CALENDAR, NOW)
+        actual = (item.received, item.share, item.response_days)
+        assert actual == (own.cases, own.kept_share, own.response_days.median)
+
+
 def test_running_month_is_judged_as_of_now() -> None:
-    """Within the month: a clock due after `now` is pending, not missed and not overdue."""
+    """Within the month: a clock due after `now` is pending, not missed and not overdue;
+    the month is partial in the trend."""
     rows = Rows(
         cases=(CaseRow("MK-2027-0002", "x", "acknowledged", R1, R1 + 10 * S),),
         clocks=(
@@ -288,6 +411,7 @@ def test_running_month_is_judged_as_of_now() -> None:
     assert [(p.missed, p.pending) for p in before.promises[:2]] == [(0, 0), (0, 1)]
     assert [(p.missed, p.pending) for p in after.promises[:2]] == [(0, 0), (1, 0)]
     assert (before.overdue, len(after.overdue), before.as_of) == ((), 1, at(3, 8, 16, 59))
+    assert (before.running, before.trend[-1].partial) == (True, True)
 
 
 def test_a_month_not_begun_is_refused() -> None:
@@ -300,69 +424,138 @@ def test_a_month_not_begun_is_refused() -> None:
 
 
 def table_lines(text: str, title: str) -> list[str]:
-    """The lines of the table that follows the line `title`, up to the next empty line."""
+    """The lines of the table under the heading `title` (and its rule), to an empty line."""
     lines = text.splitlines()
-    start = lines.index(title) + 1
+    start = lines.index(title) + 2
     return lines[start : lines.index("", start)]
 
 
 def test_text_tables_are_aligned(march: Report) -> None:
     """Right-aligned numbers end under the end of their header; every line is one width."""
-    text = render_text(march)
-    promises = table_lines(text, "Promises falling due in the month")
+    text = render_text(march, "en")
+    promises = table_lines(text, "Promises falling due this month")
     header = promises[0]
-    for name in ("KEPT", "MISSED", "PENDING", "VOID", "KEPT %"):
+    for name in ("Kept", "Missed", "Not yet due", "Lapsed", "Kept %"):
         end = header.index(name) + len(name)
         assert [row[end - 1] != " " and row[end : end + 1] in ("", " ") for row in promises] == [
             True
         ] * len(promises)
     assert {len(line) for line in promises} == {len(header)}
     assert promises[-1].split() == ["All", "promises", "13", "5", "1", "1", "72%"]
-    weeks = table_lines(text, "Per ISO week (cases received; promises falling due)")
+    weeks = table_lines(text, "This month per week")
     assert [w.split() for w in weeks[1:3]] == [
-        ["W09", "1\u20137", "Mar", "3", "2", "0", "100%"],
-        ["W10", "8\u201314", "Mar", "1", "3", "1", "75%"],
+        ["week", "9", "1\u20137", "Mar", "3", "2", "0", "100%"],
+        ["week", "10", "8\u201314", "Mar", "1", "3", "1", "75%"],
     ]
+    assert weeks[-1].split()[:5] == ["week", "13", "(3", "days", "only)"]
+
+
+def test_dutch_text_in_plain_dutch_words(march: Report) -> None:
+    """language nl: Dutch words, Dutch numbers ("1,5"), Dutch months; no English word of
+    the list and no jargon or code (ISO week, p90, void, wd, new_case)."""
+    text = render_text(march, "nl")
+    assert text.splitlines()[1] == "Maandrapportage maart 2027"
+    assert "Mediaan tot inhoudelijke reactie: 1,5 werkdagen" in text
+    assert "nieuwe melding" in text and "Alle toezeggingen" in text
+    assert [word for word in ENGLISH_WORDS if word in text] == []
+    assert JARGON.findall(text) == []
+
+
+def test_english_text_in_plain_english_words(march: Report) -> None:
+    """language en: no Dutch word of the list and no jargon or code."""
+    text = render_text(march, "en")
+    assert [word for word in DUTCH_WORDS if word in text] == []
+    assert JARGON.findall(text) == []
+    assert "new report" in text and "set aside (quarantine)" in text
 
 
 def test_text_keeps_control_characters_out() -> None:
-    """A subject with a line break and a terminal escape prints as one harmless line."""
+    """A subject with a line break, a terminal escape and a lone surrogate prints as one
+    harmless line."""
     rows = Rows(
-        cases=(CaseRow("MK-2027-0002", "a\r\nFAKE\x1b[31m", "new", R1),),
+        cases=(CaseRow("MK-2027-0002", "a\r\nFAKE\x1b[31m\udcff", "new", R1),),
         clocks=(ClockRow("MK-2027-0002", "ack_due", due(3, 2)),),
     )
     text = render_text(build_report(rows, MARCH, CALENDAR, NOW))
-    assert "\x1b" not in text and "\r" not in text
-    assert next(line for line in text.splitlines() if "FAKE" in line).endswith("a FAKE [31m")
+    assert "\x1b" not in text and "\r" not in text and "\udcff" not in text
+    assert next(line for line in text.splitlines() if "FAKE" in line).endswith("a FAKE [31m\ufffd")
 
 
-def test_html_is_well_formed_with_an_svg_chart(march: Report) -> None:
-    """The HTML parses as XML; the SVG has one bar per week, 5 points and one line."""
-    page = render_html(march)
+def parse(page: str) -> ET.Element:
+    """The HTML page as an XML tree (it is well-formed XML)."""
     assert page.startswith("<!DOCTYPE html>\n")
-    root = ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
-    assert root.tag == "html"
-    svgs = root.findall(".//svg")
-    assert len(svgs) == 1
-    svg = svgs[0]
-    assert ET.fromstring(ET.tostring(svg)).tag == "svg"  # the SVG part on its own
-    assert len(svg.findall("rect")) == 1 + len(march.weeks)
-    assert len(svg.findall("circle")) == 5
-    assert len(svg.findall("polyline")) == 1
-    texts = [t.text for t in svg.iter("text")]
-    assert [t for t in texts if t and t.startswith("W")] == ["W09", "W10", "W11", "W12", "W13"]
-    assert {"100%", "75%", "83%", "60%", "0%"} <= set(texts)
+    return ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
+
+
+def test_html_is_well_formed_with_two_svg_charts(march: Report) -> None:
+    """The HTML parses as XML; the trend has bars for February (partial: pale and dashed)
+    and March only, both charts a dashed target line at 100%, the response panel one at
+    5 working days."""
+    root = parse(render_html(march, "en"))
+    assert (root.tag, root.get("lang")) == ("html", "en")
+    trend, weeks = root.findall(".//svg")
+    bars = [r for r in trend.findall("rect") if r.get("fill") != "#ffffff"]
+    assert [(r.get("fill"), r.get("stroke-dasharray")) for r in bars] == [
+        ("#dbe4f1", "4 3"),
+        ("#5b7db1", None),
+    ]
+    targets = [
+        ln for svg in (trend, weeks) for ln in svg.iter("line") if ln.get("stroke-dasharray")
+    ]
+    assert len(targets) == 3
+    texts = [t.text for t in trend.iter("text")]
+    assert {"partial", "target", "5", "72%", "83%", "1.5", "3"} <= set(texts)
+    week_texts = [t.text for t in weeks.iter("text")]
+    assert [t for t in week_texts if t and t.startswith("week")] == [
+        f"week {n}" for n in (9, 10, 11, 12, 13)
+    ] * 2
+    assert "3 days only" in week_texts
+
+
+def test_html_prints_on_a4_and_reads_on_a_phone(march: Report) -> None:
+    """One <style> in the head: A4 pages, headers repeated, no row split; a narrow screen
+    rule; every table has a <thead> and sits in a box that scrolls sideways."""
+    root = parse(render_html(march))
+    styles = root.findall(".//style")
+    assert [s in root.find("head") for s in styles] == [True]  # type: ignore[operator]
+    css = styles[0].text or ""
+    for rule in (
+        "size: A4",
+        "thead { display: table-header-group; }",
+        "break-inside: avoid",
+        "max-width: 480px",
+    ):
+        assert rule in css
+    data_tables = root.findall(".//table")
+    assert [t.find("thead") is not None for t in data_tables] == [True] * len(data_tables)
+    boxes = [d for d in root.iter("div") if d.get("class") == "scroll"]
+    assert len(boxes) == len(data_tables) + 2  # and the two charts
+
+
+def test_every_headline_figure_stands_in_a_table(march: Report) -> None:
+    """Each value of the six tiles is also a cell of some table, in both languages."""
+    for language in ("en", "nl"):
+        root = parse(render_html(march, language))
+        figures = [d.text for d in root.iter("div") if d.get("class") == "figure"]
+        cells = {td.text for td in root.iter("td")}
+        assert figures == [value for _, value in headline(march, Words(language))]
+        assert [f for f in figures if f not in cells] == []
 
 
 def test_html_has_no_script_no_url_no_external_resource(march: Report) -> None:
-    """No <script>, no event handler, no href/src, no <style>/<link>, no http(s) anywhere."""
+    """No <script>, no event handler, no href/src, no <link>/<img>, no http(s) anywhere."""
     page = render_html(march)
-    root = ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
+    root = parse(page)
     tags = {el.tag for el in root.iter()}
-    assert tags.isdisjoint({"script", "style", "link", "img", "iframe", "object", "a"})
+    assert tags.isdisjoint({"script", "link", "img", "iframe", "object", "a"})
     attributes = {name for el in root.iter() for name in el.attrib}
     assert [a for a in attributes if a.startswith("on") or a in ("href", "src")] == []
-    assert ("http:" in page, "https:" in page, "url(" in page) == (False, False, False)
+    assert ("http:" in page, "https:" in page, "url(" in page, "@import" in page) == (
+        False,
+        False,
+        False,
+        False,
+    )
 
 
 def test_hostile_subject_and_organisation_come_out_escaped(march: Report) -> None:
@@ -371,9 +564,17 @@ def test_hostile_subject_and_organisation_come_out_escaped(march: Report) -> Non
     assert "<script" not in page.lower() and "<b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;portaal&quot; &amp; co" in page
     assert "&lt;b&gt;Gemeente&lt;/b&gt; &amp; Co" in page
-    root = ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
-    cells = [el.text for el in root.iter("td")]
+    cells = [el.text for el in parse(page).iter("td")]
     assert HOSTILE in cells
+
+
+def test_html_in_dutch_without_english_or_jargon(march: Report) -> None:
+    """The Dutch page: lang="nl", Dutch words only (of the lists), no jargon in its text."""
+    root = parse(render_html(march, "nl"))
+    text = " ".join(t for el in root.iter() for t in (el.text, el.tail) if t)
+    assert root.get("lang") == "nl"
+    assert [word for word in ENGLISH_WORDS if word in text] == []
+    assert JARGON.findall(text) == []
 
 
 def test_json_has_every_figure(march: Report) -> None:
@@ -381,25 +582,65 @@ def test_json_has_every_figure(march: Report) -> None:
     data = json.loads(json.dumps(report_json(march)))
     assert (data["month"], data["messages"], data["cases"]) == ("2027-03", 10, 6)
     assert data["acknowledgement"] == {"count": 5, "waiting": 1, "median": 30.0, "p90": 50.0}
+    assert data["response_days"] == {"count": 4, "waiting": 2, "median": 1.5, "p90": 6.0}
     assert data["as_of"] == "2027-03-31T22:00:00+00:00"
     assert data["promises"][0]["share"] == 5 / 6
+    assert [data["promises"][1][k] for k in ("title", "term")] == [
+        "Substantive response",
+        "within 5 working days",
+    ]
+    assert [w["label"] for w in data["weeks"]] == ["W09", "W10", "W11", "W12", "W13"]
     assert data["overdue"][0]["due"] == "2027-02-22T17:00:00+01:00"
+    assert data["closed"][-1] == {
+        "outcome": "",
+        "count": 4,
+        "median": (24 * 24 + 7) * 3600.0,
+        "longest": (35 * 24 + 4) * 3600.0,
+        "in_time": 4,
+    }
+    assert data["trend"][-2] == {
+        "month": "2027-02",
+        "received": 3,
+        "kept": 5,
+        "missed": 1,
+        "response_days": 3.0,
+        "partial": True,
+        "no_data": False,
+        "share": 5 / 6,
+    }
+    assert data["weeks"][-1]["partial"] is True
 
 
 # --- the store and the command line ---------------------------------------------------------
 
+UTC_CASES = (
+    # (id, received, severity, state, closed at)
+    ("MK-2026-0009", datetime(2026, 10, 5, 9, 0, tzinfo=UTC), "low", "resolved", (3, 15)),
+    ("MK-2027-0001", datetime(2027, 1, 11, 9, 0, tzinfo=UTC), None, "new", None),  # overdue
+    ("MK-2027-0002", datetime(2027, 2, 28, 23, 30, tzinfo=UTC), None, "new", None),  # 1 Mar CET
+    ("MK-2027-0003", datetime(2027, 3, 31, 22, 30, tzinfo=UTC), None, "new", None),  # 1 Apr
+    ("MK-2027-0004", datetime(2027, 2, 10, 9, 0, tzinfo=UTC), "high", "resolved", (3, 12)),
+    ("MK-2027-0005", datetime(2027, 3, 3, 9, 0, tzinfo=UTC), "critical", "resolved", (3, 31)),
+    ("MK-2027-0006", datetime(2027, 3, 4, 9, 0, tzinfo=UTC), "high", "rejected", (4, 1)),
+)
+
 
 def fill_store(store: Store) -> None:
-    """Three cases around the March/April and February/March boundaries, and an old clock."""
-    cases = [
-        ("MK-2027-0001", datetime(2027, 1, 11, 9, 0, tzinfo=UTC)),  # January: overdue
-        ("MK-2027-0002", datetime(2027, 2, 28, 23, 30, tzinfo=UTC)),  # 1 Mar 00:30 CET
-        ("MK-2027-0003", datetime(2027, 3, 31, 22, 30, tzinfo=UTC)),  # 1 Apr 00:30 CEST
-    ]
+    """The cases of UTC_CASES with a message each (the October one first); the closed ones
+    with their change of state at 21:30 UTC of the day given (31 Mar 21:30 UTC is 23:30
+    CEST: March; 1 Apr 21:30 UTC is April). The October case has no clock at all: only
+    its change of state brings it into the window."""
     with store.transaction():
-        for seq, (case_id, received) in enumerate(cases, start=1):
-            case = Case(case_id, CaseState.NEW, HOSTILE, received, reporter_email="a@b.nl")
-            store.insert_case(case, 2027, seq, received)
+        for seq, (case_id, received, severity, state, closed) in enumerate(UTC_CASES, start=1):
+            case = Case(
+                case_id,
+                CaseState(state),
+                HOSTILE,
+                received,
+                reporter_email="a@b.nl",
+                severity=severity,
+            )
+            store.insert_case(case, received.year, seq, received)
             store.record_message(
                 {
                     "message_id": f"m{seq}@b.nl",
@@ -414,21 +655,45 @@ def fill_store(store: Store) -> None:
                 },
                 [],
             )
-            store.start_clock(case_id, "ack_due", Deadline(received + D, ""), received)
-        store.settle_clock("MK-2027-0002", "ack_due", cases[1][1] + 3 * S, "ack@x")
-        store.mark_missed(1, cases[0][1] + D)
+            if closed is not None:
+                moment = datetime(2027, *closed, 21, 30, tzinfo=UTC)
+                store.add_event(case_id, moment, "staff", "state_changed", f"new → {state}")
+            elif case_id != "MK-2026-0009":
+                store.start_clock(case_id, "ack_due", Deadline(received + D, ""), received)
+        store.settle_clock("MK-2027-0002", "ack_due", UTC_CASES[2][1] + 3 * S, "ack@x")
+        store.mark_missed(1, UTC_CASES[1][1] + D)
 
 
 def test_store_rows_cut_by_local_date(tmp_path: Path) -> None:
     """read_rows + build_report: the case of 1 Mar 00:30 CET counts, 1 Apr 00:30 CEST not;
-    January's unmet clock is overdue."""
+    January's unmet clock is overdue; closings of 12, 15 and 31 Mar (23:30 CEST) count,
+    1 Apr's not; October's case is found by its change of state alone."""
     store = Store(tmp_path / "mailbot.db")
     fill_store(store)
     report = build_report(read_rows(store, MARCH, CALENDAR), MARCH, CALENDAR, NOW)
     store.close()
-    assert (report.messages, report.cases) == (1, 1)
+    assert (report.messages, report.cases) == (3, 3)
     assert [p.kept for p in report.promises] == [1, 0, 0, 0]
     assert [(o.case_id, o.clock) for o in report.overdue] == [("MK-2027-0001", "ack_due")]
+    assert [(c.outcome, c.count) for c in report.closed if c.count] == [("resolved", 3), ("", 3)]
+    actual = [(s.severity, s.new, s.closed) for s in report.severities]
+    assert actual == [
+        ("critical", 1, 1),
+        ("high", 1, 1),
+        ("medium", 0, 0),
+        ("low", 0, 1),
+        ("", 1, 0),
+    ]
+    trend = [(str(m.month), m.received, m.partial, m.no_data) for m in report.trend]
+    assert trend[5:] == [
+        ("2026-09", 0, False, True),
+        ("2026-10", 1, True, False),
+        ("2026-11", 0, False, False),
+        ("2026-12", 0, False, False),
+        ("2027-01", 1, False, False),
+        ("2027-02", 1, False, False),
+        ("2027-03", 3, False, False),
+    ]
 
 
 cli = partial(factories.mailbot, now=NOW.isoformat(), check=False)
@@ -436,7 +701,8 @@ cli = partial(factories.mailbot, now=NOW.isoformat(), check=False)
 
 
 def test_cli_report_text_html_json_and_a_bad_month(tmp_path: Path) -> None:
-    """`report`: text on stdout, HTML to a 0600 file, JSON alone on stdout, bad month exit 2."""
+    """`report`: text in the identity's language (nl) on stdout, --language en, HTML to a
+    0600 file, JSON alone on stdout, bad month exit 2."""
     cfg = write_config(tmp_path)
     store = Store(tmp_path / "mailbot.db")
     fill_store(store)
@@ -446,16 +712,38 @@ def test_cli_report_text_html_json_and_a_bad_month(tmp_path: Path) -> None:
     assert "2027-13" in bad.stderr
     text = cli(cfg, "report", "--month", "2027-03")
     assert text.returncode == 0, text.stderr
-    assert "Monthly report March 2027" in text.stdout
+    assert text.stdout.splitlines()[1] == "Maandrapportage maart 2027"
+    english = cli(cfg, "report", "--month", "2027-03", "--language", "en")
+    assert english.stdout.splitlines()[1] == "Monthly report March 2027"
     out = tmp_path / "march.html"
     written = cli(cfg, "report", "--month", "2027-03", "--format", "html", "--output", str(out))
     assert (written.returncode, written.stdout) == (0, f"report 2027-03 (html) written to {out}\n")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert "<svg" in out.read_text(encoding="utf-8")
+    page = out.read_text(encoding="utf-8")
+    assert ('<html lang="nl">' in page, page.count("<svg")) == (True, 2)
     as_json = cli(cfg, "report", "--month", "2027-03", "--json")
     data = json.loads(as_json.stdout)
     assert (data["month"], data["cases"], data["organisation"]) == (
         "2027-03",
-        1,
+        3,
         "Gemeente Voorbeeld",
     )
+
+
+def test_cli_report_follows_the_report_language(tmp_path: Path) -> None:
+    """[report] language = "en" wins over [identity] language = "nl"."""
+    cfg = write_config(tmp_path, report={"language": "en"})
+    Store(tmp_path / "mailbot.db").close()
+    result = cli(cfg, "report", "--month", "2027-03")
+    assert (result.returncode, result.stdout.splitlines()[1]) == (0, "Monthly report March 2027")
+
+
+def test_dates_in_dutch_are_cldr_dates() -> None:
+    """Dutch month and day names come from CLDR (Babel), not from a table of our own."""
+    w = Words("nl")
+    actual = (
+        w.month(MARCH),
+        w.day(date(2027, 3, 1)),
+        w.day_span(date(2027, 3, 1), date(2027, 3, 7)),
+    )
+    assert actual == ("maart 2027", "1 maart 2027", "1\u20137 mrt")

@@ -294,7 +294,8 @@ def _write_public(path: Path, text: str) -> None:
 
 
 def _report(args: argparse.Namespace, settings: config.Settings) -> int:
-    """Build the month's report; text or HTML to stdout or --output, JSON with --json."""
+    """Build the month's report; text or HTML (in --language, else the configured one) to
+    stdout or --output, JSON with --json."""
     from mailbot.report import figures as report  # noqa: PLC0415 - see the imports
     from mailbot.report import html as report_html  # noqa: PLC0415
     from mailbot.report import render as report_render  # noqa: PLC0415
@@ -302,16 +303,11 @@ def _report(args: argparse.Namespace, settings: config.Settings) -> int:
     calendar = calendar_for(settings)
     store = Store(settings.database.path, read_only=True)
     try:
-        rows = report.read_rows(store, args.month, calendar)
+        figures = report.report_of(store, settings, calendar, args.month, SystemClock().now())
     finally:
         store.close()
-    d = settings.deadlines
-    terms = report.Terms(d.acknowledge, d.respond, d.update, d.resolve_days)
-    figures = report.build_report(
-        rows, args.month, calendar, SystemClock().now(), terms, settings.identity.organisation
-    )
     render = report_html.render_html if args.format == "html" else report_render.render_text
-    text = render(figures)
+    text = render(figures, args.language or config.report_language(settings))
     if args.output:
         path = Path(args.output)
         try:

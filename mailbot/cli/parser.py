@@ -132,7 +132,8 @@ def _add_operator_commands(sub: Any) -> None:
 
 
 def _add_report_command(sub: Any) -> None:
-    """`report --month YYYY-MM [--format html|text] [--output FILE] [--json]`."""
+    """`report --month YYYY-MM [--format html|text] [--language nl|en] [--output FILE]
+    [--json]`."""
     monthly = sub.add_parser(
         "report", help="a month's reports, response times, promises kept, overdue cases, rewards"
     )
@@ -140,6 +141,9 @@ def _add_report_command(sub: Any) -> None:
         "--month", required=True, type=_month, metavar="YYYY-MM", help="by local date of receipt"
     )
     monthly.add_argument("--format", choices=("text", "html"), default="text", help="default text")
+    monthly.add_argument(
+        "--language", choices=("nl", "en"), help="default [report] language, else [identity]'s"
+    )
     monthly.add_argument("--output", metavar="FILE", help="write FILE (mode 0600), not stdout")
     monthly.add_argument("--json", action="store_true", help="the figures as JSON on stdout")
 

@@ -177,6 +177,21 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """[report]: who gets the monthly report by mail, and in which language."""
+
+    recipients: tuple[str, ...] = ()
+    """Mailed last month's report on the first working day, at office opening; () = none."""
+    language: str = ""
+    """"nl" or "en"; empty: the [identity] language (`report_language`)."""
+
+
+def report_language(settings: Settings) -> str:
+    """The language of the monthly report: [report] language, else [identity] language."""
+    return settings.report.language or settings.identity.language
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration, frozen."""
 
@@ -192,6 +207,7 @@ class Settings:
     templates: TemplateSettings = field(default_factory=TemplateSettings)
     security_txt: SecurityTxtSettings = field(default_factory=SecurityTxtSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     source: str = field(default="<defaults>", compare=False)
 
 

@@ -3,6 +3,7 @@ while converting (config_values.py); what keys require of each other is checked 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +13,12 @@ if TYPE_CHECKING:
     from mailbot.core.config import MailboxSettings, OutboundSettings, Settings
 
 MAX_CONNECTIONS = 10
+REPORT_LANGUAGES = ("", "nl", "en")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#: A plain addr-spec (dot-atom@domain, as outgoing mail accepts it): no display name,
+#: no list, no comment.
+PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*")
 
 
 def check_consistency(s: Settings) -> None:
@@ -51,6 +58,21 @@ def check_consistency(s: Settings) -> None:
         _check_oauth(src, "outbound", s.outbound)
         if not s.outbound.username:
             raise ConfigError(f'{src}: [outbound] username is required when auth = "xoauth2"')
+    _check_report(s)
+
+
+def _check_report(s: Settings) -> None:
+    """[report] language is nl, en or empty; every recipient a plain address."""
+    if s.report.language not in REPORT_LANGUAGES:
+        raise ConfigError(
+            f'{s.source}: [report] language: must be "nl", "en" or empty (the [identity] '
+            f"language), got {s.report.language!r}"
+        )
+    for address in s.report.recipients:
+        if len(address) > 254 or not PLAIN_ADDRESS.fullmatch(address):
+            raise ConfigError(
+                f"{s.source}: [report] recipients: not a plain address (local@domain): {address!r}"
+            )
 
 
 def _check_oauth(src: str, section: str, sec: MailboxSettings | OutboundSettings) -> None:

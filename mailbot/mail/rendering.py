@@ -307,6 +307,56 @@ def build_mail(
     Raises MailInputError (a ValueError) naming a bad recipient, Message-ID or date;
     unsafe In-Reply-To/References IDs (they come from outside) are silently left out.
     """
+    head = mail_head(
+        identity=identity,
+        to=to,
+        subject=subject,
+        message_id=message_id,
+        date=date,
+        case_id=case_id,
+        in_reply_to=in_reply_to,
+        references=references,
+        auto_submitted=auto_submitted if automatic else None,
+    )
+    return OutgoingMail(
+        kind=kind,
+        message_id=head.message_id,
+        sender=identity.address,
+        recipients=head.recipients,
+        subject=head.subject,
+        raw=_assemble(head.fields, clean_body_text(body), attachments),
+        case_id=case_id,
+        automatic=automatic,
+    )
+
+
+@dataclass(frozen=True)
+class MailHead:
+    """The checked header fields of one outgoing mail, and what they were made of."""
+
+    fields: list[str]
+    message_id: str  # without <>
+    recipients: tuple[str, ...]
+    subject: str  # cleaned
+
+
+def mail_head(
+    *,
+    identity: Identity,
+    to: Sequence[str],
+    subject: str,
+    message_id: str,
+    date: datetime,
+    case_id: str | None = None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    auto_submitted: str | None = "auto-replied",
+) -> MailHead:
+    """The header fields every mail of ours has: From, To, Reply-To, Subject, Date,
+    Message-ID, threading, Auto-Submitted (unless None) and the loop header.
+
+    Raises MailInputError naming a bad recipient, Message-ID, date or Auto-Submitted value.
+    """
     recipients = tuple(_checked_address(address, "recipient") for address in to)
     if not recipients:
         raise MailInputError("a mail needs at least one recipient, got none")
@@ -315,7 +365,7 @@ def build_mail(
         raise MailInputError(f"invalid Message-ID {message_id!r}")
     if date.tzinfo is None or date.utcoffset() is None:
         raise MailInputError(f"date must be timezone-aware, got {date.isoformat()}")
-    if automatic and auto_submitted not in AUTO_SUBMITTED_VALUES:
+    if auto_submitted is not None and auto_submitted not in AUTO_SUBMITTED_VALUES:
         raise MailInputError(f"invalid Auto-Submitted value {auto_submitted!r}")
     clean_subject = clean_header_text(subject)
     case_ref = case_reference(case_id, identity.domain) if case_id else None
@@ -332,19 +382,10 @@ def build_mail(
         fields.append(field("In-Reply-To", f"<{parent}>"))
     if refs:
         fields.append(id_list_field("References", refs))
-    if automatic:
+    if auto_submitted is not None:
         fields += [
             field("Auto-Submitted", auto_submitted),
             field("X-Auto-Response-Suppress", "All"),
         ]
     fields.append(field(LOOP_HEADER, identity.address))
-    return OutgoingMail(
-        kind=kind,
-        message_id=own_id,
-        sender=identity.address,
-        recipients=recipients,
-        subject=clean_subject,
-        raw=_assemble(fields, clean_body_text(body), attachments),
-        case_id=case_id,
-        automatic=automatic,
-    )
+    return MailHead(fields, own_id, recipients, clean_subject)

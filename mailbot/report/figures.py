@@ -2,7 +2,8 @@
 
 `build_report` takes the rows (`mailbot.report.rows.read_rows`), the month, the calendar
 and `now`; every date is a local date of the calendar's timezone. Output (text, JSON,
-HTML with an SVG chart) is in `mailbot.report.render` and `mailbot.report.html`.
+HTML with SVG charts) is in `mailbot.report.render` and `mailbot.report.html`, in the
+words of `mailbot.report.words`.
 
 Definitions (each figure of the report):
 
@@ -11,22 +12,31 @@ Definitions (each figure of the report):
 - *time to acknowledgement*: acknowledged_at - received_at, elapsed time, per case that was
   acknowledged (by the time of the report); *time to substantive response*: the moment the
   case's first `response_due` clock was fulfilled (met_at; when late, the `clock_late`
-  event) - received_at. The rest count as *waiting*.
+  event) - received_at, as elapsed time and in working days as the policy counts them
+  (from the ontvangstdag, not counted, to the day the answer counts as: after the cutoff
+  or on a closed day the next working day). The rest count as *waiting*.
 - *median*: the middle value of the sorted values, the mean of the two middle ones for an
-  even count; *p90*: nearest rank, the value at 1-based rank ceil(0.9 x n) of the sorted
-  values (n = 1..9 give the largest; n = 10 the 9th; n = 20 the 18th).
+  even count; *p90* ("9 in 10 within"): nearest rank, the value at 1-based rank
+  ceil(0.9 x n) of the sorted values (n = 1..9 give the largest; n = 10 the 9th).
 - *promises*: every clock whose due falls (local date) in the month, judged as of `as_of`
   (the end of the month, or `now` in the running month). kept: met before its due; an
   update or resolve clock also when it ended before its due (a newer mail to the reporter,
-  or the case closed). void: an ack or response clock ended before its due unmet (the case
-  closed; not counted). pending: due after `as_of`, or an update clock of a waiting case
-  (paused). missed: the rest. share kept = kept / (kept + missed).
-- *weeks*: the ISO weeks touching the month, clipped to its days: cases received and
-  promises (all four clocks together) falling due in each.
+  or the case closed). void ("lapsed"): an ack or response clock ended before its due
+  unmet (the case closed; not counted). pending: due after `as_of`, or an update clock of
+  a waiting case (paused). missed: the rest. share kept = kept / (kept + missed).
+- *weeks*: the weeks (Monday to Sunday) touching the month, clipped to its days (a week
+  with fewer than 7 days in the month is *partial*): cases received and promises (all
+  four clocks together) falling due in each.
+- *closed*: cases whose last change of state up to `as_of` closed them (resolved, closed,
+  rejected, duplicate, spam) and lies in the month; time to close = that moment -
+  received_at; *in time*: closed by the due of the case's resolve clock (else within
+  `resolve_days` days). *Per severity*: by the case's severity now ("" = not assessed):
+  the month's new cases, and the cases closed in it.
 - *overdue*: clocks of any case due at or before `as_of`, unmet and not ended by then
   (paused update clocks excepted); working days late = working days after the due date up
   to `as_of`'s date (the month's last day for a past month).
 - *reward decisions*: `reward_changed` events in the month, by new value.
+- *trend*: `mailbot.report.trend`.
 """
 
 from __future__ import annotations
@@ -34,11 +44,28 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from datetime import UTC, date, datetime, timedelta
 
-from mailbot.core.models import CLOSED_STATES, ClockName, Disposition, Reward
+from mailbot.core.config import Settings
+from mailbot.core.models import Disposition, Reward
 from mailbot.core.workdays import Calendar
+from mailbot.report.closing import BySeverity, Closed, by_severity, closed_lines, closings_in
+from mailbot.report.measures import (
+    CLOCK_NAMES,
+    CLOSED,
+    DayCounts,
+    Durations,
+    Index,
+    MonthSlice,
+    Verdict,
+    durations,
+    in_month,
+    judge,
+    kept_share,
+    month_slice,
+    response_days,
+    working_days_between,
+)
 from mailbot.report.rows import (
     CaseRow,
     ClockRow,
@@ -49,6 +76,8 @@ from mailbot.report.rows import (
     parse_month,
     read_rows,
 )
+from mailbot.report.trend import TrendMonth, trend
+from mailbot.store import Store
 
 __all__ = [
     "CaseRow",
@@ -58,27 +87,14 @@ __all__ = [
     "Report",
     "ReportError",
     "Rows",
+    "Terms",
     "build_report",
     "parse_month",
     "read_rows",
 ]
 
-CLOCK_NAMES = (
-    ClockName.ACK_DUE,
-    ClockName.RESPONSE_DUE,
-    ClockName.UPDATE_DUE,
-    ClockName.RESOLVE_DUE,
-)
-ENDED_IS_KEPT = frozenset({ClockName.UPDATE_DUE, ClockName.RESOLVE_DUE})
 REWARDS = tuple(Reward)
 _ONE_DAY = timedelta(days=1)  # only ever added to dates
-Verdict = Literal["kept", "missed", "pending", "void"]
-
-
-def kept_share(kept: int, missed: int) -> float | None:
-    """kept / (kept + missed), None when nothing was decided."""
-    decided = kept + missed
-    return kept / decided if decided else None
 
 
 @dataclass(frozen=True)
@@ -90,41 +106,12 @@ class Terms:
     update: int = 10
     resolve_days: int = 60
 
-    def describe(self, clock: str) -> str:
-        """'within 5 working days' for a clock name."""
-        days: dict[str, str] = {
-            ClockName.ACK_DUE: f"within {_days(self.acknowledge, 'working day')}",
-            ClockName.RESPONSE_DUE: f"within {_days(self.respond, 'working day')}",
-            ClockName.UPDATE_DUE: f"every {_days(self.update, 'working day')}",
-            ClockName.RESOLVE_DUE: f"within {_days(self.resolve_days, 'day')}",
-        }
-        return days[clock]
-
-
-def _days(n: int, unit: str) -> str:
-    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
-
-
-# --- the figures -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Durations:
-    """Elapsed times of one kind: how many, median, p90, and cases still waiting."""
-
-    count: int
-    waiting: int
-    median: timedelta | None
-    p90: timedelta | None
-
 
 @dataclass(frozen=True)
 class Promise:
     """One promise's clocks falling due in the month."""
 
     clock: str
-    title: str
-    term: str
     kept: int = 0
     missed: int = 0
     pending: int = 0
@@ -138,14 +125,25 @@ class Promise:
 
 @dataclass(frozen=True)
 class Week:
-    """One ISO week (clipped to the month): cases received, promises kept and missed."""
+    """One week (Monday to Sunday, clipped to the month): cases received, promises kept
+    and missed."""
 
-    label: str
+    number: int
     first: date
     last: date
     cases: int
     kept: int
     missed: int
+
+    @property
+    def days(self) -> int:
+        """Its days in the month (7 unless the month cuts it)."""
+        return (self.last - self.first).days + 1
+
+    @property
+    def partial(self) -> bool:
+        """True when the month holds fewer than its 7 days."""
+        return self.days < 7
 
     @property
     def share(self) -> float | None:
@@ -187,78 +185,24 @@ class Report:
     overdue: tuple[Overdue, ...]
     rewards: tuple[tuple[str, int], ...]
     reward_decisions: tuple[tuple[str, int], ...] = field(default=())
+    response_days: DayCounts = field(default=DayCounts(0, 0, None, None))
+    closed: tuple[Closed, ...] = field(default=())
+    severities: tuple[BySeverity, ...] = field(default=())
+    trend: tuple[TrendMonth, ...] = field(default=())
+    terms: Terms = field(default=Terms())
+    running: bool = False
+    """True while the month is not over: judged as of now."""
 
     @property
     def kept_share(self) -> float | None:
         """All promises together: kept / (kept + missed)."""
         kept = sum(p.kept for p in self.promises)
-        decided = kept + sum(p.missed for p in self.promises)
-        return kept / decided if decided else None
+        return kept_share(kept, sum(p.missed for p in self.promises))
 
-
-PROMISE_TITLES: dict[str, str] = {
-    ClockName.ACK_DUE: "Acknowledgement",
-    ClockName.RESPONSE_DUE: "Substantive response",
-    ClockName.UPDATE_DUE: "Progress update",
-    ClockName.RESOLVE_DUE: "Resolution",
-}
-
-
-def median(values: Sequence[timedelta]) -> timedelta | None:
-    """The middle value; the mean of the two middle values for an even count."""
-    ordered = sorted(values)
-    n = len(ordered)
-    if n == 0:
-        return None
-    if n % 2:
-        return ordered[n // 2]
-    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
-
-
-def nearest_rank(values: Sequence[timedelta], percent: int) -> timedelta | None:
-    """The value at 1-based rank ceil(percent/100 x n) of the sorted values."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    rank = max(1, -(-percent * len(ordered) // 100))
-    return ordered[rank - 1]
-
-
-def durations(values: Sequence[timedelta], waiting: int) -> Durations:
-    """Count, median and p90 of `values`."""
-    return Durations(len(values), waiting, median(values), nearest_rank(values, 90))
-
-
-def judge(clock: ClockRow, as_of: datetime, waiting: bool) -> Verdict:
-    """kept, missed, pending or void for a clock, as of `as_of` (see the module doc)."""
-    if clock.met_at is not None:
-        return "kept"
-    if clock.due > as_of:
-        return "pending"
-    ended_early = clock.done_at is not None and clock.done_at <= clock.due
-    if ended_early and clock.missed_at is None:
-        return "kept" if clock.name in ENDED_IS_KEPT else "void"
-    paused = clock.name == ClockName.UPDATE_DUE and waiting and clock.missed_at is None
-    if paused and (clock.done_at is None or clock.done_at > as_of):
-        return "pending"
-    return "missed"
-
-
-def responded_at(
-    case_id: str, clocks: Iterable[ClockRow], events: Iterable[EventRow]
-) -> datetime | None:
-    """When the first response_due clock of a case was fulfilled (on time or late)."""
-    first = next(
-        (c for c in clocks if c.case_id == case_id and c.name == ClockName.RESPONSE_DUE), None
-    )
-    if first is not None and first.met_at is not None:
-        return first.met_at
-    late = [
-        e.at
-        for e in events
-        if e.case_id == case_id and e.kind == "clock_late" and e.detail == ClockName.RESPONSE_DUE
-    ]
-    return min(late, default=None)
+    @property
+    def closed_count(self) -> int:
+        """Cases closed in the month."""
+        return self.closed[-1].count if self.closed else 0
 
 
 def build_report(
@@ -273,40 +217,51 @@ def build_report(
     tz = calendar.timezone
     if month.first > now.astimezone(tz).date():
         raise ReportError(f"month {month} has not begun (today is {now.astimezone(tz):%Y-%m-%d})")
-    end = datetime.combine(month.next_first, time(0), tzinfo=tz).astimezone(UTC)
-    as_of = min(now.astimezone(UTC), end)
-    cohort = [c for c in rows.cases if _in(month, c.received_at, calendar)]
-    messages = [m for m in rows.messages if _in(month, m.received_at, calendar)]
-    waiting = {c.id for c in rows.cases if c.waiting}
-    falling_due = [c for c in rows.clocks if _in(month, c.due, calendar)]
-    verdicts = [(c, judge(c, as_of, c.case_id in waiting)) for c in falling_due]
+    index = Index(rows)
+    this = month_slice(index, month, calendar, now)
+    cohort = this.cohort
     acks = [c.acknowledged_at - c.received_at for c in cohort if c.acknowledged_at]
-    answers = [(c, responded_at(c.id, rows.clocks, rows.events)) for c in cohort]
-    responses = [moment - c.received_at for c, moment in answers if moment is not None]
+    answered = [(c, index.responded_at(c.id)) for c in cohort]
+    responses = [moment - c.received_at for c, moment in answered if moment is not None]
+    closings = closings_in(index, this, calendar, terms.resolve_days)
     return Report(
         month=month,
         organisation=organisation,
         timezone=str(tz),
         generated_at=now.astimezone(UTC),
-        as_of=as_of,
-        messages=len(messages),
-        dispositions=_counted([m.disposition for m in messages], [d.value for d in Disposition]),
+        as_of=this.as_of,
+        messages=len(this.messages),
+        dispositions=_counted(
+            [m.disposition for m in this.messages], [d.value for d in Disposition]
+        ),
         cases=len(cohort),
-        still_open=sum(1 for c in cohort if c.state not in {s.value for s in CLOSED_STATES}),
+        still_open=sum(1 for c in cohort if c.state not in CLOSED),
         sources=_counted([c.source for c in cohort], ["direct", "relay"]),
         no_contact=sum(1 for c in cohort if "no_contact" in c.flags),
         acknowledgement=durations(acks, len(cohort) - len(acks)),
         response=durations(responses, len(cohort) - len(responses)),
-        promises=tuple(_promise(name, verdicts, terms) for name in CLOCK_NAMES),
-        weeks=_weeks(month, calendar, cohort, verdicts),
-        overdue=_overdue(rows, as_of, month, calendar, waiting),
+        promises=tuple(_promise(name, this.verdicts) for name in CLOCK_NAMES),
+        weeks=_weeks(month, calendar, cohort, this.verdicts),
+        overdue=_overdue(rows, index, this, calendar),
         rewards=_counted([c.reward for c in cohort], list(REWARDS)),
         reward_decisions=_reward_decisions(rows.events, month, calendar),
+        response_days=response_days(index, cohort, calendar),
+        closed=closed_lines(closings),
+        severities=by_severity(cohort, closings),
+        trend=trend(index, this, calendar, now),
+        terms=terms,
+        running=this.running,
     )
 
 
-def _in(month: Month, moment: datetime, calendar: Calendar) -> bool:
-    return month.first <= moment.astimezone(calendar.timezone).date() <= month.last
+def report_of(
+    store: Store, settings: Settings, calendar: Calendar, month: Month, now: datetime
+) -> Report:
+    """`month`'s report from the store, with the configured terms and organisation."""
+    d = settings.deadlines
+    terms = Terms(d.acknowledge, d.respond, d.update, d.resolve_days)
+    rows = read_rows(store, month, calendar)
+    return build_report(rows, month, calendar, now, terms, settings.identity.organisation)
 
 
 def _counted(values: Sequence[str], known: Sequence[str]) -> tuple[tuple[str, int], ...]:
@@ -316,17 +271,9 @@ def _counted(values: Sequence[str], known: Sequence[str]) -> tuple[tuple[str, in
     return tuple((v, counts.get(v, 0)) for v in [*known, *extra])
 
 
-def _promise(name: str, verdicts: Sequence[tuple[ClockRow, Verdict]], terms: Terms) -> Promise:
+def _promise(name: str, verdicts: Sequence[tuple[ClockRow, Verdict]]) -> Promise:
     counts = Counter(v for c, v in verdicts if c.name == name)
-    return Promise(
-        clock=name,
-        title=PROMISE_TITLES[name],
-        term=terms.describe(name),
-        kept=counts["kept"],
-        missed=counts["missed"],
-        pending=counts["pending"],
-        void=counts["void"],
-    )
+    return Promise(name, counts["kept"], counts["missed"], counts["pending"], counts["void"])
 
 
 def _weeks(
@@ -343,55 +290,35 @@ def _weeks(
     while day <= month.last:
         key = day.isocalendar()[:2]
         last = min(day + timedelta(days=7 - day.isoweekday()), month.last)
-        weeks.append(
-            Week(
-                label=f"W{key[1]:02d}",
-                first=day,
-                last=last,
-                cases=received[key],
-                kept=judged[(key, "kept")],
-                missed=judged[(key, "missed")],
-            )
-        )
+        kept, missed = judged[(key, "kept")], judged[(key, "missed")]
+        weeks.append(Week(key[1], day, last, received[key], kept, missed))
         day = last + _ONE_DAY
     return tuple(weeks)
 
 
-def _overdue(
-    rows: Rows, as_of: datetime, month: Month, calendar: Calendar, waiting: set[str]
-) -> tuple[Overdue, ...]:
+def _overdue(rows: Rows, index: Index, this: MonthSlice, calendar: Calendar) -> tuple[Overdue, ...]:
     cases = {c.id: c for c in rows.cases}
-    until = min(as_of.astimezone(calendar.timezone).date(), month.last)
+    as_of = this.as_of
+    until = min(as_of.astimezone(calendar.timezone).date(), this.month.last)
     found = []
     for clock in rows.clocks:
         ended = clock.done_at is not None and clock.done_at <= as_of
         if clock.met_at or clock.due > as_of or ended or clock.case_id not in cases:
             continue
-        if judge(clock, as_of, clock.case_id in waiting) != "missed":
+        if judge(clock, as_of, clock.case_id in index.waiting) != "missed":
             continue
         case = cases[clock.case_id]
-        late = _working_days_between(
-            calendar, clock.due.astimezone(calendar.timezone).date(), until
-        )
+        late = working_days_between(calendar, clock.due.astimezone(calendar.timezone).date(), until)
         found.append(Overdue(case.id, case.subject, case.state, clock.name, clock.due, late))
     return tuple(sorted(found, key=lambda o: (o.due, o.case_id, o.clock)))
-
-
-def _working_days_between(calendar: Calendar, after: date, until: date) -> int:
-    """Working days d with after < d <= until."""
-    count, day = 0, after + _ONE_DAY
-    while day <= until:
-        count += calendar.is_working_day(day)
-        day += _ONE_DAY
-    return count
 
 
 def _reward_decisions(
     events: Iterable[EventRow], month: Month, calendar: Calendar
 ) -> tuple[tuple[str, int], ...]:
     new = [
-        e.detail.rsplit("→", 1)[-1].strip()
+        e.detail.rsplit("\u2192", 1)[-1].strip()
         for e in events
-        if e.kind == "reward_changed" and _in(month, e.at, calendar)
+        if e.kind == "reward_changed" and in_month(month, e.at, calendar)
     ]
     return tuple((v, n) for v, n in _counted(new, [r for r in REWARDS if r != Reward.UNDECIDED]))

@@ -1,7 +1,8 @@
 """The input of the monthly report: the month, and the rows it reads (`Store.report_rows`).
 
-Rows carry aware datetimes as stored (UTC); `mailbot.report.build_report` cuts them by the
-local date of the calendar, so `read_rows` fetches a window widened by two days.
+Rows carry aware datetimes as stored (UTC); `mailbot.report.figures.build_report` cuts
+them by the local date of the calendar, so `read_rows` fetches a window widened by two
+days. The window reaches back over the trend's months (`TREND_MONTHS`, this one included).
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from mailbot.core.errors import UserError
 from mailbot.core.workdays import Calendar
 from mailbot.store import Store
-from mailbot.store.rows import CaseRow, ClockRow, EventRow, MessageRow, Rows
+from mailbot.store.figures import ReportCaseRow, ReportRows
+from mailbot.store.rows import ClockRow, EventRow, MessageRow
 
-#: The row types are the store's (`mailbot.store.rows`); the report reads them from here.
+#: The row types are the store's (`mailbot.store.rows`, `mailbot.store.figures`); the
+#: report reads them from here: a case row with its severity, the rows with the moment
+#: intake began.
+CaseRow = ReportCaseRow
+Rows = ReportRows
+
 __all__ = [
+    "TREND_MONTHS",
     "CaseRow",
     "ClockRow",
     "EventRow",
@@ -28,10 +36,8 @@ __all__ = [
     "read_rows",
 ]
 
-MONTH_NAMES = (
-    *("January", "February", "March", "April", "May", "June", "July"),
-    *("August", "September", "October", "November", "December"),
-)
+TREND_MONTHS = 12
+"""The months side by side in the trend, the report's own month the last of them."""
 _ONE_DAY = timedelta(days=1)  # only ever added to dates
 _WIDEN = timedelta(days=2)  # stored moments are compared as text; the exact cut is local
 
@@ -65,10 +71,23 @@ class Month:
         """Its last day."""
         return self.next_first - _ONE_DAY
 
-    @property
-    def title(self) -> str:
-        """'December 2026'."""
-        return f"{MONTH_NAMES[self.month - 1]} {self.year}"
+    def shifted(self, months: int) -> Month:
+        """The month `months` later (earlier when negative)."""
+        index = self.year * 12 + self.month - 1 + months
+        return Month(index // 12, index % 12 + 1)
+
+    def start(self, calendar: Calendar) -> datetime:
+        """The moment it begins (local midnight of its first day), in UTC."""
+        return datetime.combine(self.first, time(0), tzinfo=calendar.timezone).astimezone(UTC)
+
+    def end(self, calendar: Calendar) -> datetime:
+        """The moment it ends (local midnight of the next month's first day), in UTC."""
+        return self.shifted(1).start(calendar)
+
+    @classmethod
+    def of(cls, day: date) -> Month:
+        """The month of a date."""
+        return cls(day.year, day.month)
 
 
 def parse_month(text: str) -> Month:
@@ -80,8 +99,7 @@ def parse_month(text: str) -> Month:
 
 
 def read_rows(store: Store, month: Month, calendar: Calendar) -> Rows:
-    """The rows of `month` from the store (widened by two days; `build_report` cuts)."""
-    tz = calendar.timezone
-    since = datetime.combine(month.first, time(0), tzinfo=tz).astimezone(UTC) - _WIDEN
-    until = datetime.combine(month.next_first, time(0), tzinfo=tz).astimezone(UTC) + _WIDEN
-    return store.report_rows(since, until)
+    """The rows of `month` and the trend's months before it (widened by two days;
+    `build_report` cuts)."""
+    since = month.shifted(1 - TREND_MONTHS).start(calendar) - _WIDEN
+    return store.report_rows(since, month.end(calendar) + _WIDEN)

@@ -283,11 +283,16 @@ class Daemon:
         async def tick() -> None:
             if self.service.tick():
                 self.outbox_kick.set()
+            if monthly.tick(self.service):  # last month's report by mail, once
+                self.outbox_kick.set()
 
         # The first tick loads the holiday tables (~0.2 s, blocking the event loop): after
         # READY, which waits for nothing but the mailbox. The tick warms up the calendar
-        # for the first report too.
+        # for the first report too. The monthly report's modules are imported then too.
         await self._until(self.first_pass)
+        from mailbot.shell.monthly import MonthlyReports  # noqa: PLC0415
+
+        monthly = MonthlyReports()
         await self._every(TICK_INTERVAL, tick, "scheduler")
 
     async def _every(

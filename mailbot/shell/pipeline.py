@@ -33,9 +33,10 @@ RESTART_SECTIONS = ("mailbox", "outbound", "database", "logging")
 
 
 def calendar_for(settings: Settings) -> Calendar:
-    """The working-day calendar of the settings."""
+    """The working-day calendar of the settings (explanations in the staff language)."""
     d = settings.deadlines
-    return make_calendar(d.timezone, d.office_open, d.cutoff, d.closure_days)
+    language = settings.identity.language
+    return make_calendar(d.timezone, d.office_open, d.cutoff, d.closure_days, language)
 
 
 class Service:
@@ -93,6 +94,9 @@ class Service:
             await self.outbox.close()
             raise
         self.tick()
+        from mailbot.shell.monthly import MonthlyReports  # noqa: PLC0415 - the report's modules
+
+        MonthlyReports().tick(self)  # last month's report by mail, when due and not sent
         counts.add(await self.deliver())
         await self.outbox.close()
         return outcomes, counts

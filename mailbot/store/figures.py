@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,29 +11,55 @@ from mailbot.store.db import Connection
 from mailbot.store.rows import CaseRow, ClockRow, EventRow, MessageRow, OutboxHealth, Rows
 from mailbot.store.schema import from_iso, iso
 
-#: The cases of a report window: received in it, or with a clock due before its end that
-#: is due in it or was not done by its start. Our constant text; every value is bound.
+#: The cases of a report window: received in it, with a clock due before its end that is
+#: due in it or was not done by its start, or with a change of state in it. Our constant
+#: text; every value is bound.
 _CHOSEN = (
     "SELECT id FROM cases WHERE received_at >= :since AND received_at < :until"
     " UNION SELECT case_id FROM clocks WHERE due < :until"
     " AND (due >= :since OR done_at IS NULL OR done_at >= :since)"
+    " UNION SELECT case_id FROM events WHERE kind = 'state_changed'"
+    " AND at >= :since AND at < :until"
 )
 _REPORT_SQL = {
     "messages": "SELECT received_at, disposition FROM messages"
     " WHERE received_at >= :since AND received_at < :until ORDER BY received_at, id",
     "cases": "SELECT id, subject, state, source, flags, reward, received_at,"  # noqa: S608
-    f" acknowledged_at, waiting FROM cases WHERE id IN ({_CHOSEN})"
+    f" acknowledged_at, waiting, severity FROM cases WHERE id IN ({_CHOSEN})"
     " ORDER BY received_at, id",
     "clocks": "SELECT case_id, name, due, met_at, missed_at, done_at FROM clocks"  # noqa: S608
     f" WHERE case_id IN ({_CHOSEN}) ORDER BY id",
     "events": "SELECT case_id, at, kind, detail FROM events WHERE"  # noqa: S608
-    f" (kind = 'clock_late' AND case_id IN ({_CHOSEN}))"
+    f" (kind IN ('clock_late', 'state_changed') AND case_id IN ({_CHOSEN}))"
     " OR (kind = 'reward_changed' AND at >= :since AND at < :until) ORDER BY id",
 }
 
 
+@dataclass(frozen=True)
+class ReportCaseRow(CaseRow):
+    """What the report needs of one case, with its severity (None: not assessed)."""
+
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportRows(Rows):
+    """The report's rows: its cases with their severity, and when intake began."""
+
+    cases: tuple[ReportCaseRow, ...] = ()
+    first_received: datetime | None = None
+    """When the first message on record was received (None: no message yet)."""
+
+
 class FigureStore(Connection):
     """The reads of `mailbot report` and `mailbot status`."""
+
+    def first_intake(self) -> datetime | None:
+        """The earliest receipt moment of a recorded message (None when there is none)."""
+        rows = self.db.execute(
+            "SELECT received_at FROM messages ORDER BY received_at LIMIT 50"
+        ).fetchall()
+        return min((datetime.fromisoformat(text) for (text,) in rows), default=None)
 
     def quarantined_at(self) -> tuple[datetime, ...]:
         """When each inbound message still quarantined was received (`mailbot release` takes
@@ -43,13 +70,15 @@ class FigureStore(Connection):
         ).fetchall()
         return tuple(datetime.fromisoformat(text) for (text,) in rows if text)
 
-    def report_rows(self, since: datetime, until: datetime) -> Rows:
+    def report_rows(self, since: datetime, until: datetime) -> ReportRows:
         """Rows for the monthly report of the UTC window [since, until), compared as text.
 
         "messages" and "cases" received in the window; "cases" also those with a clock due
-        before `until` that is due in the window or was not done by `since`; "clocks": every
-        clock of those cases; "events": their `clock_late` events and the `reward_changed`
-        events of the window. The caller widens the window and cuts by local date.
+        before `until` that is due in the window or was not done by `since`, and those whose
+        state changed in the window; "clocks": every clock of those cases; "events": their
+        `clock_late` and `state_changed` events and the `reward_changed` events of the
+        window; `first_received`: the receipt of the first message recorded (by id). The
+        caller widens the window and cuts by local date.
         """
         window = {"since": iso(since), "until": iso(until)}  # UTC moments, like the rows
 
@@ -60,7 +89,8 @@ class FigureStore(Connection):
             MessageRow(datetime.fromisoformat(r["received_at"]), r["disposition"])
             for r in read("messages")
         )
-        return Rows(
+        first = self.db.execute("SELECT received_at FROM messages ORDER BY id LIMIT 1").fetchone()
+        return ReportRows(
             cases=tuple(_case_row(r) for r in read("cases")),
             messages=messages,
             clocks=tuple(
@@ -78,6 +108,7 @@ class FigureStore(Connection):
                 EventRow(r["case_id"], datetime.fromisoformat(r["at"]), r["kind"], r["detail"])
                 for r in read("events")
             ),
+            first_received=from_iso(first[0]) if first else None,
         )
 
     def outbox_health(self) -> OutboxHealth:
@@ -100,9 +131,9 @@ class FigureStore(Connection):
         )
 
 
-def _case_row(r: dict[str, Any]) -> CaseRow:
-    """A report's CaseRow of a cases row."""
-    return CaseRow(
+def _case_row(r: dict[str, Any]) -> ReportCaseRow:
+    """A report's case row of a cases row."""
+    return ReportCaseRow(
         id=r["id"],
         subject=r["subject"],
         state=r["state"],
@@ -112,4 +143,5 @@ def _case_row(r: dict[str, Any]) -> CaseRow:
         flags=tuple(json.loads(r["flags"])),
         reward=r["reward"],
         waiting=bool(r["waiting"]),
+        severity=r["severity"],
     )
