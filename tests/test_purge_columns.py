@@ -52,12 +52,14 @@ COLUMNS: dict[tuple[str, str], str] = {
     ("cases", "reporter_email"): S,
     ("cases", "reporter_name"): S,
     ("cases", "reporter_phone"): S,
+    ("cases", "reporter_key"): S,
     ("cases", "source"): "'direct' or 'relay'",
     ("cases", "relay_sender"): "one of the configured [relays] senders (find_reporter), "
     "an organisation's address, never the reporter's",
     ("cases", "language"): "'nl' or 'en' (detect_language)",
     ("cases", "affected"): S,
-    ("cases", "flags"): "fixed words: no_contact, followup_after_close, unreachable",
+    ("cases", "flags"): "fixed words: no_contact, followup_after_close, unreachable, oversized,"
+    " encrypted, decrypted, signed_valid",
     ("cases", "waiting"): "0 or 1",
     ("cases", "assignee"): "an address of the [staff] list (Assign: refuses any other)",
     ("cases", "severity"): "one of commands.SEVERITIES, or NULL",
@@ -428,7 +430,7 @@ def test_purged_message_ids_match_no_inbound_id(
 TRICKY = ("", PURGED, f"{PURGED} ", f"{PURGED}:", "(PURGED) ", "text/", "image/x-", "%", "_")
 EMPTIED: dict[tuple[str, str], object] = {
     **{("messages", c): None for c in ("message_id", "from_address", "raw", "content_sha256")},
-    **{("cases", c): None for c in ("reporter_email", "reporter_phone")},
+    **{("cases", c): None for c in ("reporter_email", "reporter_phone", "reporter_key")},
     ("outbox", "raw"): None,
     **dict.fromkeys((("cases", "reporter_name"), ("messages", "from_name")), ""),
     ("attachments", "sha256"): "",

@@ -134,6 +134,16 @@ class InboundMessage:
     language: str = "nl"
     bounced_message_ids: tuple[str, ...] = ()
     """Message-IDs (no brackets) of our mails that a delivery report names."""
+    crypto: tuple[str, ...] = ()
+    """What the message's cryptography was: any of "encrypted" (it came encrypted, OpenPGP
+    or S/MIME), "decrypted" (we could read it; `text` etc. are the decrypted content),
+    "signed" (it carries a signature), "signed_valid" (the signature verified with a key the
+    message itself carries). Never grants authority: staff authority is our MTA's word."""
+    crypto_note: str = ""
+    """For staff: why an encrypted message could not be read, or what was verified."""
+    keys: tuple[bytes, ...] = ()
+    """OpenPGP public key data the message carries (Autocrypt keydata, attached keys),
+    as found; not yet checked."""
 
     @property
     def ambiguous_identity(self) -> tuple[str, ...]:
@@ -196,6 +206,9 @@ class Case:
     reward: str = Reward.UNDECIDED
     close_reason: str | None = None
     affected: tuple[str, ...] = ()
+    reporter_key: str | None = None
+    """The reporter's OpenPGP public key, armoured (Autocrypt, attached, or `Key:`): mail
+    to the reporter is encrypted to it. None: mail goes out as it always did."""
 
     @property
     def is_open(self) -> bool:

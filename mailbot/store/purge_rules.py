@@ -71,6 +71,7 @@ SCRUB: dict[str, dict[str, tuple[str, str]]] = {
         "reporter_email": _gone("reporter_email"),
         "reporter_name": _gone("reporter_name", "''"),
         "reporter_phone": _gone("reporter_phone"),
+        "reporter_key": _gone("reporter_key"),
         "subject": _text("subject"),
         "affected": _gone("affected", "'[]'"),
         "close_reason": _text("close_reason"),

@@ -123,6 +123,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_recipients_outbox ON outbox_recipients(outbox);
     CREATE INDEX notices_case ON notices(case_id);
     """,
+    # The reporter's OpenPGP public key (armoured), when known: answers are encrypted to it.
+    """
+    ALTER TABLE cases ADD COLUMN reporter_key TEXT;
+    """,
 )
 
 
