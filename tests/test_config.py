@@ -591,3 +591,27 @@ def test_read_only_commands_still_load_without_credentials_directory(
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     file = write(tmp_path, imap_config('password_file = "$CREDENTIALS_DIRECTORY/imap-password"'))
     assert load(file, env={}, secrets=False).mailbox.password is None
+
+
+def test_openpgp_paths_are_resolved_but_not_read_by_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[openpgp] paths are taken from the config folder or $CREDENTIALS_DIRECTORY; loading
+    the config reads neither file (the commands that use the key read it)."""
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
+    text = with_section(
+        '[openpgp]\nsecret_key_file = "$CREDENTIALS_DIRECTORY/openpgp-key"\n'
+        'passphrase_file = "keys/passphrase"\n'
+    )
+    openpgp = load_text(tmp_path, text).openpgp
+    actual = (openpgp.secret_key_file, openpgp.passphrase_file)
+    assert actual == (tmp_path / "creds" / "openpgp-key", tmp_path / "keys" / "passphrase")
+
+
+def test_openpgp_passphrase_file_alone_is_refused(tmp_path: Path) -> None:
+    """passphrase_file without secret_key_file is an error naming both keys and the file."""
+    assert_config_error(
+        tmp_path,
+        with_section('[openpgp]\npassphrase_file = "pw"\n'),
+        "[openpgp] passphrase_file needs secret_key_file",
+    )

@@ -475,14 +475,16 @@ def rows(db: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
 
 
 def fill(db: sqlite3.Connection, value: str) -> None:
-    """`value` followed by the rowid in every scrubbed column of every row (detail: only
+    """`value`, '#' and the rowid in every scrubbed column of every row (detail: only
     of the events whose detail is not kept)."""
     kept = ", ".join(f"'{kind}'" for kind in KEPT_EVENT_KINDS)
     for table, columns in SCRUB.items():
         events = f"WHERE kind NOT IN ({kept}) AND kind NOT LIKE 'clock\\_%' ESCAPE '\\'"
         where = events if table == "events" else ""
         for name in columns:
-            stored = "CAST(? || rowid AS BLOB)" if name == "raw" else "? || rowid"
+            # '#' keeps two rows apart: "(purged) 1" + rowid 11 is not row 1's stand-in
+            # "(purged) 11" (outbox.message_id is unique).
+            stored = "CAST(? || '#' || rowid AS BLOB)" if name == "raw" else "? || '#' || rowid"
             db.execute(f"UPDATE [{table}] SET [{name}] = {stored} {where}", [value])
 
 

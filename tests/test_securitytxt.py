@@ -19,6 +19,7 @@ from mailbot.core.securitytxt import (
     check_expires,
     expires_moment,
     expiry_warning,
+    fingerprint_uri,
     one_year_after,
     render,
 )
@@ -204,3 +205,49 @@ def test_cli_without_expires_exits_2_naming_the_key(tmp_path: Path) -> None:
     result = _run(_config(tmp_path, ""))
     assert (result.returncode, result.stdout) == (2, "")
     assert "[security_txt] expires is required" in result.stderr
+
+
+FINGERPRINT = "E1E92795BCE4069815C3DEF3C0D4BE021B8FAEE0"
+
+
+def test_encryption_from_the_key_fingerprint_when_not_configured() -> None:
+    """Without [security_txt] encryption the [openpgp] key's fingerprint is published as
+    openpgp4fpr: in lower-case hex (RFC 9116 §2.5.4's example), after Expires."""
+    actual = render(SecurityTxtSettings(expires=date(2027, 1, 31)), ADDRESS, NOW, TZ, FINGERPRINT)
+    expected = (
+        "Contact: mailto:meldpunt@gemeente.example\n"
+        "Expires: 2027-01-31T23:59:59+01:00\n"
+        "Encryption: openpgp4fpr:e1e92795bce4069815c3def3c0d4be021b8faee0\n"
+        "Preferred-Languages: nl, en\n"
+    )
+    assert actual == expected
+
+
+def test_configured_encryption_wins_over_the_key_fingerprint() -> None:
+    """[security_txt] encryption set: it is the one Encryption line."""
+    url = "https://gemeente.example/pgp-key.txt"
+    config = SecurityTxtSettings(expires=date(2027, 1, 31), encryption=url)
+    lines = render(config, ADDRESS, NOW, TZ, FINGERPRINT).splitlines()
+    assert [line for line in lines if line.startswith("Encryption:")] == [f"Encryption: {url}"]
+
+
+@pytest.mark.parametrize(
+    ("fingerprint", "expected"),
+    [
+        (
+            "E1E9 2795 BCE4 0698 15C3  DEF3 C0D4 BE02 1B8F AEE0",
+            f"openpgp4fpr:{FINGERPRINT.lower()}",
+        ),
+        ("AB" * 32, "openpgp4fpr:" + "ab" * 32),
+    ],
+)
+def test_fingerprint_uri_of_v4_and_v6_fingerprints(fingerprint: str, expected: str) -> None:
+    """A v4 (40 hex digits, also as gpg prints it with spaces) or v6 (64) fingerprint."""
+    assert fingerprint_uri(fingerprint) == expected
+
+
+@pytest.mark.parametrize("fingerprint", ["E1E92795", "G" * 40, FINGERPRINT + "00"])
+def test_fingerprint_uri_refuses_what_is_no_fingerprint(fingerprint: str) -> None:
+    """Too short, not hex, or of no key version's length: ValueError naming the value."""
+    with pytest.raises(ValueError, match=f"not an OpenPGP fingerprint: {fingerprint!r}"):
+        fingerprint_uri(fingerprint)

@@ -8,11 +8,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 # `run` starts faster without what only other commands need: those import it themselves.
+from mailbot.cli.openpgp import reader
 from mailbot.cli.parser import build_parser
 from mailbot.core import config
 from mailbot.core.errors import ConfigError, MailbotError, NotFoundError, UserError
@@ -68,7 +70,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         logs.configure("console", "warning")
         return run_demo(sys.stdout)
-    connects = args.command in {"run", "check", "status"}
+    connects = args.command in {"run", "check", "status", "restore"}
     settings = config.load(config.config_path(args.config, os.environ), secrets=connects)
     level = settings.logging.level if args.command == "run" else "warning"
     logs.configure(settings.logging.format, level)
@@ -87,6 +89,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args, settings)
     if args.command in ("status", "security-txt", "backup"):
         return _operator(args, settings)
+    if args.command == "openpgp":
+        from mailbot.cli import openpgp  # noqa: PLC0415 - see the imports
+
+        return openpgp.command(args, settings)
     if args.command in ("restore", "release"):
         from mailbot.cli import repair  # noqa: PLC0415 - see the imports
 
@@ -95,7 +101,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return repair.release_command(settings, args.ref, args.max_bytes)
     store = Store(settings.database.path, read_only=True)
     try:
-        return _inspect(args, store, ZoneInfo(settings.deadlines.timezone))
+        read = reader(settings) if args.command in ("case", "message") else None
+        return _inspect(args, store, ZoneInfo(settings.deadlines.timezone), read)
     finally:
         store.close()
 
@@ -161,12 +168,15 @@ def _check(settings: config.Settings) -> int:
 
         return asyncio.run(go())
 
+    from mailbot.cli import openpgp  # noqa: PLC0415 - see the imports
+
+    part("openpgp", lambda: openpgp.check_lines(settings))
     part("mailbox", mailbox)
     part("outbound", outbound)
     return 1 if failures else 0
 
 
-def _inspect(args: argparse.Namespace, store: Store, tz: ZoneInfo) -> int:
+def _inspect(args: argparse.Namespace, store: Store, tz: ZoneInfo, read: Any) -> int:
     """The inspection commands; human output in the office's timezone `tz`."""
     from mailbot.cli import tables as views  # noqa: PLC0415 - see the imports
 
@@ -181,23 +191,23 @@ def _inspect(args: argparse.Namespace, store: Store, tz: ZoneInfo) -> int:
         case = store.case(args.id.strip("[]").upper())
         if case is None:
             raise NotFoundError(f"no case {args.id!r}")
-        data = views.case_detail(store, case)
+        data = views.case_detail(store, case, read)
         text = views.case_text(data, tz)
     elif args.command == "message":
-        return _message(args, store, tz)
+        return _message(args, store, tz, read)
     else:
         data = views.message_list(store)
         text = views.messages_table(data, tz)
     return _output(args, data, text)
 
 
-def _message(args: argparse.Namespace, store: Store, tz: ZoneInfo) -> int:
+def _message(args: argparse.Namespace, store: Store, tz: ZoneInfo, read: Any) -> int:
     """`message show REF [--eml]`: one inbound message, or with --eml its raw bytes."""
     from mailbot.cli import tables as views  # noqa: PLC0415 - see the imports
 
     message = views.find_message(store, args.ref)
     if not args.eml:
-        sys.stdout.write(views.message_text(message, tz))
+        sys.stdout.write(views.message_text(message, tz, read))
         return 0
     if message.raw is None:
         raise UserError(f"the raw bytes of message {args.ref!r} were purged")
@@ -241,21 +251,10 @@ def _output(args: argparse.Namespace, data: Any, text: str) -> int:
 def _operator(args: argparse.Namespace, settings: config.Settings) -> int:
     """Run `status`, `security-txt` or `backup`."""
     from mailbot.cli import status  # noqa: PLC0415 - see the imports
-    from mailbot.core import securitytxt  # noqa: PLC0415 - see the imports
 
     now = SystemClock().now()
     if args.command == "security-txt":
-        tz = ZoneInfo(settings.deadlines.timezone)
-        try:
-            text = securitytxt.render(settings.security_txt, settings.identity.address, now, tz)
-        except ConfigError as exc:
-            raise ConfigError(f"{settings.source}: {exc}") from exc
-        if args.output:
-            _write_public(Path(args.output), text)
-            print(f"security.txt written to {args.output}")
-        else:
-            sys.stdout.write(text)
-        return 0
+        return _security_txt(args, settings, now)
     if args.command == "backup" and not settings.database.path.exists():
         raise UserError(f"no database at {settings.database.path} ([database] path)")
     store = Store(settings.database.path, read_only=args.command == "status")
@@ -283,6 +282,29 @@ def _operator(args: argparse.Namespace, settings: config.Settings) -> int:
         sys.stdout.write(text)
     # The textfile collector reads the attention from the file: writing it is the success.
     return 1 if reasons and form != "prometheus" else 0
+
+
+def _security_txt(args: argparse.Namespace, settings: config.Settings, now: datetime) -> int:
+    """`security-txt`: Encryption from [security_txt], else from the [openpgp] key."""
+    from mailbot.cli import openpgp  # noqa: PLC0415 - see the imports
+    from mailbot.core import securitytxt  # noqa: PLC0415 - see the imports
+
+    tz = ZoneInfo(settings.deadlines.timezone)
+    try:
+        fingerprint = (
+            "" if settings.security_txt.encryption else openpgp.key_fingerprint(settings, now)
+        )
+        text = securitytxt.render(
+            settings.security_txt, settings.identity.address, now, tz, fingerprint
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{settings.source}: {exc}") from exc
+    if args.output:
+        _write_public(Path(args.output), text)
+        print(f"security.txt written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _write_public(path: Path, text: str) -> None:

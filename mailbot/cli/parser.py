@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     calendar.add_argument("--json", action="store_true", help=JSON_HELP)
     _add_purge_command(sub)
     _add_operator_commands(sub)
+    _add_openpgp_command(sub)
     _add_report_command(sub)
     return parser
 
@@ -129,6 +130,16 @@ def _add_operator_commands(sub: Any) -> None:
         help="replace the database with a backup (daemon stopped), then re-record what came after",
     )
     restore.add_argument("backup", metavar="BACKUP", help="a file written by `mailbot backup`")
+
+
+def _add_openpgp_command(sub: Any) -> None:
+    """`openpgp export-public`."""
+    parser = sub.add_parser("openpgp", help="the meldpunt's OpenPGP key ([openpgp])")
+    actions = parser.add_subparsers(dest="openpgp_command", required=True, metavar="ACTION")
+    actions.add_parser(
+        "export-public",
+        help="the armoured public key of [openpgp] secret_key_file on stdout (for the website)",
+    )
 
 
 def _add_report_command(sub: Any) -> None:

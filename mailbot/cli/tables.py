@@ -5,13 +5,14 @@ from __future__ import annotations
 import email
 import email.policy
 import textwrap
+from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailbot.core.errors import NotFoundError, UserError
-from mailbot.core.models import Case, ClockName
+from mailbot.core.models import Case, ClockName, InboundMessage
 from mailbot.core.workdays import Calendar
 from mailbot.mail.parsing import parse
 from mailbot.store import Store
@@ -47,7 +48,12 @@ def case_summary(case: Case) -> dict[str, Any]:
     }
 
 
-def case_detail(store: Store, case: Case) -> dict[str, Any]:
+Reader = Callable[[bytes, datetime], InboundMessage]
+"""How a stored inbound message is read: `parse`, or intake's reading with the OpenPGP key
+(an encrypted report is then shown decrypted)."""
+
+
+def case_detail(store: Store, case: Case, read: Reader = parse) -> dict[str, Any]:
     """The `case show ID --json` object: the summary plus messages and events."""
     messages: list[dict[str, Any]] = [
         {
@@ -59,7 +65,7 @@ def case_detail(store: Store, case: Case) -> dict[str, Any]:
             "subject": row.subject,
             "at": iso(row.received_at),
             "status": "received",
-            "text": inbound_text(store.message_raw(row.id), row.received_at),
+            "text": inbound_text(store.message_raw(row.id), row.received_at, read),
         }
         for row in store.messages_of_case(case.id)
     ]
@@ -87,9 +93,9 @@ def case_detail(store: Store, case: Case) -> dict[str, Any]:
     return {**case_summary(case), **staff, **triage, "messages": messages, "events": events}
 
 
-def inbound_text(raw: bytes | None, received_at: datetime) -> str:
-    """The text of an inbound message as staff see it (parsed), or "(purged)"."""
-    return PURGED if raw is None else parse(raw, received_at).text
+def inbound_text(raw: bytes | None, received_at: datetime, read: Reader = parse) -> str:
+    """The text of an inbound message as staff see it (read), or "(purged)"."""
+    return PURGED if raw is None else read(raw, received_at).text
 
 
 def outgoing_text(raw: bytes | None) -> str:
@@ -143,9 +149,9 @@ _HEADERS = {
 """The headers `message show` prints (in message order), by lower-cased name."""
 
 
-def message_text(message: StoredMessage, tz: ZoneInfo) -> str:
+def message_text(message: StoredMessage, tz: ZoneInfo, read: Reader = parse) -> str:
     """`message show`: headers, disposition, reason and the text staff see, wrapped."""
-    shown = parse(message.raw, message.received_at) if message.raw is not None else None
+    shown = read(message.raw, message.received_at) if message.raw is not None else None
     lines = [
         f"{_HEADERS[name]}: {value}"
         for name, value in (shown.headers if shown else ())

@@ -27,6 +27,9 @@ TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
 }
 
 MAX_AFFECTED = 50
+#: Flags a report's cryptography sets on its case (`InboundMessage.crypto`); "signed" alone
+#: is not one: an unverified signature says nothing.
+CRYPTO_FLAGS = ("encrypted", "decrypted", "signed_valid")
 #: `find_tags` hands back at most this many distinct case ids (only the first few matter).
 MAX_TAGS = 20
 #: ... and looks at no more than this many tag-shaped words (repeats included).
@@ -136,11 +139,14 @@ def open_case(
     calendar: Calendar,
     acknowledge_days: int,
     respond_days: int,
+    reporter_key: str | None = None,
 ) -> Case:
-    """A new case for report `msg` with its first two clocks."""
+    """A new case for report `msg` with its first two clocks (and the reporter's OpenPGP
+    key, armoured, when the report carried a usable one)."""
     ack = calendar.due(msg.received_at, acknowledge_days)
     response = calendar.due(msg.received_at, respond_days)
-    flags = ("no_contact",) if reporter.email is None else ()
+    flags: tuple[str, ...] = ("no_contact",) if reporter.email is None else ()
+    flags += tuple(f for f in CRYPTO_FLAGS if f in msg.crypto)
     return Case(
         id=case_id,
         state=CaseState.NEW,
@@ -159,4 +165,5 @@ def open_case(
         response_explanation=response.explanation,
         flags=flags,
         affected=affected_systems(msg),
+        reporter_key=reporter_key,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -14,6 +15,15 @@ from mailbot.core.commandlines import Command, CommandError
 from mailbot.core.models import Case, CaseState, Reward, Severity
 from mailbot.core.wording import Phrase
 from mailbot.mail.contacts import normalize_address
+from mailbot.mail.pgp_outgoing import (
+    KEY_BEGIN,
+    KEY_END,
+    EncryptionRefused,
+    check_key,
+    find_key,
+    fingerprint_of,
+    normal_fingerprint,
+)
 
 S = CaseState
 
@@ -46,6 +56,10 @@ class CommandContext:
     prefix: str
     known_cases: Callable[[str], bool]
     closing: bool  # a Close command is present
+    now: datetime
+    """The moment a key given with `Key:` must be valid at."""
+    keys: tuple[bytes, ...] = ()
+    """Keys the staff mail itself carries (attached): `Key: <fingerprint>` may name one."""
 
 
 _Update = tuple[dict[str, Any], tuple[Change, ...]]
@@ -221,11 +235,52 @@ def _simple(cmd: Command, ctx: CommandContext) -> _Outcome:
     return {}, ()  # internal: read by apply_commands
 
 
+def _key_data(cmd: Command, ctx: CommandContext) -> bytes | CommandError:
+    """The key data `Key:` names: its block, or the known key with its fingerprint."""
+    value = cmd.value.strip()
+    if not value:
+        return _error(cmd, Phrase("cmd.key_missing"))
+    if value.startswith(KEY_BEGIN):
+        if KEY_END not in value:
+            return _error(cmd, Phrase("cmd.key_no_end"))
+        return value.encode()
+    fingerprint = normal_fingerprint(value)
+    if fingerprint is None:
+        return _error(cmd, Phrase("cmd.key_not_fingerprint", value=repr(value[:100])))
+    found = find_key(fingerprint, (ctx.case.reporter_key, *ctx.keys))
+    if found is None:
+        current = fingerprint_of(ctx.case.reporter_key) or Phrase("none")
+        return _error(cmd, Phrase("cmd.key_unknown", fingerprint=fingerprint, current=current))
+    return found
+
+
+def _key(cmd: Command, ctx: CommandContext) -> _Outcome:
+    """`Key:` sets the reporter's key (checked: usable for encryption now) or clears it."""
+    case = ctx.case
+    armor: str | None = None
+    if as_word(cmd.value) != "none":
+        data = _key_data(cmd, ctx)
+        if isinstance(data, CommandError):
+            return data
+        try:
+            armor = check_key(data, ctx.now, trial=True).armor
+        except EncryptionRefused as exc:
+            return _error(cmd, exc.reason)
+    if armor == case.reporter_key:
+        return {}, ()
+    old, new = fingerprint_of(case.reporter_key), fingerprint_of(armor)
+    shown = [old or Phrase("none"), new or Phrase("none")]
+    detail = Phrase("change", field=Phrase("field.reporter_key"), old=shown[0], new=shown[1])
+    change = Change("reporter_key", old, new, "reporter_key_changed", detail)
+    return {"reporter_key": armor}, (change,)
+
+
 _HANDLERS: dict[str, Callable[[Command, CommandContext], _Outcome]] = {
     "status": _status,
     "close": _close,
     "assign": _assign,
     "reporter": _reporter,
+    "key": _key,
 }
 
 

@@ -23,9 +23,10 @@ import unicodedata
 from dataclasses import dataclass
 
 from mailbot.core.wording import Phrase
+from mailbot.mail.pgp_outgoing import KEY_BEGIN, KEY_END
 
 KEYS = (
-    *("status", "assign", "severity", "reward", "reporter"),
+    *("status", "assign", "severity", "reward", "reporter", "key"),
     *("close", "internal", "waiting", "note", "help"),
 )
 
@@ -97,7 +98,8 @@ def split_commands(body: str) -> tuple[list[str], str]:
 
     Leading blank lines and blank lines between commands are skipped (HTML mail puts
     each line in its own paragraph); the first other line starts the text, which keeps
-    its lines exactly as written.
+    its lines exactly as written. A `Key:` line followed by a public key block is one
+    command "Key: <the block>" up to its END line (see `key_block`).
     """
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     commands: list[str] = []
@@ -106,10 +108,52 @@ def split_commands(body: str) -> tuple[list[str], str]:
         line = visible(lines[index]).strip()
         if line and not is_command_line(line):
             break
+        block = key_block(lines, index) if line else None
+        if block is not None:
+            commands.append(f"Key: {block[0]}")
+            index = block[1]
+            continue
         if line:
             commands.append(line)
         index += 1
     return commands, "\n".join(lines[index:])
+
+
+MAX_KEY_LINES = 50_000
+"""A key block may run over this many lines (a 1 MB key, each line its own paragraph)."""
+KEY_BLOCK_LINE = f"Key: {KEY_BEGIN} … {KEY_END}"
+"""How a key block command is shown in refusals and events (never the block itself)."""
+_ARMOUR_HEADER = re.compile(r"[A-Za-z-]+:.*")
+
+
+def key_block(lines: list[str], index: int) -> tuple[str, int] | None:
+    """When `lines[index]` is `Key:` (alone, or with the BEGIN line) and a public key block
+    follows up to its END line: the block, rebuilt as clean armour, and the index after
+    the END line. Else None.
+
+    Mail programs add blank lines, white space and backslashes (html2text escapes a leading
+    "-" or "+"); armour has none of them, so they are dropped, and so are armour header
+    lines ("Comment: …"), which carry no key material.
+    """
+    match = KEY_LINE.fullmatch(visible(lines[index]).strip())
+    if match is None or match.group(1).lower() != "key":
+        return None
+    first = match.group(2).replace("\\", "").strip()
+    if first not in ("", KEY_BEGIN):
+        return None
+    body: list[str] = []
+    begun = bool(first)
+    for end in range(index + 1, min(len(lines), index + MAX_KEY_LINES)):
+        line = "".join(visible(lines[end]).replace("\\", "").split())
+        if not begun:
+            if line and line != KEY_BEGIN.replace(" ", ""):
+                return None
+            begun = bool(line)
+        elif line == KEY_END.replace(" ", ""):
+            return "\n".join([KEY_BEGIN, "", *body, KEY_END, ""]), end + 1
+        elif line and not _ARMOUR_HEADER.fullmatch(line):
+            body.append(line)
+    return None
 
 
 def internal_lines(text: str) -> list[str]:
@@ -127,6 +171,8 @@ def parse_line(line: str) -> Command | CommandError:
     """One line of the command block as a Command, or why it is none (unknown key)."""
     if HELP_LINE.fullmatch(line):
         return Command("help", "", line)
+    if line.startswith(f"Key: {KEY_BEGIN}\n"):  # a key block from `split_commands`
+        return Command("key", line.removeprefix("Key: "), KEY_BLOCK_LINE)
     match = KEY_LINE.fullmatch(line)
     if match is None:  # pragma: no cover - split_commands only passes command lines
         return CommandError(line, Phrase("cmd.unreadable", line=repr(line)))

@@ -42,6 +42,15 @@ The commands (keys case-insensitive, values trimmed, enumerated values case-inse
         Only for a relayed report or a report without a reporter address; never a staff
         address, the relay's address or its domain. Sets reporter_email, clears the
         `no_contact` flag, and `new_reporter` tells the caller to acknowledge to it.
+    Key: <key block> | <fingerprint> | none
+        The reporter's OpenPGP public key: mail to the reporter is encrypted to it from now
+        on (`compose.reporter_mail`). The armoured block follows on the lines below `Key:`
+        (or starts on its line) up to `-----END PGP PUBLIC KEY BLOCK-----`
+        (`commandlines.key_block`); a fingerprint (40 or 64 hex digits, spaces allowed)
+        names the case's current key or a key attached to this staff mail. The key must
+        be usable now (`pgp_outgoing.check_key` with a trial encryption): not expired,
+        revoked, secret, too large or with too many user IDs. `none` stops encrypting.
+        The event and the result mail show fingerprints, never the key.
     Internal: yes|no    (yes: nothing of this mail reaches the reporter, not even a status mail)
     Waiting: yes|no     (the "waiting for reporter" flag)
     Note: text          (an internal note; several Note lines are several notes)
@@ -59,8 +68,9 @@ there, else "reward" when the reward became "yes", else None; None whenever Inte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from mailbot.core.command_rules import Change, CommandContext, as_word, run_commands
 from mailbot.core.commandlines import (
@@ -132,8 +142,11 @@ def apply_commands(
     staff: frozenset[str],
     case_prefix: str,
     known_cases: Callable[[str], bool],
+    now: datetime | None = None,
+    keys: Sequence[bytes] = (),
 ) -> CommandResult:
-    """Parse the commands on top of `body` and apply them all to `case`, or none of them."""
+    """Parse the commands on top of `body` and apply them all to `case`, or none of them
+    (`now`, default the receipt: when a `Key:` key must be valid; `keys`: the mail's own)."""
     lines, rest = split_commands(body)
     parsed = [parse_line(line) for line in lines]
     commands, repeats = dedupe([p for p in parsed if isinstance(p, Command)])
@@ -143,6 +156,8 @@ def apply_commands(
         prefix=case_prefix,
         known_cases=known_cases,
         closing=any(c.key == "close" for c in commands),
+        now=now or case.received_at,
+        keys=tuple(keys),
     )
     updates, changes, refused = run_commands(commands, ctx)
     errors = [p for p in parsed if isinstance(p, CommandError)] + repeats + refused
@@ -152,7 +167,7 @@ def apply_commands(
         errors += stray_internal(f"{reply.text}\n{reply.signature}")
     wants_help = any(c.key == "help" for c in commands)
     if errors:
-        order = {line: i for i, line in enumerate(lines)}
+        order = {p.line: i for i, p in enumerate(parsed)}
         errors.sort(key=lambda e: order.get(e.line, len(lines)))
         changes, updates = [], {}
     new_case = replace(case, **updates)

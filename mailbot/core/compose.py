@@ -5,11 +5,19 @@ Every mail mailbot sends comes out of `compose`: the planners (`decide`, `staffm
 `bounces`), the scheduler's notices (`notices_mail`) and the outbox's failure alert. It adds
 the identity to the context, tags the subject with the case, threads a reply to the mail
 it answers and seeds the Message-ID, so a replayed decision makes the same mail.
+
+Mail to a reporter goes through `reporter_mail`: with the reporter's key on the case
+(`Case.reporter_key`) it is encrypted to that key and signed with the meldpunt's
+(`Inputs.openpgp`), see `mail.pgp_outgoing`. A key that cannot be used sends nothing to
+the reporter, never the mail unencrypted: the reporter asked for encryption by giving a
+key, and a vulnerability report's answer can itself be sensitive. Staff get an alert (or,
+for a staff reply, the result mail says so) and decide: a new key, or `Key: none`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from mailbot.core.cases import subject_with_tag
@@ -18,6 +26,7 @@ from mailbot.core.models import Case, InboundMessage, OutgoingMail
 from mailbot.core.phrases import PHRASES
 from mailbot.core.titles import alert_title
 from mailbot.core.wording import Phrase, localise, say, size_text
+from mailbot.mail.pgp_outgoing import PLACEHOLDER, EncryptionRefused, Seal, check_key
 from mailbot.mail.rendering import build_mail, format_moment, make_message_id
 
 MAX_REFERENCES = 10
@@ -37,12 +46,14 @@ def compose(
     tag_subject: bool = True,
     automatic: bool = True,
     attachments: Sequence[tuple[str, str, bytes]] = (),
+    seal: Seal | None = None,
 ) -> OutgoingMail:
     """The mail of `template` (also its kind) rendered in `language` (default: the staff's)
     with `context` and the identity, to `to` (default: the staff recipients).
 
     `seed` makes the Message-ID; `case_id` tags the subject (unless not `tag_subject`) and
-    threads the mail to the case; `reply_to` threads it to that mail, as an automatic reply.
+    threads the mail to the case; `reply_to` threads it to that mail, as an automatic reply;
+    `seal` encrypts it (`pgp_outgoing`; raises EncryptionRefused when it cannot).
     """
     full = {**context, "identity": identity_context(inp)}
     text = inp.renderer.render(template, language or inp.settings.identity.language, full)
@@ -67,7 +78,70 @@ def compose(
         automatic=automatic,
         auto_submitted="auto-replied" if reply_to is not None else "auto-generated",
         attachments=attachments,
+        seal=seal,
     )
+
+
+@dataclass(frozen=True)
+class ReporterMail:
+    """A mail to a reporter, and whether it is encrypted."""
+
+    kind: str
+    """What mail it is (its template), also when `mail` is the alert instead."""
+    mail: OutgoingMail
+    """The mail; when it could not be encrypted, the alert to staff that says so."""
+    fingerprint: str = ""
+    """The key it is encrypted to ("" when it is not encrypted)."""
+    signed: bool = False
+    """Signed with the meldpunt's key (`Inputs.openpgp`)."""
+    refused: str | None = None
+    """Why it could not be encrypted (a `wording.Phrase`): then nothing goes to the reporter."""
+
+
+def reporter_mail(
+    inp: Inputs,
+    template: str,
+    context: Mapping[str, object],
+    msg: InboundMessage,
+    case: Case,
+    *,
+    reply: bool = False,
+    automatic: bool = True,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> ReporterMail:
+    """A mail on `case` to its reporter, in the case's language, caused by `msg` (its
+    Message-ID seeded by it); with `reply`, an automatic reply threaded to `msg`.
+
+    With a reporter key on the case it is encrypted to that key (and signed with the
+    meldpunt's, when configured). A key that cannot be used (expired, revoked since) means
+    the mail is not sent at all, never sent unencrypted: the reporter asked for encryption.
+    """
+
+    def make(seal: Seal | None) -> OutgoingMail:
+        return compose(
+            inp,
+            template,
+            context,
+            seed=msg.raw_sha256,
+            language=case.language,
+            case_id=case.id,
+            to=(case.reporter_email or "",),
+            reply_to=msg if reply else None,
+            automatic=automatic,
+            attachments=attachments,
+            seal=seal,
+        )
+
+    if not case.reporter_key:
+        return ReporterMail(template, make(None))
+    try:
+        key = check_key(case.reporter_key.encode(), inp.now)
+        seal = Seal(key, inp.openpgp, subject_with_tag(PLACEHOLDER, case.id))
+        mail = make(seal)
+    except EncryptionRefused as exc:
+        alert = _not_sent(inp, template, msg, case, exc.reason)
+        return ReporterMail(template, alert, refused=exc.reason)
+    return ReporterMail(template, mail, key.fingerprint, signed=inp.openpgp is not None)
 
 
 def to_reporter(
@@ -81,20 +155,23 @@ def to_reporter(
     automatic: bool = True,
     attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> OutgoingMail:
-    """A mail on `case` to its reporter, in the case's language, caused by `msg` (its
-    Message-ID seeded by it); with `reply`, an automatic reply threaded to `msg`."""
-    return compose(
-        inp,
-        template,
-        context,
-        seed=msg.raw_sha256,
-        language=case.language,
-        case_id=case.id,
-        to=(case.reporter_email or "",),
-        reply_to=msg if reply else None,
-        automatic=automatic,
-        attachments=attachments,
-    )
+    """`reporter_mail`'s mail: to the reporter (encrypted when their key is known), or,
+    when it cannot be encrypted, the alert to staff instead."""
+    return reporter_mail(
+        inp, template, context, msg, case, reply=reply, automatic=automatic, attachments=attachments
+    ).mail
+
+
+def _not_sent(
+    inp: Inputs, template: str, msg: InboundMessage, case: Case, why: str
+) -> OutgoingMail:
+    """The staff alert: the `template` mail to the reporter of `case` was not sent, `why`."""
+    lang = inp.settings.identity.language
+    reason = say("pgp.alert_reason", lang, kind=kind_text(template), case=case.id, why=why)
+    details = [say("alert.see", lang, command=f"mailbot case show {case.id}")]
+    alert = {"title": say("pgp.alert_title", lang), "reason": reason, "details": details}
+    context = {"alert": alert, "case": {"id": case.id, "subject": case.subject}}
+    return compose(inp, "alert", context, seed=f"pgp:{template}:{msg.raw_sha256}", case_id=case.id)
 
 
 def staff_alert(

@@ -177,6 +177,19 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class OpenPGPSettings:
+    """[openpgp]: the meldpunt's OpenPGP secret key (decrypts reports, signs answers).
+
+    Only the paths live here: the key is read by the commands that use it
+    (`mailbot.shell.keys`), like a password_file, and never shows in the settings."""
+
+    secret_key_file: Path | None = None
+    """An armoured OpenPGP secret key; None: encrypted reports are flagged, not decrypted."""
+    passphrase_file: Path | None = None
+    """The key's passphrase (its first line); None: the key is not protected."""
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     """[report]: who gets the monthly report by mail, and in which language."""
 
@@ -207,6 +220,7 @@ class Settings:
     templates: TemplateSettings = field(default_factory=TemplateSettings)
     security_txt: SecurityTxtSettings = field(default_factory=SecurityTxtSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    openpgp: OpenPGPSettings = field(default_factory=OpenPGPSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     source: str = field(default="<defaults>", compare=False)
 
@@ -300,17 +314,27 @@ _CREDENTIALS_HINT = (
 
 
 def _read_secret(path: Path, section: str) -> Secret:
+    where = f"[{section}] password_file"
+    try:
+        secret = read_secret_file(path, where).decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: {path} is not UTF-8 text") from exc
+    if not secret:
+        raise ConfigError(f"{where}: {path} is empty (write the password in it)")
+    return Secret(secret)
+
+
+def read_secret_file(path: Path, where: str) -> bytes:
+    """The bytes of the secret file `path` of key `where` (e.g. "[openpgp] secret_key_file");
+    ConfigError naming both when a $VARIABLE in it is unset or it cannot be read."""
     unset = _UNSET.search(str(path))  # os.path.expandvars leaves an unset variable as it is
     if unset is not None:
         hint = _CREDENTIALS_HINT if unset.group(1) == "CREDENTIALS_DIRECTORY" else ""
-        raise ConfigError(f"[{section}] password_file: ${unset.group(1)} is not set ({path}){hint}")
+        raise ConfigError(f"{where}: ${unset.group(1)} is not set ({path}){hint}")
     try:
-        secret = path.read_text(encoding="utf-8").strip()
+        return path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"[{section}] password_file: cannot read {path}: {exc.strerror}") from exc
-    if not secret:
-        raise ConfigError(f"[{section}] password_file: {path} is empty (write the password in it)")
-    return Secret(secret)
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def embedded(base: Path) -> Settings:

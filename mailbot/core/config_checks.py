@@ -59,6 +59,8 @@ def check_consistency(s: Settings) -> None:
         if not s.outbound.username:
             raise ConfigError(f'{src}: [outbound] username is required when auth = "xoauth2"')
     _check_report(s)
+    if s.openpgp.passphrase_file is not None and s.openpgp.secret_key_file is None:
+        raise ConfigError(f"{src}: [openpgp] passphrase_file needs secret_key_file (the key)")
 
 
 def _check_report(s: Settings) -> None:

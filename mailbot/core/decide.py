@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 
-from mailbot.core.cases import find_reporter, open_case
+from mailbot.core.cases import CRYPTO_FLAGS, find_reporter, open_case
 from mailbot.core.classify import Verdict
 from mailbot.core.compose import (
     attachment_context,
@@ -20,6 +20,8 @@ from mailbot.core.effects import Event, Inputs, Plan, Queued
 from mailbot.core.models import Case, ClockName, Deadline, Disposition, InboundMessage, OutgoingMail
 from mailbot.core.wording import Phrase, language_of, localise, long_date, say
 from mailbot.mail.contacts import mailbox_of
+from mailbot.mail.pgp_notes import describe
+from mailbot.mail.pgp_reading import KeyChoice, reporter_key
 from mailbot.mail.rendering import format_moment
 
 D = Disposition
@@ -68,8 +70,9 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
         msg, frozenset(a.lower() for a in inp.settings.relays.senders), inp.identity.domain
     )
     d = inp.settings.deadlines
-    case = open_case(case_id, msg, reporter, inp.calendar, d.acknowledge, d.respond)
-    verdict = replace(verdict, case_id=case_id)
+    key = reporter_key(msg.keys, reporter.email, inp.now) if msg.keys else KeyChoice()
+    case = open_case(case_id, msg, reporter, inp.calendar, d.acknowledge, d.respond, key.armor)
+    verdict = replace(verdict, case_id=case_id, reason=_with_key(verdict.reason, key))
     events = [
         Event(
             case_id,
@@ -81,13 +84,14 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
     ]
     if "no_contact" in case.flags:
         events.append(Event(case_id, "flag_set", "no_contact: no usable reporter address"))
+    events += _crypto_events(case, msg, key, "the report")
     mails: list[Queued] = []
     once: tuple[tuple[str, OutgoingMail], ...] = ()
     if case.reporter_email is not None:
         mails.append(rate_limited(acknowledgement(msg, case, inp), inp))
         if mails[-1].status == "suppressed":
             once = (_flood_alert(case.reporter_email, inp),)
-    mails.append(Queued(_staff_notice(msg, case, inp)))
+    mails.append(Queued(_staff_notice(msg, case, inp, key)))
     for queued in mails:
         kind = queued.mail.kind
         events.append(Event(case_id, f"{kind}_{queued.status}", queued.reason or _to(queued.mail)))
@@ -140,10 +144,19 @@ def _followup(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) ->
         if "followup_after_close" not in case.flags:
             updated = replace(case, flags=(*case.flags, "followup_after_close"))
         events.append(Event(case.id, "flag_set", f"followup_after_close: case is {case.state}"))
+    key = KeyChoice()
+    if msg.keys and msg.from_address is not None and msg.from_address == case.reporter_email:
+        key = reporter_key(msg.keys, case.reporter_email, inp.now)
+    if key.armor is not None and key.armor != case.reporter_key:
+        updated = replace(updated or case, reporter_key=key.armor)
+    else:
+        key = replace(key, armor=None)
+    events += _crypto_events(case, msg, key, "a follow-up")
     context = {
         "case": case_context(case, inp),
         "message_text": msg.text[:MAX_QUOTED_TEXT],
         "from_address": msg.from_address or "",
+        "crypto": _crypto_context(msg, key, inp.settings.identity.language),
     }
     notice = compose(inp, "followup_notice", context, seed=msg.raw_sha256, case_id=case.id)
     events.append(Event(case.id, "followup_notice_queued", _to(notice)))
@@ -231,16 +244,64 @@ def acknowledgement(
     return to_reporter(inp, "acknowledgement", context, msg, case, reply=thread)
 
 
-def _staff_notice(msg: InboundMessage, case: Case, inp: Inputs) -> OutgoingMail:
+def _staff_notice(msg: InboundMessage, case: Case, inp: Inputs, key: KeyChoice) -> OutgoingMail:
+    lang = inp.settings.identity.language
+    shown = case_context(case, inp)
+    # The crypto flags have a section of their own (in words): the flag line keeps the rest.
+    texts = shown["flag_texts"]
+    assert isinstance(texts, list)
+    kept = [(f, t) for f, t in zip(case.flags, texts, strict=True) if f not in CRYPTO_FLAGS]
+    shown |= {"flags": [f for f, _ in kept], "flag_texts": [t for _, t in kept]}
     context = {
-        "case": case_context(case, inp),
+        "case": shown,
         "report_text": msg.text[:MAX_QUOTED_TEXT],
         "attachments": [
-            attachment_context(a.filename, a.content_type, a.size, inp.settings.identity.language)
-            for a in msg.attachments
+            attachment_context(a.filename, a.content_type, a.size, lang) for a in msg.attachments
         ],
+        "crypto": _crypto_context(msg, key, lang),
     }
     return compose(inp, "staff_notice", context, seed=msg.raw_sha256, case_id=case.id)
+
+
+# --- the message's cryptography (OpenPGP, S/MIME) -----------------------------------------
+
+
+def _key_notes(key: KeyChoice) -> list[str]:
+    """The notes of the reporter-key choice: refusals, and the key kept."""
+    return [*key.notes, *([f"key_used: {key.fingerprint}"] if key.armor else [])]
+
+
+def _with_key(reason: str, key: KeyChoice) -> str:
+    """`reason` with what became of the keys the report carried."""
+    notes = _key_notes(key)
+    return "; ".join([reason, *notes]) if notes else reason
+
+
+def _crypto_context(msg: InboundMessage, key: KeyChoice, language: str) -> dict[str, object]:
+    """What staff read about the message's encryption, signatures and keys, in words."""
+    note = "; ".join(n for n in [msg.crypto_note, *_key_notes(key)] if n)
+    return {
+        "encrypted": "encrypted" in msg.crypto,
+        "decrypted": "decrypted" in msg.crypto,
+        "signed_valid": "signed_valid" in msg.crypto,
+        "lines": describe(note, language) if note else [],
+    }
+
+
+def _crypto_events(case: Case, msg: InboundMessage, key: KeyChoice, source: str) -> list[Event]:
+    """The audit events of the message's cryptography and of the reporter key it set: a
+    report's crypto flags are set on its new case ("flag_set"), a follow-up's are noted."""
+    events = []
+    flags = [f for f in CRYPTO_FLAGS if f in msg.crypto]
+    if flags or msg.crypto_note:
+        kind = "flag_set" if flags and source == "the report" else "crypto_note"
+        detail = f"{', '.join(flags) or 'crypto'}: {msg.crypto_note or '-'}"
+        events.append(Event(case.id, kind, detail[:1000]))
+    if key.armor is not None:
+        events.append(Event(case.id, "reporter_key_set", f"{key.fingerprint} from {source}"))
+    elif key.notes:
+        events.append(Event(case.id, "reporter_key_refused", "; ".join(key.notes)[:1000]))
+    return events
 
 
 def rate_limited(mail: OutgoingMail, inp: Inputs) -> Queued:

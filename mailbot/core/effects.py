@@ -11,6 +11,7 @@ from mailbot.core.classify import Verdict
 from mailbot.core.config import Settings
 from mailbot.core.models import Case, Deadline, OutgoingMail
 from mailbot.core.workdays import Calendar
+from mailbot.mail.openpgp import MeldpuntKey
 from mailbot.mail.rendering import Identity, Renderer
 
 
@@ -62,6 +63,8 @@ class Inputs:
     now: datetime
     sent_today: Mapping[str, int] = field(default_factory=dict)
     """Automatic mails to each address in the last 24 hours (for the daily cap)."""
+    openpgp: MeldpuntKey | None = None
+    """The meldpunt's OpenPGP key: signs mails encrypted to a reporter (None: not configured)."""
 
     @property
     def identity(self) -> Identity:

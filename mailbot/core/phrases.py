@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mailbot.core.phrases_pgp import PGP_PHRASES
+
 _T = Mapping[str, str]
 
 _GENERAL: dict[str, _T] = {
@@ -316,6 +318,7 @@ PHRASES: Mapping[str, _T] = {
     **_VERDICTS,
     **_AUTHENTICATION,
     **_ALERTS,
+    **PGP_PHRASES,
 }
 """Every phrase by key, then language ("nl", "en")."""
 
@@ -338,6 +341,11 @@ HELP: Mapping[str, tuple[tuple[str, str], ...]] = {
             "de melder instellen bij een doorgestuurde melding of een melding zonder "
             "contactgegevens; de melder krijgt dan de ontvangstbevestiging",
         ),
+        (
+            "Key: <sleutelblok>|<vingerafdruk>|none",
+            "mail aan de melder voortaan versleutelen naar deze publieke sleutel (het blok op "
+            "de regels eronder, of de vingerafdruk van een al bekende sleutel); none: niet meer",
+        ),
         ("Internal: yes|no", "yes: niets van deze mail gaat naar de melder"),
         ("Waiting: yes|no", "wachten op de melder (de termijn voor voortgangsberichten pauzeert)"),
         ("Note: <tekst>", "een interne notitie bij de zaak, gaat nooit naar de melder"),
@@ -357,6 +365,11 @@ HELP: Mapping[str, tuple[tuple[str, str], ...]] = {
             "Reporter: <address>",
             "set the reporter of a relayed report or a report without "
             "contact; the reporter then gets the acknowledgement",
+        ),
+        (
+            "Key: <key block>|<fingerprint>|none",
+            "encrypt mail to the reporter to this public key from now on (the block on the "
+            "lines below, or the fingerprint of a key already known); none: stop encrypting",
         ),
         ("Internal: yes|no", "yes: nothing of this mail is sent to the reporter"),
         ("Waiting: yes|no", "waiting for the reporter (pauses the update clock)"),

@@ -1,6 +1,8 @@
 """An RFC 9116 `security.txt` from the configuration (pure: `now` is an argument).
 
-Contact is `mailto:` plus the meldpunt address, Preferred-Languages is "nl, en". Expires
+Contact is `mailto:` plus the meldpunt address, Preferred-Languages is "nl, en".
+Encryption is [security_txt] encryption, else `openpgp4fpr:` and the fingerprint of the
+[openpgp] key (lower-case hex, as RFC 9116 §2.5.4's example writes it). Expires
 is the end of the configured day in the office timezone; it must be today or later and
 less than a year ahead (RFC 9116 §2.5.5). URLs of web resources must be https (§3).
 """
@@ -64,8 +66,26 @@ def _check_url(value: str, key: str, schemes: tuple[str, ...] = ("https://",)) -
     return value
 
 
-def render(settings: SecurityTxtSettings, address: str, now: datetime, tz: ZoneInfo) -> str:
-    """The text of security.txt (LF line ends), or ConfigError naming the bad key."""
+def fingerprint_uri(fingerprint: str) -> str:
+    """`openpgp4fpr:` and the fingerprint in lower-case hex; ValueError if it is not hex of
+    a v4 (40 digits) or v6 (64 digits) key."""
+    digits = fingerprint.replace(" ", "").lower()
+    if len(digits) not in (40, 64) or any(c not in "0123456789abcdef" for c in digits):
+        raise ValueError(f"not an OpenPGP fingerprint: {fingerprint!r}")
+    return f"openpgp4fpr:{digits}"
+
+
+def render(
+    settings: SecurityTxtSettings,
+    address: str,
+    now: datetime,
+    tz: ZoneInfo,
+    key_fingerprint: str = "",
+) -> str:
+    """The text of security.txt (LF line ends), or ConfigError naming the bad key.
+
+    `key_fingerprint` (of the [openpgp] key) gives Encryption when [security_txt]
+    encryption is not set."""
     expires = check_expires(settings.expires, now, tz)
     lines = [f"Contact: mailto:{address}"]
     lines.append(f"Expires: {expires_moment(expires, tz).isoformat()}")
@@ -73,6 +93,8 @@ def render(settings: SecurityTxtSettings, address: str, now: datetime, tz: ZoneI
         lines.append(
             f"Encryption: {_check_url(settings.encryption, 'encryption', _ENCRYPTION_SCHEMES)}"
         )
+    elif key_fingerprint:
+        lines.append(f"Encryption: {fingerprint_uri(key_fingerprint)}")
     if settings.policy_url:
         lines.append(f"Policy: {_check_url(settings.policy_url, 'policy_url')}")
     if settings.canonical:

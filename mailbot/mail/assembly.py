@@ -26,6 +26,7 @@ ends only, no line over 998 octets.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import urllib.parse
 from base64 import b64encode
@@ -36,6 +37,9 @@ from email.utils import format_datetime
 from string import ascii_letters, digits
 
 from mailbot.core.errors import PermanentError
+
+Attachments = Sequence[tuple[str, str, bytes]]
+"""Attachments of an outgoing mail: (name, declared type, bytes)."""
 
 FOLD_WIDTH = 78
 """Free text (Subject, display names), plain or encoded, is folded to this many columns."""
@@ -248,8 +252,8 @@ def _is_plain_line(line: str) -> bool:
     )
 
 
-def text_mail(fields: Sequence[str], body: str) -> bytes:
-    """The mail: `fields` in order, the text/plain MIME headers, the quoted-printable body.
+def head_block(fields: Sequence[str]) -> str:
+    """`fields` in order, CRLF-joined (no final CRLF).
 
     Raises MailInputError naming a field that is not ``Name: value`` in printable ASCII
     with continuation lines only, or has a line longer than 998 octets.
@@ -257,8 +261,16 @@ def text_mail(fields: Sequence[str], body: str) -> bytes:
     for one in fields:
         if not _FIELD.fullmatch(one) or max(map(len, one.split("\n"))) > MAX_LINE_OCTETS:
             raise MailInputError(f"unsafe header field {one[:200]!r}")
-    head = "\n".join(fields).replace("\n", "\r\n")
-    return f"{head}\r\n{_BODY_HEADERS}\r\n{quoted_printable(body)}".encode("ascii")
+    return "\r\n".join(one.replace("\n", "\r\n") for one in fields)
+
+
+def text_mail(fields: Sequence[str], body: str, type_params: str = "") -> bytes:
+    """The mail: `fields` in order (see `head_block`), the text/plain MIME headers (its
+    Content-Type with `type_params` added, e.g. ``; hp="cipher"``), the quoted-printable
+    body."""
+    head = head_block(fields)
+    mime = _BODY_HEADERS.replace('"utf-8"', f'"utf-8"{type_params}', 1)
+    return f"{head}\r\n{mime}\r\n{quoted_printable(body)}".encode("ascii")
 
 
 _TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
@@ -329,23 +341,25 @@ def _line_fault(lines: list[bytes]) -> str:
 
 
 def mixed_mail(
-    fields: Sequence[str], body: str, attachments: Sequence[tuple[str, str, bytes]], boundary: str
+    fields: Sequence[str],
+    body: str,
+    attachments: Sequence[tuple[str, str, bytes]],
+    boundary: str,
+    type_params: str = "",
 ) -> bytes:
-    """multipart/mixed: the text part, then each (name, type, bytes) as base64.
+    """multipart/mixed (its Content-Type with `type_params` added): the text part, then
+    each (name, type, bytes) as base64.
 
     The name is written quoted or as RFC 2231 parameter segments (any characters of any
     length survive, none can end the header); an unusual type becomes
     application/octet-stream.
     """
-    for one in fields:
-        if not _FIELD.fullmatch(one) or max(map(len, one.split("\n"))) > MAX_LINE_OCTETS:
-            raise MailInputError(f"unsafe header field {one[:200]!r}")
+    head = head_block(fields)
     if not re.fullmatch(r"[A-Za-z0-9'()+_,./:=?-]{1,69}", boundary):
         raise MailInputError(f"unsafe MIME boundary {boundary!r}")
-    head = "\r\n".join(one.replace("\n", "\r\n") for one in fields)
     parts = [
         f"{head}\r\nMIME-Version: 1.0\r\n"
-        f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n',
+        f'Content-Type: multipart/mixed; boundary="{boundary}"{type_params}\r\n\r\n',
         f"--{boundary}\r\n{_BODY_HEADERS.replace('MIME-Version: 1.0' + chr(13) + chr(10), '')}"
         f"\r\n{quoted_printable(body)}\r\n",
     ]
@@ -355,3 +369,18 @@ def mixed_mail(
         parts.append(f"--{boundary}\r\n{_attachment_head(name, kind)}\r\n{encoded}")
     parts.append(f"--{boundary}--\r\n")
     return "".join(parts).encode("ascii")
+
+
+def assemble(
+    fields: list[str], body: str, attachments: Attachments, type_params: str = ""
+) -> bytes:
+    """The mail's bytes: `text_mail`, or `mixed_mail` with attachments (its boundary from a
+    digest of the content); `check_lines` refuses one with a line over 998 octets."""
+    if not attachments:
+        return check_lines(text_mail(fields, body, type_params))
+    digest = hashlib.sha256(body.encode())
+    for _, _, data in attachments:
+        digest.update(data)
+    # "=_" never occurs in quoted-printable or base64 text: the boundary cannot collide.
+    boundary = f"=_mailbot_{digest.hexdigest()[:32]}"
+    return check_lines(mixed_mail(fields, body, attachments, boundary, type_params))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import datetime
 from email.message import Message
 
@@ -39,14 +40,18 @@ from mailbot.mail.mime_tree import (
     is_attachment,
     walk,
 )
+from mailbot.mail.pgp_inbound import Findings, inspect
 from mailbot.mail.relayparts import deliberate_parts
 
 __all__ = [
     "normalize_address",
     "normalize_msgid",
     "parse",
+    "parse_entity",
     "parse_headers_only",
+    "parse_with_findings",
     "sanitize_filename",
+    "with_plaintext",
 ]
 
 MAX_TEXT_CHARS = 1_000_000
@@ -64,6 +69,11 @@ _DOTS = re.compile(r"\.{2,}")
 
 def parse(raw: bytes, received_at: datetime) -> InboundMessage:
     """The decoded message; on any internal fault a reduced one with a parser_error defect."""
+    return parse_with_findings(raw, received_at)[0]
+
+
+def parse_with_findings(raw: bytes, received_at: datetime) -> tuple[InboundMessage, Findings]:
+    """`parse`, and what the MIME tree says about encryption, signatures and keys."""
     size, digest = _fingerprint(raw)
     try:
         if _too_complex(raw):
@@ -72,9 +82,9 @@ def parse(raw: bytes, received_at: datetime) -> InboundMessage:
     except Exception as exc:
         defect = f"parser_error:{type(exc).__name__}"
         try:
-            return _parse_head(raw, size, digest, received_at, [defect])
+            return _parse_head(raw, size, digest, received_at, [defect]), Findings()
         except Exception:
-            return _minimal(size, digest, received_at, defect)
+            return _minimal(size, digest, received_at, defect), Findings()
 
 
 def parse_headers_only(raw: bytes, received_at: datetime) -> InboundMessage:
@@ -136,8 +146,11 @@ def _minimal(size: int, digest: str, received_at: datetime, defect: str) -> Inbo
     )
 
 
-def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> InboundMessage:
-    """Headers, body text, attachments, contacts and bounce data of the whole message."""
+def _parse_full(
+    raw: bytes, size: int, digest: str, received_at: datetime
+) -> tuple[InboundMessage, Findings]:
+    """Headers, body text, attachments, contacts and bounce data of the whole message, and
+    its cryptography (`pgp_inbound.inspect`)."""
     defects: list[str] = []
     root = parse_bytes(raw, max_parts=MAX_PARTS, max_lines=MAX_PARSED_LINES)
     bodies = root.bodies or Bodies(raw)
@@ -151,7 +164,9 @@ def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> In
     attachments = tuple(_attachment(node.part, defects) for node in nodes if is_attachment(node))
     bounced = bounced_ids(head.content_type, nodes)
     defects += [type(d).__name__ for node in nodes for d in node.part.defects]
-    return _build(
+    autocrypt = [value for key, value in head.headers if key == "autocrypt"]
+    found = inspect(nodes, raw, text, autocrypt, head.from_address)
+    msg = _build(
         head,
         size=size,
         digest=digest,
@@ -161,6 +176,69 @@ def _parse_full(raw: bytes, size: int, digest: str, received_at: datetime) -> In
         html_only=html_only,
         attachments=attachments,
         bounced=bounced,
+    )
+    return replace(
+        msg, crypto=found.flags, crypto_note="; ".join(found.notes), keys=found.keys
+    ), found
+
+
+# --- decrypted content ---------------------------------------------------------------
+
+#: Outer subjects that stand for a protected one (RFC 9788 §3.1 suggests "...").
+PLACEHOLDER_SUBJECTS = frozenset(
+    {"", "...", "…", "[...]", "encrypted message", "encrypted", "versleuteld bericht"}
+)
+#: Defects of a decrypted part's own header block that say nothing about the message.
+_INNER_HEAD_DEFECTS = ("no_message_id", "no_from", "bad_from", "multiple_from", "ambiguous")
+
+
+def parse_entity(outer: InboundMessage, entity: bytes) -> tuple[InboundMessage, Findings]:
+    """`outer` (a PGP/MIME message) with the decrypted MIME `entity` as its content: text,
+    attachments, contacts and language from the entity; the subject too when the entity
+    declares protected-headers="v1" (RFC 9788) or the outer subject is a placeholder
+    such as "..."; every other header (From, Message-ID, ...) stays the outer one."""
+    try:
+        if _too_complex(entity):
+            raise ValueError("too many multipart boundaries for its size")
+        inner, found = _parse_full(entity, outer.size, outer.raw_sha256, outer.received_at)
+    except Exception as exc:
+        return replace(
+            outer, defects=(*outer.defects, f"decrypted_{type(exc).__name__}")
+        ), Findings()
+    placeholder = outer.subject.strip().lower() in PLACEHOLDER_SUBJECTS
+    subject = inner.subject if inner.subject and (found.protected or placeholder) else outer.subject
+    body = [d for d in inner.defects if not d.startswith(_INNER_HEAD_DEFECTS)]
+    return replace(
+        _retext(outer, subject, inner.text),
+        html_only=inner.html_only,
+        attachments=inner.attachments,
+        defects=tuple(dict.fromkeys((*outer.defects, *body))),
+    ), found
+
+
+def with_plaintext(outer: InboundMessage, plaintext: bytes) -> InboundMessage:
+    """`outer` (inline OpenPGP) with its first "-----BEGIN PGP MESSAGE-----" block replaced
+    by the decrypted `plaintext` (UTF-8, else Latin-1)."""
+    defects: list[str] = []
+    clear = _clean_text(decode_bytes(plaintext, "utf-8", defects), defects)
+    start = outer.text.find("-----BEGIN PGP MESSAGE-----")
+    end = outer.text.find("-----END PGP MESSAGE-----", start)
+    if start < 0 or end < 0:
+        return outer
+    stop = outer.text.find("\n", end)
+    end = len(outer.text) if stop < 0 else stop
+    text = f"{outer.text[:start]}{clear}{outer.text[end:]}"[:MAX_TEXT_CHARS]
+    return replace(_retext(outer, outer.subject, text), defects=(*outer.defects, *defects))
+
+
+def _retext(msg: InboundMessage, subject: str, text: str) -> InboundMessage:
+    """`msg` with `subject` and `text`, and the contacts and language found in them."""
+    return replace(
+        msg,
+        subject=subject,
+        text=text,
+        contacts=extract_contacts(subject, text),
+        language=detect_language(f"{subject}\n{text}"),
     )
 
 

@@ -21,7 +21,8 @@ Headers are built so that no input can add a header or a recipient: every header
 loses its control characters and line breaks, recipients and Message-IDs must match a
 strict pattern, and the message is written by hand in `mailbot.mail.assembly` (which explains why
 the email package is not used for it). Text that is not plain ASCII, or that contains
-``=?``, is sent as RFC 2047 encoded words, so a reader shows it literally.
+``=?``, is sent as RFC 2047 encoded words, so a reader shows it literally. With a
+`pgp_outgoing.Seal`, that mail travels encrypted inside a PGP/MIME one (see there).
 """
 
 from __future__ import annotations
@@ -47,17 +48,17 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from mailbot.core.models import OutgoingMail
 from mailbot.core.wording import moment_text
 from mailbot.mail.assembly import (
+    Attachments,
     MailInputError,
     address_field,
-    check_lines,
+    assemble,
     date_field,
     field,
     id_list_field,
     mailbox_field,
-    mixed_mail,
     text_field,
-    text_mail,
 )
+from mailbot.mail.pgp_outgoing import Seal
 from mailbot.mail.template_files import (
     DEFAULT_LANGUAGE,
     PART,
@@ -272,19 +273,6 @@ def _cap(refs: list[str], limit: int) -> list[str]:
     return refs if len(refs) <= limit else [refs[0], *refs[len(refs) - limit + 1 :]]
 
 
-def _assemble(fields: list[str], body: str, attachments: Sequence[tuple[str, str, bytes]]) -> bytes:
-    """The mail's bytes; `check_lines` refuses one with a line over 998 octets."""
-    if not attachments:
-        return check_lines(text_mail(fields, body))
-    digest = hashlib.sha256(body.encode())
-    for _, _, data in attachments:
-        digest.update(data)
-    # "=_" never occurs in quoted-printable or base64 text: the boundary cannot collide.
-    return check_lines(
-        mixed_mail(fields, body, attachments, f"=_mailbot_{digest.hexdigest()[:32]}")
-    )
-
-
 def build_mail(
     *,
     kind: str,
@@ -299,14 +287,19 @@ def build_mail(
     references: Sequence[str] = (),
     automatic: bool = True,
     auto_submitted: str = "auto-replied",
-    attachments: Sequence[tuple[str, str, bytes]] = (),
+    attachments: Attachments = (),
+    seal: Seal | None = None,
 ) -> OutgoingMail:
     """One text/plain mail from the identity to `to` (validated addresses only); with
-    `attachments` (name, type, bytes) a multipart/mixed mail.
+    `attachments` (name, type, bytes) a multipart/mixed mail; with `seal`, that mail
+    encrypted inside a PGP/MIME mail whose Subject is `seal.outer_subject` (the
+    OutgoingMail's `subject` stays the real one: it is for staff's tools).
 
     Raises MailInputError (a ValueError) naming a bad recipient, Message-ID or date;
     unsafe In-Reply-To/References IDs (they come from outside) are silently left out.
+    `seal` may raise `pgp_outgoing.EncryptionRefused`.
     """
+
     head = mail_head(
         identity=identity,
         to=to,
@@ -324,10 +317,19 @@ def build_mail(
         sender=identity.address,
         recipients=head.recipients,
         subject=head.subject,
-        raw=_assemble(head.fields, clean_body_text(body), attachments),
+        raw=_raw(head, clean_body_text(body), attachments, seal),
         case_id=case_id,
         automatic=automatic,
     )
+
+
+def _raw(head: MailHead, body: str, attachments: Attachments, seal: Seal | None) -> bytes:
+    """The mail's bytes: plain, or sealed with the outer Subject in place of the real one."""
+    if seal is None:
+        return assemble(head.fields, body, attachments)
+    shown = text_field("Subject", clean_header_text(seal.outer_subject))
+    outer = [shown if one.startswith("Subject:") else one for one in head.fields]
+    return seal.seal(head.fields, outer, body, attachments)
 
 
 @dataclass(frozen=True)

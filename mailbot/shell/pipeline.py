@@ -15,8 +15,10 @@ from mailbot.core.errors import MailbotError, MailboxUnavailable
 from mailbot.core.models import Disposition, InboundMessage
 from mailbot.core.scheduler import SchedulePolicy
 from mailbot.core.workdays import Calendar, make_calendar
+from mailbot.mail.openpgp import MeldpuntKey
 from mailbot.mail.rendering import Renderer
 from mailbot.shell.clock import Clock
+from mailbot.shell.keys import load_key
 from mailbot.shell.logs import get_logger
 from mailbot.shell.mailbox import Mailbox, MailboxItem
 from mailbot.shell.outbox import DeliveryCounts, Outbox
@@ -52,11 +54,14 @@ class Service:
         renderer: Renderer | None = None,
         outbox_store: Store | None = None,
         lanes: tuple[Transport, ...] = (),
+        key: MeldpuntKey | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.mailbox = mailbox
         self.clock = clock
+        self.key = key
+        """The meldpunt's OpenPGP secret key ([openpgp]; `build_service` loads it)."""
         self.renderer = renderer or Renderer(settings.templates.directory)
         self.calendar = calendar_for(settings)
         self.rules = Rules.from_settings(settings)
@@ -130,7 +135,10 @@ class Service:
 
         Call between two messages (never during an intake pass or a tick). Everything is
         built before anything is swapped; the RESTART_SECTIONS keep their running values.
+        The [openpgp] key files are read again: a key that cannot be loaded raises
+        ConfigError before anything changed (the daemon then keeps the old config and key).
         """
+        key = self._reloaded_key(settings)
         restart = restart_sections(self.settings, settings)
         kept = {name: getattr(self.settings, name) for name in RESTART_SECTIONS}
         use_credentials = getattr(self.mailbox, "use_credentials", None)
@@ -144,13 +152,32 @@ class Service:
         calendar, rules = calendar_for(new), Rules.from_settings(new)
         policy = SchedulePolicy(hours_before=float(new.deadlines.remind_hours_before))
         self.settings, self.renderer, self.calendar, self.rules = new, new_renderer, calendar, rules
+        if key is not self.key:
+            fingerprint = key.fingerprint if key is not None else None
+            self.log.info("openpgp_key_reloaded", fingerprint=fingerprint)
+        self.key = key
         self.recorder = self._recorder()
         self.ticker = Ticker(self.outbox.store, self._inputs, policy)
         return restart
 
+    def _reloaded_key(self, settings: Settings) -> MeldpuntKey | None:
+        """The key of reloaded `settings`, its files read again (the same object while they
+        are unchanged). A key given to the constructor stays while neither the old nor the
+        new settings name a secret_key_file."""
+        named = settings.openpgp.secret_key_file, self.settings.openpgp.secret_key_file
+        if named == (None, None):
+            return self.key
+        return load_key(settings.openpgp, self.clock.now())
+
     def _recorder(self) -> Recorder:
         return Recorder(
-            self.settings, self.store, self.clock, self.renderer, self.calendar, self.rules
+            self.settings,
+            self.store,
+            self.clock,
+            self.renderer,
+            self.calendar,
+            self.rules,
+            key=self.key,
         )
 
     def _inputs(self, msg: InboundMessage | None = None) -> Inputs:

@@ -3,8 +3,9 @@ planner by disposition, apply its plan and the message row in one transaction.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mailbot.core import cases, redelivery
@@ -19,10 +20,13 @@ from mailbot.core.models import Case, Disposition, InboundMessage
 from mailbot.core.release import Release, with_release
 from mailbot.core.staffmail import plan_staff_reply
 from mailbot.core.workdays import Calendar
-from mailbot.mail import parsing
+from mailbot.mail import parsing, pgp_reading
+from mailbot.mail.openpgp import MeldpuntKey
+from mailbot.mail.pgp_data import binary, key_ids
 from mailbot.mail.rendering import Renderer
 from mailbot.shell.applying import CaseNumber, apply_plan
 from mailbot.shell.clock import Clock
+from mailbot.shell.decrypting import ChildOpener
 from mailbot.shell.logs import get_logger
 from mailbot.shell.mailbox import MailboxItem
 from mailbot.shell.outbox import crashpoint
@@ -57,6 +61,8 @@ class Looked:
     ctx: Context
     verdict: Verdict
     number: CaseNumber | None
+    entity: bytes | None = None
+    """The decrypted MIME entity of an encrypted message (its attachments' bytes)."""
 
 
 Planner = Callable[[Looked], Plan]
@@ -72,9 +78,13 @@ class Recorder:
     renderer: Renderer
     calendar: Calendar
     rules: Rules
+    key: MeldpuntKey | None = None
+    """The meldpunt's OpenPGP key: decrypts reports (None: encrypted mail stays unread)."""
+    own_ids: frozenset[str] = field(default=frozenset(), init=False)
 
     def __post_init__(self) -> None:
         self.log = get_logger()
+        self.own_ids = _own_ids(self.key)
         self.planners: dict[Disposition, Planner] = {
             D.BOUNCE: self._bounce_plan,
             D.STAFF_REPLY: self._staff_plan,
@@ -87,7 +97,7 @@ class Recorder:
         With `release` (`mailbot release`) the quarantined row it names is replaced; a
         message that would be quarantined again raises StillQuarantined, changing nothing.
         """
-        msg = self._parse(item)
+        msg, entity = self._parse(item)
         content = redelivery.content_digest(item.raw)
         with self.store.transaction():
             if release is not None:
@@ -96,7 +106,7 @@ class Recorder:
             ctx = self._context(msg, sameness.duplicate)
             verdict = classify(msg, ctx, self.rules)
             number = self._new_number(msg) if verdict.disposition is D.NEW_CASE else None
-            looked = Looked(msg, item, ctx, verdict, number)
+            looked = Looked(msg, item, ctx, verdict, number, entity)
             plan = self.planners.get(verdict.disposition, self._decide)(looked)
             if sameness.collision:
                 plan = with_collision_alert(plan, msg, sameness.reason, self.inputs())
@@ -108,7 +118,7 @@ class Recorder:
             crashpoint("before_commit")
         crashpoint("after_commit")
         v = plan.verdict
-        return Outcome(item.key, v.disposition, v.case_id, msg.message_id, v.reason)
+        return Outcome(item.key, v.disposition, v.case_id, msg.message_id, _reason(v, msg))
 
     def record_quarantined(self, item: MailboxItem, sha: str, reason: str) -> Outcome:
         """Park `item` as quarantined with `reason` (unless this very item is recorded)."""
@@ -128,14 +138,21 @@ class Recorder:
         msg, case = looked.msg, looked.ctx.case
         if case is None:
             return self._decide(looked)
-        files = parsing.attachment_payloads(looked.item.raw, MAX_RELAYED_BYTES)
+        files = parsing.attachment_payloads(looked.entity or looked.item.raw, MAX_RELAYED_BYTES)
         inputs = self.inputs(msg)
         return plan_staff_reply(msg, looked.verdict, case, self._known(msg), inputs, files)
 
-    def _parse(self, item: MailboxItem) -> InboundMessage:
+    def _parse(self, item: MailboxItem) -> tuple[InboundMessage, bytes | None]:
+        """The message as read, decrypted when it can be (and the decrypted entity)."""
         if item.size > self.settings.limits.max_message_bytes:
-            return parsing.parse_headers_only(item.raw, item.received_at)
-        return parsing.parse(item.raw, item.received_at)
+            return parsing.parse_headers_only(item.raw, item.received_at), None
+        started = time.perf_counter()
+        limit = self.settings.limits.max_message_bytes
+        msg, entity = read_message(item.raw, item.received_at, self.key, limit, self.own_ids)
+        if msg.crypto or msg.crypto_note:
+            ms = round((time.perf_counter() - started) * 1000, 1)
+            self.log.info("message_crypto", flags=list(msg.crypto), note=msg.crypto_note, ms=ms)
+        return msg, entity
 
     def _sameness(self, msg: InboundMessage, content: str) -> redelivery.Sameness:
         """Duplicate or collision by Message-ID; without one, the same bytes seen before."""
@@ -217,7 +234,7 @@ class Recorder:
             for address in {msg.from_address, *msg.reply_to, *msg.contacts.emails} - {None}:
                 assert address is not None
                 counts[address] = self.store.automatic_mails_since(address, since)
-        return Inputs(self.settings, self.calendar, self.renderer, now, counts)
+        return Inputs(self.settings, self.calendar, self.renderer, now, counts, openpgp=self.key)
 
     def _apply(
         self,
@@ -235,6 +252,37 @@ class Recorder:
         raw = None if self.store.raw_kept(msg.raw_sha256) else item.raw
         row = _message_row(msg, v, on_case, item.origin, raw, now)
         self.store.record_message({**row, "content_sha256": content}, _attachment_rows(msg))
+
+
+def read_message(
+    raw: bytes,
+    received_at: datetime,
+    key: MeldpuntKey | None,
+    limit: int,
+    own_ids: frozenset[str] | None = None,
+) -> tuple[InboundMessage, bytes | None]:
+    """`raw` as intake reads it: parsed, decrypted with `key` when it is encrypted to it (at
+    most `limit` bytes of plaintext), its signatures checked (`mail.pgp_reading`, in a
+    bounded child); and the decrypted MIME entity of a PGP/MIME message. `own_ids`: the
+    key IDs of `key` (worked out here when not given)."""
+    msg, found = parsing.parse_with_findings(raw, received_at)
+    if not (found.sealed or found.signed or found.keys):
+        return msg, None
+    if own_ids is None:
+        own_ids = _own_ids(key)
+    read = pgp_reading.read(msg, found, ChildOpener(key, limit), own_ids)
+    return read.msg, read.entity
+
+
+def _own_ids(key: MeldpuntKey | None) -> frozenset[str]:
+    """The fingerprints and key IDs of the meldpunt key (empty without one)."""
+    public = binary(key.public_armor.encode()) if key is not None else None
+    return key_ids(public) if public else frozenset()
+
+
+def _reason(v: Verdict, msg: InboundMessage) -> str:
+    """The verdict's reason, and what the message's cryptography was (if anything)."""
+    return f"{v.reason}; {msg.crypto_note}" if msg.crypto_note else v.reason
 
 
 def _attachment_rows(msg: InboundMessage) -> list[dict[str, object]]:
@@ -261,7 +309,7 @@ def _message_row(
         "subject": msg.subject[:1000],
         "received_at": iso(msg.received_at),
         "disposition": v.disposition.value,
-        "reason": v.reason,
+        "reason": _reason(v, msg),
         "case_id": case_id,
         "named_case": v.case_id,
         "mailbox_key": key,

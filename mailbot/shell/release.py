@@ -18,6 +18,7 @@ from mailbot.core.release import Release
 from mailbot.mail.rendering import Renderer
 from mailbot.shell import runlock
 from mailbot.shell.clock import Clock
+from mailbot.shell.keys import load_key
 from mailbot.shell.mailbox import MailboxItem
 from mailbot.shell.pipeline import calendar_for
 from mailbot.shell.recording import Outcome, Recorder
@@ -78,6 +79,7 @@ def release(
         Renderer(settings.templates.directory),
         calendar_for(settings),
         Rules.from_settings(lifted),
+        key=load_key(settings.openpgp, clock.now()),  # an encrypted report is read again
     )
     item = MailboxItem(
         "release", message.raw, message.received_at, size, f"release:{message.sha256[:32]}"

@@ -36,6 +36,7 @@ from mailbot.mail import parsing
 from mailbot.shell import runlock
 from mailbot.shell.archive import archived_since
 from mailbot.shell.clock import ManualClock
+from mailbot.shell.keys import load_key
 from mailbot.shell.pipeline import Service
 from mailbot.shell.recording import Outcome
 from mailbot.shell.wiring import build_mailbox
@@ -111,7 +112,8 @@ def restore(settings: Settings, backup: Path, now: datetime, actor: str) -> Rest
         store = Store(database)
         store.keeps_mark = False  # re-recorded cases take back their own numbers
         clock = ManualClock(now)
-        service = Service(settings, store, box, AlreadySent(), clock)
+        key = load_key(settings.openpgp, now)  # encrypted reports are read again
+        service = Service(settings, store, box, AlreadySent(), clock, key=key)
         try:
             after_id = store.last_outbox_id()
             queued = _settle_queued(service, clock)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mailbot.core.config import MailboxSettings, OutboundSettings, Settings
 from mailbot.core.errors import ConfigError
 from mailbot.shell.clock import Clock
+from mailbot.shell.keys import load_key
 from mailbot.shell.logs import get_logger
 from mailbot.shell.mailbox import Mailbox, MaildirMailbox
 from mailbot.shell.oauth import OAuthClient, TokenProvider, oauth_client
@@ -68,7 +69,11 @@ def build_transport(settings: Settings, tokens: TokenProviders | None = None) ->
 
 
 def build_service(settings: Settings, clock: Clock, outbox_store: Store | None = None) -> Service:
-    """A ready service with its own store connection (and one for the outbox, if given)."""
+    """A ready service with its own store connection (and one for the outbox, if given);
+    ConfigError, before the database is opened, when the [openpgp] key cannot be loaded."""
+    key = load_key(settings.openpgp, clock.now())
+    if key is not None:
+        get_logger().info("openpgp_key_loaded", fingerprint=key.fingerprint)
     store = Store(settings.database.path)
     behind = store.adopt_mark()
     for year, (known, mark) in behind.items():
@@ -84,4 +89,5 @@ def build_service(settings: Settings, clock: Clock, outbox_store: Store | None =
         clock,
         outbox_store=outbox_store,
         lanes=tuple(build_transport(settings, tokens) for _ in range(extra)),
+        key=key,
     )
