@@ -53,6 +53,10 @@ COLUMNS: dict[tuple[str, str], str] = {
     ("cases", "reporter_name"): S,
     ("cases", "reporter_phone"): S,
     ("cases", "reporter_key"): S,
+    ("cases", "missing"): "fixed words: system, description, contact",
+    ("cases", "related"): "our case ids, and why: the municipality's own system names and a"
+    " similarity figure",
+    ("cases", "known_finding"): "a name from [triage] known_findings (the config)",
     ("cases", "source"): "'direct' or 'relay'",
     ("cases", "relay_sender"): "one of the configured [relays] senders (find_reporter), "
     "an organisation's address, never the reporter's",

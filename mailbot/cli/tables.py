@@ -89,7 +89,10 @@ def case_detail(store: Store, case: Case, read: Reader = parse) -> dict[str, Any
         for e in store.events(case.id)
     ]
     staff = {"severity": case.severity, "assignee": case.assignee, "reward": case.reward}
-    triage: dict[str, list[Any]] = {"related": [], "missing": []}  # triage is a later issue
+    triage: dict[str, list[Any]] = {
+        "related": [{"id": case_id, "why": why} for case_id, why in case.related],
+        "missing": list(case.missing),
+    }
     return {**case_summary(case), **staff, **triage, "messages": messages, "events": events}
 
 

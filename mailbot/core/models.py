@@ -206,6 +206,14 @@ class Case:
     reward: str = Reward.UNDECIDED
     close_reason: str | None = None
     affected: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    """What the policy asks for that the report lacks: any of "system", "description",
+    "contact" (issue 18); updated when a follow-up supplies it."""
+    related: tuple[tuple[str, str], ...] = ()
+    """Cases this one is related to: (case id, why), e.g. ("MK-2026-0012", "same system
+    portal.example.nl")."""
+    known_finding: str | None = None
+    """The name of the `[triage] known_findings` entry the report matches, if any."""
     reporter_key: str | None = None
     """The reporter's OpenPGP public key, armoured (Autocrypt, attached, or `Key:`): mail
     to the reporter is encrypted to it. None: mail goes out as it always did."""

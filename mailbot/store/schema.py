@@ -127,10 +127,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE cases ADD COLUMN reporter_key TEXT;
     """,
+    # Triage (issue 18): what the report lacks, the cases it is related to, a known finding.
+    """
+    ALTER TABLE cases ADD COLUMN missing TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE cases ADD COLUMN related TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE cases ADD COLUMN known_finding TEXT;
+    """,
 )
 
 
-CASE_JSON_FIELDS = ("affected", "flags")
+CASE_JSON_FIELDS = ("affected", "flags", "missing", "related")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -181,5 +187,7 @@ def row_to_case(row: dict[str, Any]) -> Case:
             "waiting": bool(row["waiting"]),
             "affected": tuple(json.loads(row["affected"])),
             "flags": tuple(json.loads(row["flags"])),
+            "missing": tuple(json.loads(row["missing"])),
+            "related": tuple(tuple(pair) for pair in json.loads(row["related"])),
         }
     )
