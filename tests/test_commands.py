@@ -444,7 +444,7 @@ def test_unknown_command_did_you_mean() -> None:
     """A misspelt key is an error that suggests the right one."""
     assert reasons(run("Staus: confirmed")) == [
         "Staus: confirmed — Unknown command 'Staus' — did you mean Status? (commands: Status, "
-        "Assign, Severity, Reward, Reporter, Key, Close, Internal, Waiting, Note, Help)"
+        "Assign, Severity, Reward, Reporter, Key, Close, Reply, Internal, Waiting, Note, Help)"
     ]
 
 

@@ -34,4 +34,4 @@ def test_build_mail_is_called_by_the_composer_only() -> None:
 
 def test_templates_are_rendered_by_the_composer_only() -> None:
     """No planner renders a mail template itself: `compose` is the one renderer.render call."""
-    assert _callers("renderer.render") == [("core/compose.py", "compose")]
+    assert _callers("renderer.render") == [("core/compose.py", "rendered")]

@@ -615,3 +615,26 @@ def test_openpgp_passphrase_file_alone_is_refused(tmp_path: Path) -> None:
         with_section('[openpgp]\npassphrase_file = "pw"\n'),
         "[openpgp] passphrase_file needs secret_key_file",
     )
+
+
+def test_example_ships_the_usual_known_findings() -> None:
+    """config.example.toml lists the usual scanner findings, each with its reply template."""
+    findings = load(EXAMPLE, env={}).triage.known_findings
+    assert [(f.name, f.reply_template) for f in findings] == [
+        ("dmarc", "known_dmarc"),
+        ("clickjacking", "known_clickjacking"),
+        ("self-xss", "known_self_xss"),
+        ("tls", "known_tls"),
+        ("version", "known_version"),
+        ("headers", "known_headers"),
+    ]
+
+
+def test_known_findings_must_be_a_list_of_tables(tmp_path: Path) -> None:
+    """[triage] known_findings given as a string is an error naming the key and the file."""
+    assert_config_error(
+        tmp_path,
+        with_section('[triage]\nknown_findings = "dmarc"\n'),
+        "[triage] known_findings",
+        "expected a list of tables",
+    )

@@ -28,6 +28,7 @@ import pytest
 from factories import MX, PASS, maildir_service
 
 from mailbot.core import config
+from mailbot.core.commandlines import KEYS as COMMAND_NAMES
 from mailbot.core.commands import apply_commands, help_list
 from mailbot.core.errors import TransportPermanentError
 from mailbot.core.models import Case, CaseState
@@ -204,6 +205,8 @@ def words(text: str, data: Sequence[str]) -> list[str]:
         word = token.strip(string.punctuation + "\u2026\u2014\u2013")
         if len(word) < 2 or re.search(r"[@=/<>_|`.\d\[\]]", word):
             continue  # addresses, dkim=pass, paths, codes, case numbers, figures
+        if token.endswith(":") and word.lower() in COMMAND_NAMES:
+            continue  # a command word staff type ("Reply:"): the same in both languages
         found.append(word)
     return found
 

@@ -54,8 +54,7 @@ COLUMNS: dict[tuple[str, str], str] = {
     ("cases", "reporter_phone"): S,
     ("cases", "reporter_key"): S,
     ("cases", "missing"): "fixed words: system, description, contact",
-    ("cases", "related"): "our case ids, and why: the municipality's own system names and a"
-    " similarity figure",
+    ("cases", "related"): S,
     ("cases", "known_finding"): "a name from [triage] known_findings (the config)",
     ("cases", "source"): "'direct' or 'relay'",
     ("cases", "relay_sender"): "one of the configured [relays] senders (find_reporter), "
@@ -78,6 +77,12 @@ COLUMNS: dict[tuple[str, str], str] = {
     ("cases", "acknowledged_at"): MOMENT,
     ("cases", "created_at"): MOMENT,
     ("cases", "updated_at"): MOMENT,
+    ("case_systems", "case_id"): OURS,
+    ("case_systems", "system"): "a 96-bit BLAKE2b digest of a normalised system name",
+    ("case_bands", "band"): "a band number and a 64-bit digest of MinHash values",
+    ("case_bands", "case_id"): OURS,
+    ("case_signatures", "case_id"): OURS,
+    ("case_signatures", "signature"): "64 MinHash values of word 3-shingles (no text)",
     ("clocks", "id"): ROWID,
     ("clocks", "case_id"): OURS,
     ("clocks", "name"): "ack_due, response_due, resolve_due or update_due",
@@ -438,7 +443,7 @@ EMPTIED: dict[tuple[str, str], object] = {
     ("outbox", "raw"): None,
     **dict.fromkeys((("cases", "reporter_name"), ("messages", "from_name")), ""),
     ("attachments", "sha256"): "",
-    **dict.fromkeys((("cases", "affected"), ("outbox", "recipients")), "[]"),
+    **dict.fromkeys((("cases", "affected"), ("cases", "related"), ("outbox", "recipients")), "[]"),
 }
 
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from mailbot.core.claims import claim_flags
+from mailbot.core.completeness import find_missing
 from mailbot.core.models import Case, CaseState, InboundMessage
 from mailbot.core.workdays import Calendar
 
@@ -142,11 +144,14 @@ def open_case(
     reporter_key: str | None = None,
 ) -> Case:
     """A new case for report `msg` with its first two clocks (and the reporter's OpenPGP
-    key, armoured, when the report carried a usable one)."""
+    key, armoured, when the report carried a usable one), what it lacks (`completeness`)
+    and its claims flags (`claims`: reward demands, threats)."""
     ack = calendar.due(msg.received_at, acknowledge_days)
     response = calendar.due(msg.received_at, respond_days)
     flags: tuple[str, ...] = ("no_contact",) if reporter.email is None else ()
+    flags += claim_flags(msg.subject, msg.text)
     flags += tuple(f for f in CRYPTO_FLAGS if f in msg.crypto)
+    affected = affected_systems(msg)
     return Case(
         id=case_id,
         state=CaseState.NEW,
@@ -164,6 +169,7 @@ def open_case(
         response_due=response.due,
         response_explanation=response.explanation,
         flags=flags,
-        affected=affected_systems(msg),
+        affected=affected,
+        missing=find_missing(msg.text, affected, reporter.email, reporter.phone),
         reporter_key=reporter_key,
     )

@@ -60,6 +60,8 @@ class CommandContext:
     """The moment a key given with `Key:` must be valid at."""
     keys: tuple[bytes, ...] = ()
     """Keys the staff mail itself carries (attached): `Key: <fingerprint>` may name one."""
+    replies: tuple[str, ...] = ()
+    """The names of `[triage] known_findings`: what `Reply:` may name."""
 
 
 _Update = tuple[dict[str, Any], tuple[Change, ...]]
@@ -275,12 +277,23 @@ def _key(cmd: Command, ctx: CommandContext) -> _Outcome:
     return {"reporter_key": armor}, (change,)
 
 
+def _reply(cmd: Command, ctx: CommandContext) -> _Outcome:
+    """`Reply: <name>` names a known finding; the case is then marked as that finding
+    (the template itself is sent by `staffmail`)."""
+    name = as_word(cmd.value)
+    if name not in ctx.replies:
+        known = ", ".join(ctx.replies) or Phrase("none")
+        return _error(cmd, Phrase("cmd.reply_unknown", value=repr(cmd.value), known=known))
+    return _set(ctx.case, "known_finding", name, "known_finding_changed")
+
+
 _HANDLERS: dict[str, Callable[[Command, CommandContext], _Outcome]] = {
     "status": _status,
     "close": _close,
     "assign": _assign,
     "reporter": _reporter,
     "key": _key,
+    "reply": _reply,
 }
 
 

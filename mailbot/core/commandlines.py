@@ -27,7 +27,7 @@ from mailbot.mail.pgp_outgoing import KEY_BEGIN, KEY_END
 
 KEYS = (
     *("status", "assign", "severity", "reward", "reporter", "key"),
-    *("close", "internal", "waiting", "note", "help"),
+    *("close", "reply", "internal", "waiting", "note", "help"),
 )
 
 

@@ -51,6 +51,13 @@ The commands (keys case-insensitive, values trimmed, enumerated values case-inse
         be usable now (`pgp_outgoing.check_key` with a trial encryption): not expired,
         revoked, secret, too large or with too many user IDs. `none` stops encrypting.
         The event and the result mail show fingerprints, never the key.
+    Reply: <name>
+        Sends the reply template of the known finding `name` (`[triage] known_findings`,
+        `replies`) to the reporter, relayed like staff text: the template's body first, then
+        the staff's own text below the commands, if any, in one mail (`staffmail`). Sets
+        `known_finding` to the name. Refused: a name that is not known (the refusal lists
+        the known names), with `Internal: yes`, or when the case has no reporter address
+        (unless `Reporter:` in the same mail sets one). `known_reply` holds the name.
     Internal: yes|no    (yes: nothing of this mail reaches the reporter, not even a status mail)
     Waiting: yes|no     (the "waiting for reporter" flag)
     Note: text          (an internal note; several Note lines are several notes)
@@ -71,6 +78,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from mailbot.core.command_rules import Change, CommandContext, as_word, run_commands
 from mailbot.core.commandlines import (
@@ -84,7 +92,7 @@ from mailbot.core.commandlines import (
 from mailbot.core.models import Case, CaseState
 from mailbot.core.phrases import HELP
 from mailbot.core.replies import ReplyParts, split_reply
-from mailbot.core.wording import language_of
+from mailbot.core.wording import Phrase, language_of
 from mailbot.mail.contacts import normalize_address
 
 S = CaseState
@@ -118,6 +126,8 @@ class CommandResult:
     rest: str
     reply: ReplyParts
     """`rest` split: the staff's own text (relayed unless internal), signature, history."""
+    known_reply: str | None = None
+    """The known finding whose reply template goes to the reporter (`Reply:`), else None."""
 
     @property
     def relay_allowed(self) -> bool:
@@ -144,27 +154,24 @@ def apply_commands(
     known_cases: Callable[[str], bool],
     now: datetime | None = None,
     keys: Sequence[bytes] = (),
+    replies: Sequence[str] = (),
 ) -> CommandResult:
     """Parse the commands on top of `body` and apply them all to `case`, or none of them
-    (`now`, default the receipt: when a `Key:` key must be valid; `keys`: the mail's own)."""
+    (`now`, default the receipt: when a `Key:` key must be valid; `keys`: the mail's own;
+    `replies`: the names of the known findings `Reply:` may name)."""
     lines, rest = split_commands(body)
     parsed = [parse_line(line) for line in lines]
     commands, repeats = dedupe([p for p in parsed if isinstance(p, Command)])
     ctx = CommandContext(
-        case=case,
-        staff=frozenset(a for a in (normalize_address(s) for s in staff) if a),
-        prefix=case_prefix,
-        known_cases=known_cases,
-        closing=any(c.key == "close" for c in commands),
-        now=now or case.received_at,
-        keys=tuple(keys),
-    )
+        case, _addresses(staff), case_prefix, known_cases, any(c.key == "close" for c in commands),
+        now or case.received_at, tuple(keys), tuple(replies),
+    )  # fmt: skip
     updates, changes, refused = run_commands(commands, ctx)
     errors = [p for p in parsed if isinstance(p, CommandError)] + repeats + refused
     internal = any(c.key == "internal" and as_word(c.value) == "yes" for c in commands)
+    reply_to = next((c for c in commands if c.key == "reply"), None)
     reply = split_reply(rest)
-    if not internal:
-        errors += stray_internal(f"{reply.text}\n{reply.signature}")
+    errors += _whole_mail_errors(reply_to, internal, bool(refused), replace(case, **updates), reply)
     wants_help = any(c.key == "help" for c in commands)
     if errors:
         order = {p.line: i for i, p in enumerate(parsed)}
@@ -184,4 +191,33 @@ def apply_commands(
         status_mail=None if errors else _status_mail(case, new_case, internal),
         rest=rest,
         reply=reply,
+        known_reply=as_word(reply_to.value) if reply_to is not None and not errors else None,
     )
+
+
+def _reply_refused(cmd: Command, internal: bool, new_case: Case) -> list[CommandError]:
+    """Why `Reply:` cannot go to the reporter of `new_case` (the case as the commands
+    leave it), if it cannot."""
+    if internal:
+        return [CommandError(cmd.line, Phrase("cmd.reply_internal"))]
+    if new_case.reporter_email is None:
+        return [CommandError(cmd.line, Phrase("cmd.reply_no_reporter"))]
+    return []
+
+
+def _whole_mail_errors(
+    reply_to: Command | None, internal: bool, refused: bool, updated: Case, reply: Any
+) -> list[CommandError]:
+    """What only the whole mail shows: a `Reply:` that cannot go out, an `Internal:` line
+    that was not applied (then nothing of the mail is relayed)."""
+    errors: list[CommandError] = []
+    if reply_to is not None and not refused:
+        errors += _reply_refused(reply_to, internal, updated)
+    if not internal:
+        errors += stray_internal(f"{reply.text}\n{reply.signature}")
+    return errors
+
+
+def _addresses(staff: frozenset[str]) -> frozenset[str]:
+    """The staff addresses, normalised (unusable ones left out)."""
+    return frozenset(a for a in (normalize_address(s) for s in staff) if a)

@@ -27,10 +27,19 @@ from mailbot.core.phrases import PHRASES
 from mailbot.core.titles import alert_title
 from mailbot.core.wording import Phrase, localise, say, size_text
 from mailbot.mail.pgp_outgoing import PLACEHOLDER, EncryptionRefused, Seal, check_key
-from mailbot.mail.rendering import build_mail, format_moment, make_message_id
+from mailbot.mail.rendering import RenderedText, build_mail, format_moment, make_message_id
 
 MAX_REFERENCES = 10
 """References of the answered mail carried over into a reply (its own Message-ID added)."""
+
+
+def rendered(
+    inp: Inputs, template: str, language: str | None, context: Mapping[str, object]
+) -> RenderedText:
+    """`template` rendered in `language` (default: the staff's) with `context` and the
+    identity: the one place a template is rendered (a mail's, or a text for one)."""
+    full = {**context, "identity": identity_context(inp)}
+    return inp.renderer.render(template, language or inp.settings.identity.language, full)
 
 
 def compose(
@@ -55,8 +64,7 @@ def compose(
     threads the mail to the case; `reply_to` threads it to that mail, as an automatic reply;
     `seal` encrypts it (`pgp_outgoing`; raises EncryptionRefused when it cannot).
     """
-    full = {**context, "identity": identity_context(inp)}
-    text = inp.renderer.render(template, language or inp.settings.identity.language, full)
+    text = rendered(inp, template, language, context)
     subject = subject_with_tag(text.subject, case_id) if case_id and tag_subject else text.subject
     ident = inp.identity
     in_reply_to = None
@@ -220,7 +228,9 @@ def identity_context(inp: Inputs) -> dict[str, str]:
 
 def case_context(case: Case, inp: Inputs, language: str | None = None) -> dict[str, object]:
     """The case as templates see it; moments and flags written in `language` (default:
-    the staff's); `flags` are the codes, `flag_texts` the words."""
+    the staff's); `flags` are the codes, `flag_texts` the words; `missing` the codes of
+    what the report lacks, `missing_texts` their words; `related` a list of {id, why};
+    `known_finding` None or {name, reply} (reply: the staff command, "Reply: <name>")."""
     lang = language or inp.settings.identity.language
 
     def moment(value: datetime | None) -> str:
@@ -238,6 +248,14 @@ def case_context(case: Case, inp: Inputs, language: str | None = None) -> dict[s
         "flags": list(case.flags),
         "flag_texts": [say(f"flag.{f}", lang) if f"flag.{f}" in PHRASES else f for f in case.flags],
         "affected": list(case.affected),
+        "missing": list(case.missing),
+        "missing_texts": [say(f"missing.{m}", lang) for m in case.missing],
+        "related": [{"id": other, "why": why} for other, why in case.related],
+        "known_finding": (
+            {"name": case.known_finding, "reply": f"Reply: {case.known_finding}"}
+            if case.known_finding
+            else None
+        ),
         "received": moment(case.received_at),
         "ack_due": moment(case.ack_due),
         "ack_explanation": case.ack_explanation,

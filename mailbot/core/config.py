@@ -15,6 +15,7 @@ from typing import Any
 from mailbot.core.config_checks import check_consistency
 from mailbot.core.config_values import did_you_mean, read_section
 from mailbot.core.errors import ConfigError
+from mailbot.core.known import KnownFinding
 from mailbot.core.secret import Secret
 
 DEFAULT_PATH = Path("/etc/mailbot/config.toml")
@@ -199,6 +200,14 @@ class ReportSettings:
     """"nl" or "en"; empty: the [identity] language (`report_language`)."""
 
 
+@dataclass(frozen=True)
+class TriageSettings:
+    """[triage]: findings the municipality already knows, answered with one command."""
+
+    known_findings: tuple[KnownFinding, ...] = ()
+    """Checked and compiled by `known.read_known_findings`; matched by `known.match_known`."""
+
+
 def report_language(settings: Settings) -> str:
     """The language of the monthly report: [report] language, else [identity] language."""
     return settings.report.language or settings.identity.language
@@ -222,6 +231,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     openpgp: OpenPGPSettings = field(default_factory=OpenPGPSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
     source: str = field(default="<defaults>", compare=False)
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailbot.core.errors import ConfigError
+from mailbot.mail.template_files import packaged_templates_dir
 
 if TYPE_CHECKING:
     from mailbot.core.config import MailboxSettings, OutboundSettings, Settings
@@ -59,6 +60,7 @@ def check_consistency(s: Settings) -> None:
         if not s.outbound.username:
             raise ConfigError(f'{src}: [outbound] username is required when auth = "xoauth2"')
     _check_report(s)
+    _check_triage(s)
     if s.openpgp.passphrase_file is not None and s.openpgp.secret_key_file is None:
         raise ConfigError(f"{src}: [openpgp] passphrase_file needs secret_key_file (the key)")
 
@@ -75,6 +77,24 @@ def _check_report(s: Settings) -> None:
             raise ConfigError(
                 f"{s.source}: [report] recipients: not a plain address (local@domain): {address!r}"
             )
+
+
+TRIAGE_LANGUAGES = ("nl", "en")
+
+
+def _check_triage(s: Settings) -> None:
+    """Every known finding's reply template exists in Dutch and English, in the
+    [templates] directory or among the packaged templates."""
+    folders = [d for d in (s.templates.directory, packaged_templates_dir()) if d is not None]
+    for finding in s.triage.known_findings:
+        for language in TRIAGE_LANGUAGES:
+            file = f"{language}/{finding.reply_template}.txt"
+            if not any((folder / file).is_file() for folder in folders):
+                raise ConfigError(
+                    f"{s.source}: [triage] known_findings {finding.name!r}: reply_template "
+                    f"{finding.reply_template!r} has no file {file} (looked in "
+                    f"{', '.join(str(f) for f in folders)})"
+                )
 
 
 def _check_oauth(src: str, section: str, sec: MailboxSettings | OutboundSettings) -> None:

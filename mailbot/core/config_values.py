@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.core.errors import ConfigError
+from mailbot.core.known import KnownFinding, read_known_findings
 from mailbot.core.secret import Secret
 
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -58,6 +59,8 @@ def convert(value: Any, hint: Any, where: str, base: Path) -> Any:
         if value == "":
             return None
         return convert(value, inner, where, base)
+    if hint == tuple[KnownFinding, ...]:  # [triage] known_findings: a list of tables
+        return read_known_findings(value, where)
     if typing.get_origin(hint) is tuple:
         item = typing.get_args(hint)[0]
         if not isinstance(value, list):

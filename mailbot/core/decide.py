@@ -6,8 +6,9 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 
-from mailbot.core.cases import CRYPTO_FLAGS, find_reporter, open_case
+from mailbot.core.cases import CRYPTO_FLAGS, MAX_AFFECTED, find_reporter, open_case
 from mailbot.core.classify import Verdict
+from mailbot.core.completeness import still_missing
 from mailbot.core.compose import (
     attachment_context,
     case_context,
@@ -17,6 +18,7 @@ from mailbot.core.compose import (
 )
 from mailbot.core.deadlines import resolve_deadline
 from mailbot.core.effects import Event, Inputs, Plan, Queued
+from mailbot.core.known import match_known
 from mailbot.core.models import Case, ClockName, Deadline, Disposition, InboundMessage, OutgoingMail
 from mailbot.core.wording import Phrase, language_of, localise, long_date, say
 from mailbot.mail.contacts import mailbox_of
@@ -26,6 +28,11 @@ from mailbot.mail.rendering import format_moment
 
 D = Disposition
 MAX_QUOTED_TEXT = 20_000
+#: The audit line of each claims flag a report sets (`claims`).
+CLAIMS = {
+    "reward_demand": "reward_demand: the report asks for payment or a reward",
+    "threat": "threat: the report threatens publication",
+}
 
 
 Planner = Callable[[InboundMessage, Verdict, Case | None, str | None, Inputs], Plan]
@@ -72,6 +79,8 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
     d = inp.settings.deadlines
     key = reporter_key(msg.keys, reporter.email, inp.now) if msg.keys else KeyChoice()
     case = open_case(case_id, msg, reporter, inp.calendar, d.acknowledge, d.respond, key.armor)
+    known = match_known(msg.text, msg.subject, inp.settings.triage.known_findings)
+    case = replace(case, related=inp.related, known_finding=known)
     verdict = replace(verdict, case_id=case_id, reason=_with_key(verdict.reason, key))
     events = [
         Event(
@@ -84,6 +93,11 @@ def _new_case(msg: InboundMessage, verdict: Verdict, case_id: str, inp: Inputs) 
     ]
     if "no_contact" in case.flags:
         events.append(Event(case_id, "flag_set", "no_contact: no usable reporter address"))
+    events += [Event(case_id, "flag_set", CLAIMS[f]) for f in case.flags if f in CLAIMS]
+    if known is not None:
+        events.append(Event(case_id, "known_finding", known))
+    if case.missing:
+        events.append(Event(case_id, "missing_set", ", ".join(case.missing)))
     events += _crypto_events(case, msg, key, "the report")
     mails: list[Queued] = []
     once: tuple[tuple[str, OutgoingMail], ...] = ()
@@ -152,6 +166,10 @@ def _followup(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) ->
     else:
         key = replace(key, armor=None)
     events += _crypto_events(case, msg, key, "a follow-up")
+    completed = _completed(msg, updated or case)
+    if completed is not None:
+        updated, supplied = completed
+        events.append(Event(case.id, "missing_updated", supplied, "reporter"))
     context = {
         "case": case_context(case, inp),
         "message_text": msg.text[:MAX_QUOTED_TEXT],
@@ -161,6 +179,21 @@ def _followup(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) ->
     notice = compose(inp, "followup_notice", context, seed=msg.raw_sha256, case_id=case.id)
     events.append(Event(case.id, "followup_notice_queued", _to(notice)))
     return Plan(verdict, updated_case=updated, events=tuple(events), mails=(Queued(notice),))
+
+
+def _completed(msg: InboundMessage, case: Case) -> tuple[Case, str] | None:
+    """`case` with what the reporter's follow-up `msg` supplied no longer missing (the
+    systems it names added to `affected`), and the audit line; None: nothing supplied."""
+    if not case.missing:
+        return None
+    has_contact = bool(case.reporter_email or case.reporter_phone or msg.contacts.phones)
+    left, systems = still_missing(case.missing, msg.text, has_contact)
+    if left == case.missing:
+        return None
+    affected = tuple(dict.fromkeys((*case.affected, *systems)))[:MAX_AFFECTED]
+    supplied = ", ".join(m for m in case.missing if m not in left)
+    detail = f"supplied: {supplied}; still missing: {', '.join(left) or 'nothing'}"
+    return replace(case, missing=left, affected=affected), detail
 
 
 def _unverified(msg: InboundMessage, verdict: Verdict, case: Case, inp: Inputs) -> Plan:

@@ -46,7 +46,10 @@ class Plan:
     clocks: tuple[tuple[str, Deadline], ...] = ()
     """Clocks to start on the case (name, deadline)."""
     end_clocks: bool = False
-    """The case closed: every open clock of it is done."""
+    """The case closed: every open clock of it is done (but those in `keep_clocks`)."""
+    keep_clocks: tuple[str, ...] = ()
+    """Clocks left open when the case closes: a mail of this plan to the reporter settles
+    them once it is sent (a relayed reply with `Close:` still meets `response_due`)."""
     outbox_failed: tuple[tuple[int, str], ...] = ()
     """Outbox rows (id, reason) to mark failed: a delivery report named them."""
     once: tuple[tuple[str, OutgoingMail], ...] = ()
@@ -65,6 +68,9 @@ class Inputs:
     """Automatic mails to each address in the last 24 hours (for the daily cap)."""
     openpgp: MeldpuntKey | None = None
     """The meldpunt's OpenPGP key: signs mails encrypted to a reporter (None: not configured)."""
+    related: tuple[tuple[str, str], ...] = ()
+    """For a new case: the earlier cases it is related to, (case id, why), found by the
+    shell before the case is planned (so that the staff notice names them)."""
 
     @property
     def identity(self) -> Identity:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mailbot.core.phrases_known import KNOWN_PHRASES
 from mailbot.core.phrases_pgp import PGP_PHRASES
+from mailbot.core.phrases_triage import TRIAGE_PHRASES
 
 _T = Mapping[str, str]
 
@@ -319,6 +321,8 @@ PHRASES: Mapping[str, _T] = {
     **_AUTHENTICATION,
     **_ALERTS,
     **PGP_PHRASES,
+    **TRIAGE_PHRASES,
+    **KNOWN_PHRASES,
 }
 """Every phrase by key, then language ("nl", "en")."""
 
@@ -346,6 +350,11 @@ HELP: Mapping[str, tuple[tuple[str, str], ...]] = {
             "mail aan de melder voortaan versleutelen naar deze publieke sleutel (het blok op "
             "de regels eronder, of de vingerafdruk van een al bekende sleutel); none: niet meer",
         ),
+        (
+            "Reply: <bekende bevinding>",
+            "het standaardantwoord van die bevinding ([triage] known_findings) naar de melder "
+            "sturen, met uw tekst eronder als u die schrijft; samen met Close: mag",
+        ),
         ("Internal: yes|no", "yes: niets van deze mail gaat naar de melder"),
         ("Waiting: yes|no", "wachten op de melder (de termijn voor voortgangsberichten pauzeert)"),
         ("Note: <tekst>", "een interne notitie bij de zaak, gaat nooit naar de melder"),
@@ -370,6 +379,11 @@ HELP: Mapping[str, tuple[tuple[str, str], ...]] = {
             "Key: <key block>|<fingerprint>|none",
             "encrypt mail to the reporter to this public key from now on (the block on the "
             "lines below, or the fingerprint of a key already known); none: stop encrypting",
+        ),
+        (
+            "Reply: <known finding>",
+            "send that finding's reply ([triage] known_findings) to the reporter, with your "
+            "text below it if you write any; may go with Close:",
         ),
         ("Internal: yes|no", "yes: nothing of this mail is sent to the reporter"),
         ("Waiting: yes|no", "waiting for the reporter (pauses the update clock)"),

@@ -1,5 +1,11 @@
 """Staff replies (pure): commands applied all-or-nothing, text relayed, result mail back.
 
+With `Reply: <name>` the body of that known finding's reply template (`[triage]
+known_findings`, rendered in the case's language) is relayed first, then the staff's own
+text, in one relay mail: so it settles `response_due` as any relayed staff reply does.
+Both go, rather than refusing a mail with text: the text below the commands is relayed
+anyway without `Reply:`, and a case-specific sentence under a standard answer is common.
+
 What reaches the reporter is the staff member's own text (`CommandResult.reply`: above
 the quoted history, without signature) and the attachments the shell passes (only
 deliberate ones, see `relayparts`), never when the mail is internal or any command line
@@ -17,11 +23,19 @@ from dataclasses import dataclass, field
 
 from mailbot.core.classify import Verdict
 from mailbot.core.commands import CommandResult, apply_commands, help_list
-from mailbot.core.compose import ReporterMail, case_context, compose, kind_text, reporter_mail
+from mailbot.core.compose import (
+    ReporterMail,
+    case_context,
+    compose,
+    kind_text,
+    rendered,
+    reporter_mail,
+)
 from mailbot.core.decide import rate_limited
+from mailbot.core.delivery import SETTLES
 from mailbot.core.effects import Event, Inputs, Plan, Queued
 from mailbot.core.models import Case, ClockName, Deadline, InboundMessage, OutgoingMail
-from mailbot.core.wording import localise, say
+from mailbot.core.wording import Phrase, localise, say
 
 
 def plan_staff_reply(
@@ -43,6 +57,7 @@ def plan_staff_reply(
         known_cases=known.__contains__,
         now=inp.now,
         keys=msg.keys,
+        replies=[f.name for f in inp.settings.triage.known_findings],
     )
     events = [Event(case.id, "staff_reply_received", f"from {actor}", actor)]
     if result.errors:
@@ -66,6 +81,7 @@ def plan_staff_reply(
         mails=outcome.mails,
         clocks=clocks,
         end_clocks=case.is_open and not updated.is_open,
+        keep_clocks=tuple(SETTLES[q.mail.kind] for q in outcome.mails if q.mail.kind in SETTLES),
     )
 
 
@@ -121,6 +137,17 @@ def _to_reporter(
     case = result.case
     out = _Sending(case, inp, actor)
     text = "" if result.internal else result.reply.text.strip()
+    if result.known_reply is not None:
+        out.lines.append(
+            say(
+                "known.sent",
+                inp.settings.identity.language,
+                name=result.known_reply,
+                text=Phrase("known.with_text") if text else "",
+            )
+        )
+        text = "\n\n".join(t for t in (_known_text(result.known_reply, case, inp), text) if t)
+        out.events.append(Event(case.id, "known_reply", result.known_reply, actor))
     relayed = False
     if text and case.reporter_email is not None:
         relayed = out.send(_relay(msg, case, text, inp, attachments), limited=False)
@@ -147,6 +174,13 @@ def _to_reporter(
         msg, case, result, inp, relayed=relayed, status=status, left_out=left_out, lines=out.lines
     )
     return _Outcome((*out.mails, Queued(report)), tuple(out.events))
+
+
+def _known_text(name: str, case: Case, inp: Inputs) -> str:
+    """The body of known finding `name`'s reply template in the case's language."""
+    finding = next(f for f in inp.settings.triage.known_findings if f.name == name)
+    context = {"case": {"id": case.id, "subject": case.subject}}
+    return rendered(inp, finding.reply_template, case.language, context).body.strip()
 
 
 def _relay(

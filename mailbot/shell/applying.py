@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from mailbot.core import related
 from mailbot.core.bounces import NO_BOUNCES, BounceListing
 from mailbot.core.delivery import Delivered
 from mailbot.core.effects import Plan
-from mailbot.core.models import ClockName, OutgoingMail
+from mailbot.core.models import Case, ClockName, OutgoingMail
 from mailbot.core.scheduler import Notice
 from mailbot.shell.logs import get_logger
 from mailbot.store import Store
@@ -39,12 +40,56 @@ def apply_plan(store: Store, plan: Plan, now: datetime, number: CaseNumber | Non
         for name, deadline in plan.clocks:
             store.start_clock(case.id, name, deadline, now)
         if plan.end_clocks:
-            store.end_clocks(case.id, now)
+            store.end_clocks(case.id, now, keep=plan.keep_clocks)
     for event in plan.events:
         store.add_event(event.case_id, now, event.actor, event.kind, event.detail)
     _queue(store, plan, now)
     for outbox_id, reason in plan.outbox_failed:
         store.outbox_update(outbox_id, status="failed", reason=reason[:500])
+
+
+@dataclass(frozen=True)
+class Linking:
+    """What a new report is related to (`find_links`), and what indexes it."""
+
+    systems: dict[str, str]
+    signature: tuple[int, ...] | None
+    links: tuple[related.Link, ...]
+
+
+def find_links(
+    store: Store, case_id: str, affected: Sequence[str], text: str, own_domain: str, now: datetime
+) -> Linking:
+    """The earlier cases new case `case_id` (its `affected` items, report `text`) is related
+    to, by index; may run before the case is planned (its links then go into the notice)."""
+    found = related.systems(affected, own_domain)
+    sig = related.signature(text)
+    candidates = store.related_candidates(found, sig, exclude=case_id)
+    return Linking(found, sig, related.links(found, sig, candidates, now))
+
+
+def write_links(store: Store, case: Case, linking: Linking, now: datetime) -> None:
+    """Write `linking` to the new `case` and to each earlier case, an event on each, and
+    index the new case."""
+    new = case
+    for link in linking.links:
+        new = related.with_link(new, link.case_id, link.why)
+        earlier = store.case(link.case_id)
+        if earlier is not None:
+            links = related.with_link(earlier, case.id, link.why).related
+            store.set_related(earlier.id, links, now)
+            store.add_event(earlier.id, now, "mailbot", "related", f"{case.id}: {link.why}")
+        store.add_event(case.id, now, "mailbot", "related", f"{link.case_id}: {link.why}")
+    if new != case:
+        store.set_related(case.id, new.related, now)
+    store.index_case(case.id, linking.systems, linking.signature)
+
+
+def link_related(store: Store, case: Case, text: str, own_domain: str, now: datetime) -> None:
+    """Relate the new `case` (report text `text`) to the earlier cases it shares a system
+    or near-identical text with, both ways, with an event on each; and index it."""
+    linking = find_links(store, case.id, case.affected, text, own_domain, now)
+    write_links(store, case, linking, now)
 
 
 def _queue(store: Store, plan: Plan, now: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from mailbot.core import cases, redelivery
@@ -24,7 +24,7 @@ from mailbot.mail import parsing, pgp_reading
 from mailbot.mail.openpgp import MeldpuntKey
 from mailbot.mail.pgp_data import binary, key_ids
 from mailbot.mail.rendering import Renderer
-from mailbot.shell.applying import CaseNumber, apply_plan
+from mailbot.shell.applying import CaseNumber, Linking, apply_plan, find_links, write_links
 from mailbot.shell.clock import Clock
 from mailbot.shell.decrypting import ChildOpener
 from mailbot.shell.logs import get_logger
@@ -84,6 +84,8 @@ class Recorder:
 
     def __post_init__(self) -> None:
         self.log = get_logger()
+        self.linking: Linking | None = None
+        """The relations of the new case in hand, found before it was planned."""
         self.own_ids = _own_ids(self.key)
         self.planners: dict[Disposition, Planner] = {
             D.BOUNCE: self._bounce_plan,
@@ -97,6 +99,7 @@ class Recorder:
         With `release` (`mailbot release`) the quarantined row it names is replaced; a
         message that would be quarantined again raises StillQuarantined, changing nothing.
         """
+        self.linking = None
         msg, entity = self._parse(item)
         content = redelivery.content_digest(item.raw)
         with self.store.transaction():
@@ -132,7 +135,20 @@ class Recorder:
 
     def _decide(self, looked: Looked) -> Plan:
         case_id = self._case_id(looked.number) if looked.number is not None else None
-        return decide(looked.msg, looked.verdict, looked.ctx.case, case_id, self.inputs(looked.msg))
+        inputs = self.inputs(looked.msg)
+        if case_id is not None:  # a new case: its relations go into its staff notice
+            msg, now = looked.msg, inputs.now
+            self.linking = find_links(
+                self.store,
+                case_id,
+                cases.affected_systems(msg),
+                msg.text,
+                self.rules.own_domain,
+                now,
+            )
+            related = tuple((link.case_id, link.why) for link in self.linking.links)
+            inputs = replace(inputs, related=related)
+        return decide(looked.msg, looked.verdict, looked.ctx.case, case_id, inputs)
 
     def _staff_plan(self, looked: Looked) -> Plan:
         msg, case = looked.msg, looked.ctx.case
@@ -246,6 +262,17 @@ class Recorder:
     ) -> None:
         now = self.clock.now()
         apply_plan(self.store, plan, now, number)
+        if plan.new_case is not None:
+            linking = self.linking or find_links(
+                self.store,
+                plan.new_case.id,
+                plan.new_case.affected,
+                msg.text,
+                self.rules.own_domain,
+                now,
+            )
+            write_links(self.store, plan.new_case, linking, now)
+        self.linking = None
         v = plan.verdict
         on_case = v.case_id if v.disposition in ON_CASE else None
         # The bytes are kept once: a byte-identical copy gets its own row without them.

@@ -10,6 +10,7 @@ from mailbot.store.db import Connection, storage_error
 from mailbot.store.figures import FigureStore
 from mailbot.store.messages import MessageStore
 from mailbot.store.outbox import OutboxStore
+from mailbot.store.related import RelatedStore
 from mailbot.store.restoring import RestoreStore
 
 __all__ = ["Connection", "Store", "storage_error"]
@@ -24,6 +25,7 @@ class Store(
     FigureStore,
     BackupStore,
     RestoreStore,
+    RelatedStore,
 ):
     """All reads and writes of mailbot's SQLite database (`durable`: see `Connection`).
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,11 +64,13 @@ class ClockStore(Connection):
         )
         return "late"
 
-    def end_clocks(self, case_id: str, at: datetime) -> None:
-        """Every open clock of a case is done (the case closed)."""
+    def end_clocks(self, case_id: str, at: datetime, keep: Sequence[str] = ()) -> None:
+        """Every open clock of a case is done (the case closed), but those named in `keep`
+        (a mail queued with the closing settles them once sent)."""
         self.db.execute(
-            "UPDATE clocks SET done_at = ? WHERE case_id = ? AND done_at IS NULL",
-            [iso(at), case_id],
+            "UPDATE clocks SET done_at = ? WHERE case_id = ? AND done_at IS NULL"
+            " AND name NOT IN (SELECT value FROM json_each(?))",
+            [iso(at), case_id, json.dumps(list(keep))],
         )
 
     def mark_missed(self, clock_id: int, at: datetime) -> None:

@@ -74,6 +74,7 @@ SCRUB: dict[str, dict[str, tuple[str, str]]] = {
         "reporter_key": _gone("reporter_key"),
         "subject": _text("subject"),
         "affected": _gone("affected", "'[]'"),
+        "related": _gone("related", "'[]'"),
         "close_reason": _text("close_reason"),
     },
     "messages": {

@@ -133,6 +133,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE cases ADD COLUMN related TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE cases ADD COLUMN known_finding TEXT;
     """,
+    # Related reports (issue 18): each case's systems (digests of normalised keys) and
+    # the MinHash bands and signature of its text, so a new report is linked by index.
+    """
+    CREATE TABLE case_systems (case_id TEXT NOT NULL REFERENCES cases(id), system TEXT NOT NULL);
+    CREATE INDEX case_systems_system ON case_systems(system);
+    CREATE TABLE case_bands (band TEXT NOT NULL, case_id TEXT NOT NULL REFERENCES cases(id));
+    CREATE INDEX case_bands_band ON case_bands(band);
+    CREATE TABLE case_signatures (
+        case_id TEXT PRIMARY KEY REFERENCES cases(id), signature BLOB NOT NULL
+    );
+    """,
 )
 
 
