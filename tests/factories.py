@@ -35,7 +35,8 @@ import pytest
 
 from mailbot.cli.status import Snapshot
 from mailbot.core import config
-from mailbot.core.models import Disposition, OutgoingMail
+from mailbot.core.models import Case, Disposition, OutgoingMail
+from mailbot.mail.rendering import Identity, build_mail, make_message_id
 from mailbot.shell.clock import Clock, ManualClock
 from mailbot.shell.mailbox import MaildirMailbox, deliver_to_maildir
 from mailbot.shell.pipeline import Service
@@ -490,3 +491,26 @@ def status_snapshot(**changes: Any) -> Snapshot:
         security_txt_expires=date(2027, 6, 30),
     )
     return replace(fine, **changes)
+
+
+def queue_relay(
+    store: Store, settings: config.Settings, case: Case, body: str, seed: str, now: datetime
+) -> None:
+    """Queue a relayed staff reply to `case`'s reporter, as the staff path would (the
+    simulations skip parsing a staff mail)."""
+    assert case.reporter_email is not None
+    ident = Identity(
+        settings.identity.address, settings.identity.name, settings.identity.organisation
+    )
+    mail = build_mail(
+        kind="relay",
+        identity=ident,
+        to=(case.reporter_email,),
+        subject=f"[{case.id}] Re: {case.subject}",
+        body=body,
+        message_id=make_message_id("relay", case.id, seed, ident.domain),
+        date=now,
+        case_id=case.id,
+        automatic=False,
+    )
+    store.enqueue(mail, now)

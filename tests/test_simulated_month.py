@@ -41,9 +41,9 @@ from zoneinfo import ZoneInfo
 
 import factories
 import pytest
+from factories import queue_relay
 
 from mailbot.core import config
-from mailbot.mail.rendering import Identity, build_mail, make_message_id
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.pipeline import Service
@@ -191,22 +191,8 @@ def _act(service: Service, settings: config.Settings, kind: str, case_id: str) -
         elif kind == "wait":
             store.update_case(replace(case, waiting=True), now)
         else:
-            assert case.reporter_email is not None
-            ident = Identity(
-                settings.identity.address, settings.identity.name, settings.identity.organisation
-            )
-            mail = build_mail(
-                kind="relay",
-                identity=ident,
-                to=(case.reporter_email,),
-                subject=f"[{case_id}] Re: {case.subject}",
-                body="Dank voor uw melding. We hebben het lek bevestigd en dichten het.",
-                message_id=make_message_id("relay", case_id, "staffreply1", ident.domain),
-                date=now,
-                case_id=case_id,
-                automatic=False,
-            )
-            store.enqueue(mail, now)
+            body = "Dank voor uw melding. We hebben het lek bevestigd en dichten het."
+            queue_relay(store, settings, case, body, "staffreply1", now)
 
 
 async def _simulate(base: Path) -> Month:

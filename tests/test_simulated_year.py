@@ -38,13 +38,13 @@ from zoneinfo import ZoneInfo
 
 import factories
 import pytest
+from factories import queue_relay
 
 from mailbot.core import config
 from mailbot.core.models import CaseState
 from mailbot.core.scheduler import SchedulePolicy, next_change
 from mailbot.core.titles import CLOCK_TITLES
 from mailbot.core.workdays import Calendar
-from mailbot.mail.rendering import Identity, build_mail, make_message_id
 from mailbot.shell.clock import ManualClock
 from mailbot.shell.mailbox import deliver_to_maildir
 from mailbot.shell.pipeline import Service, calendar_for
@@ -165,23 +165,9 @@ def _act(service: Service, settings: config.Settings, step: Step, relays: Counte
             store.update_case(replace(case, state=CaseState.RESOLVED, close_reason="fixed"), now)
             store.end_clocks(case_id, now)
         return
-    assert case.reporter_email is not None
     relays[step.n] += 1
-    ident = Identity(
-        settings.identity.address, settings.identity.name, settings.identity.organisation
-    )
-    mail = build_mail(
-        kind="relay",
-        identity=ident,
-        to=(case.reporter_email,),
-        subject=f"[{case_id}] Re: {case.subject}",
-        body="Dank voor uw melding. Wij houden u op de hoogte.",
-        message_id=make_message_id("relay", case_id, f"staff{relays[step.n]}", ident.domain),
-        date=now,
-        case_id=case_id,
-        automatic=False,
-    )
-    store.enqueue(mail, now)
+    body = "Dank voor uw melding. Wij houden u op de hoogte."
+    queue_relay(store, settings, case, body, f"staff{relays[step.n]}", now)
 
 
 async def _simulate(base: Path) -> Year:
