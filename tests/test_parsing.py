@@ -533,6 +533,27 @@ def test_attachment_names_cannot_escape() -> None:
 
 
 @pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        ('filename="<rapport.pdf>"', "<rapport.pdf>"),
+        ('filename="<rapport.pdf>"; name="x"', "<rapport.pdf>"),
+        ("filename*=utf-8''%3Crapport.pdf%3E", "<rapport.pdf>"),
+        ('filename="\\"rapport.pdf\\""', '"rapport.pdf"'),
+    ],
+)
+def test_declared_name_is_unquoted_once(param: str, expected: str) -> None:
+    """A name wholly in angle brackets or in quotes (quoted-string or RFC 2231) keeps them:
+    the parameter is unquoted once, not twice."""
+    raw = raw_message(
+        ["From: a@example.org", "Content-Type: multipart/mixed; boundary=b"],
+        "--b\nContent-Type: text/plain\n\nZie bijlage\n"
+        f"--b\nContent-Type: application/pdf\nContent-Disposition: attachment; {param}\n\n"
+        "PDF\n--b--\n",
+    )
+    assert [a.filename for a in parse(raw, NOW).attachments] == [expected]
+
+
+@pytest.mark.parametrize(
     ("name", "expected"),
     [
         ("rapport.pdf", "rapport.pdf"),

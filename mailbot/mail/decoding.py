@@ -256,9 +256,11 @@ def sub_parts(part: Message) -> list[Message] | None:
 
 
 def declared_filename(part: Message) -> str | None:
-    """The declared file name (RFC 2231 or 2047 encoded, or 8-bit), or None."""
+    """The declared file name (RFC 2231 or 2047 encoded, or 8-bit), or None. Unquoted once
+    (`param_text`): "<a.pdf>" stays as it is, where the stock getter would take the angle
+    brackets off a second time."""
     for param, header in (("filename", "content-disposition"), ("name", "content-type")):
-        value = part.get_param(param, None, header)
+        value = part.get_param(param, None, header, unquote=False)
         if value is not None:
             return recover(param_text(value, []))
     return None
