@@ -315,6 +315,20 @@ class Desk:
         return self.service.store.case("MK-2026-0001")
 
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+FINDINGS = config.load(EXAMPLE, env={}).triage.known_findings
+"""The known findings of config.example.toml."""
+
+
+def triage_desk(base: Path) -> Desk:
+    """A Desk (staff authenticated by our MTA) whose settings hold the example's findings."""
+    desk = Desk(base)
+    desk.service.store.close()
+    desk.settings = replace(desk.settings, triage=config.TriageSettings(FINDINGS))
+    desk.service = maildir_service(base, desk.settings, desk.clock)
+    return desk
+
+
 # -- `mailbot` as a subprocess (test_daemon_imap.py, test_faults.py) -------------------------
 
 NOW = "2025-12-15T10:05:00+01:00"

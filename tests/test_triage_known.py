@@ -4,20 +4,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import PASS, REPORTER, STAFF, Desk, maildir_service
+from factories import FINDINGS, PASS, REPORTER, STAFF, Desk, triage_desk
 
 from mailbot.core import config
 from mailbot.core.errors import ConfigError
 from mailbot.core.known import MAX_TEXT_CHARS, match_known
 from mailbot.core.models import CaseState, Disposition
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
-FINDINGS = config.load(EXAMPLE, env={}).triage.known_findings
 CASE = "MK-2026-0001"
 
 DMARC_REPORT = """\
@@ -43,15 +40,6 @@ bekeken en niets opgeslagen.
 
 Met vriendelijke groet, Jan
 """
-
-
-def triage_desk(base: Path) -> Desk:
-    """A Desk (staff authenticated by our MTA) whose settings hold the example's findings."""
-    desk = Desk(base)
-    desk.service.store.close()
-    desk.settings = replace(desk.settings, triage=config.TriageSettings(FINDINGS))
-    desk.service = maildir_service(base, desk.settings, desk.clock)
-    return desk
 
 
 def staff_reply(desk: Desk, body: str) -> Disposition:

@@ -36,6 +36,12 @@ Definitions (each figure of the report):
   (paused update clocks excepted); working days late = working days after the due date up
   to `as_of`'s date (the month's last day for a past month).
 - *reward decisions*: `reward_changed` events in the month, by new value.
+- *triage*: the month's cases by kind, a case of several kinds counted in each:
+  *incomplete* (it arrived lacking system, description or contact: a `missing_set`
+  event, or something missing now; *completed later*: nothing missing now), *related*
+  (linked to another case now), *known finding* (it matched one of `[triage]
+  known_findings`), *demand or threat* (flag `reward_demand` or `threat`), *other* (none
+  of these); per kind the working days to the substantive response, as above.
 - *trend*: `mailbot.report.trend`.
 """
 
@@ -77,6 +83,7 @@ from mailbot.report.rows import (
     read_rows,
 )
 from mailbot.report.trend import TrendMonth, trend
+from mailbot.report.triage import Triage, triage_lines
 from mailbot.store import Store
 
 __all__ = [
@@ -189,6 +196,7 @@ class Report:
     closed: tuple[Closed, ...] = field(default=())
     severities: tuple[BySeverity, ...] = field(default=())
     trend: tuple[TrendMonth, ...] = field(default=())
+    triage: tuple[Triage, ...] = field(default=())
     terms: Terms = field(default=Terms())
     running: bool = False
     """True while the month is not over: judged as of now."""
@@ -249,6 +257,7 @@ def build_report(
         closed=closed_lines(closings),
         severities=by_severity(cohort, closings),
         trend=trend(index, this, calendar, now),
+        triage=triage_lines(index, cohort, calendar),
         terms=terms,
         running=this.running,
     )

@@ -45,8 +45,8 @@ STYLE = """
   .scroll { overflow: visible !important; }
   thead { display: table-header-group; }
   tr, .tile, .chart, .keep { break-inside: avoid; page-break-inside: avoid; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  th, td { padding: 3px 6px !important; font-size: 11px !important; }
+  h2 { break-after: avoid; page-break-after: avoid; margin-top: 14px !important; }
+  th, td { padding: 2px 6px !important; font-size: 11px !important; }
 }
 @media screen and (max-width: 480px) {
   .sheet { padding: 16px 12px !important; }

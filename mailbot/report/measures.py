@@ -119,13 +119,15 @@ def working_days_to(calendar: Calendar, received: datetime, moment: datetime) ->
 
 
 class Index:
-    """The rows grouped once by case: its clocks, `clock_late` and `state_changed` events."""
+    """The rows grouped once by case: its clocks, `clock_late` and `state_changed` events,
+    and the cases that arrived lacking something (a `missing_set` event)."""
 
     def __init__(self, rows: Rows) -> None:
         self.rows = rows
         self.clocks: dict[str, list[ClockRow]] = defaultdict(list)
         self.late: dict[tuple[str, str], list[datetime]] = defaultdict(list)
         self.states: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+        self.arrived_incomplete: set[str] = set()
         for clock in rows.clocks:
             self.clocks[clock.case_id].append(clock)
         for event in rows.events:
@@ -136,6 +138,8 @@ class Index:
             elif event.kind == "state_changed":
                 new = event.detail.rsplit("\u2192", 1)[-1].strip()
                 self.states[event.case_id].append((event.at, new))
+            elif event.kind == "missing_set":
+                self.arrived_incomplete.add(event.case_id)
         for changes in self.states.values():
             changes.sort()
         self.waiting = {c.id for c in rows.cases if c.waiting}

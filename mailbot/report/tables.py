@@ -100,6 +100,7 @@ def tables(report: Report, w: Words) -> dict[str, Table]:
         _weeks(report, w),
         _promises(report, w),
         _times(report, w),
+        _triage(report, w),
         _closed(report, w),
         _severities(report, w),
         Table(
@@ -225,6 +226,27 @@ def _times(report: Report, w: Words) -> Table:
     return Table("times", headers, rows, frozenset({1, 2, 3, 4}))
 
 
+def _triage(report: Report, w: Words) -> Table:
+    rows = []
+    for line in report.triage:
+        label = w[f"k_{line.kind}"]
+        if line.kind == "incomplete" and line.reports:
+            label += f" ({w['k_completed'].format(n=w.number(line.completed))})"
+        days = line.response
+        rows.append(
+            (
+                label,
+                w.number(line.reports),
+                w.number(days.count),
+                w.working_days(days.median),
+                w.working_days(days.p90),
+                w.number(days.waiting),
+            )
+        )
+    headers = (w["kind"], w["reports"], w["answered"], w["median"], w["p90"], w["waiting"])
+    return Table("triage", headers, tuple(rows), frozenset({1, 2, 3, 4, 5}), total=True)
+
+
 def _closed(report: Report, w: Words) -> Table:
     within = w["in_time"].format(n=w.days(report.terms.resolve_days))
     rows = tuple(
@@ -291,6 +313,7 @@ def sections(report: Report, w: Words) -> list[tuple[str, list[str]]]:
         (w["h_weeks"], ["weeks"]),
         (w["h_promises"], ["promises"]),
         (w["h_times"], ["times"]),
+        (w["h_triage"], ["triage"]),
         (w["h_closed"], ["closed"]),
         (w["h_severity"], ["severities"]),
         (w[overdue].format(n=w.number(len(report.overdue))), ["overdue"]),

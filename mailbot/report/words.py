@@ -95,6 +95,19 @@ LABELS: dict[str, tuple[str, str]] = {
     "median": ("Median", "Mediaan"),
     "p90": ("9 in 10 within", "9 van de 10 binnen"),
     "waiting": ("Still waiting", "Wacht nog"),
+    # triage
+    "h_triage": (
+        "Kinds of report and time to substantive response",
+        "Soorten meldingen en tijd tot inhoudelijke reactie",
+    ),
+    "kind": ("Kind of report", "Soort melding"),
+    "k_incomplete": ("Incomplete on arrival", "Onvolledig binnengekomen"),
+    "k_completed": ("{n} completed later", "{n} later aangevuld"),
+    "k_related": ("Related to another report", "Verwant aan een andere melding"),
+    "k_known_finding": ("Known finding", "Bekende bevinding"),
+    "k_claim": ("Reward demand or threat", "Eist beloning of dreigt"),
+    "k_other": ("None of these", "Geen van deze"),
+    "k_": ("All reports", "Alle meldingen"),
     # closed cases
     "h_closed": ("Cases closed this month", "Zaken afgesloten in deze maand"),
     "outcome": ("Outcome", "Uitkomst"),
@@ -140,7 +153,8 @@ LABELS: dict[str, tuple[str, str]] = {
         "median is the middle value; \u201c9 in 10 within\u201d is the time within which "
         "nine out of ten were answered. A case closed this month counts there with its time "
         "from receipt to closing; the resolution promise itself counts in the month of its "
-        "deadline. Severity is as set by staff now.",
+        "deadline. Severity is as set by staff now. A report can be of several kinds (incomplete, "
+        "related, known finding, reward demand or threat); it counts in each.",
         "Meldingen tellen in de maand waarin ze binnenkwamen (Nederlandse tijd). Een "
         "toezegging telt in de maand waarin haar termijn valt: nagekomen als die op tijd is "
         "gehaald, anders niet nagekomen; \u201cloopt nog\u201d zolang de termijn nog komt of "
@@ -151,7 +165,9 @@ LABELS: dict[str, tuple[str, str]] = {
         "middelste waarde; \u201c9 van de 10 binnen\u201d is de tijd waarbinnen negen op de "
         "tien zijn beantwoord. Een zaak die deze maand is afgesloten telt daar mee met haar "
         "doorlooptijd vanaf ontvangst; de toezegging over de afhandeling zelf telt in de "
-        "maand van haar termijn. De ernst is zoals medewerkers die nu hebben vastgesteld.",
+        "maand van haar termijn. De ernst is zoals medewerkers die nu hebben vastgesteld. "
+        "Een melding kan van meer soorten zijn (onvolledig, verwant, bekende bevinding, "
+        "eist beloning of dreigt); ze telt dan bij elk.",
     ),
     "generated_by": ("Made by mailbot.", "Gemaakt door mailbot."),
 }

@@ -25,21 +25,28 @@ _REPORT_SQL = {
     "messages": "SELECT received_at, disposition FROM messages"
     " WHERE received_at >= :since AND received_at < :until ORDER BY received_at, id",
     "cases": "SELECT id, subject, state, source, flags, reward, received_at,"  # noqa: S608
-    f" acknowledged_at, waiting, severity FROM cases WHERE id IN ({_CHOSEN})"
+    " acknowledged_at, waiting, severity, missing, related, known_finding"
+    f" FROM cases WHERE id IN ({_CHOSEN})"
     " ORDER BY received_at, id",
     "clocks": "SELECT case_id, name, due, met_at, missed_at, done_at FROM clocks"  # noqa: S608
     f" WHERE case_id IN ({_CHOSEN}) ORDER BY id",
     "events": "SELECT case_id, at, kind, detail FROM events WHERE"  # noqa: S608
-    f" (kind IN ('clock_late', 'state_changed') AND case_id IN ({_CHOSEN}))"
+    " (kind IN ('clock_late', 'state_changed', 'missing_set')"
+    f" AND case_id IN ({_CHOSEN}))"
     " OR (kind = 'reward_changed' AND at >= :since AND at < :until) ORDER BY id",
 }
 
 
 @dataclass(frozen=True)
 class ReportCaseRow(CaseRow):
-    """What the report needs of one case, with its severity (None: not assessed)."""
+    """What the report needs of one case, with its severity (None: not assessed) and its
+    triage as it stands: what it lacks, the cases it is related to, a known finding."""
 
     severity: str | None = None
+    missing: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    """The ids of the related cases."""
+    known_finding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,9 +83,9 @@ class FigureStore(Connection):
         "messages" and "cases" received in the window; "cases" also those with a clock due
         before `until` that is due in the window or was not done by `since`, and those whose
         state changed in the window; "clocks": every clock of those cases; "events": their
-        `clock_late` and `state_changed` events and the `reward_changed` events of the
-        window; `first_received`: the receipt of the first message recorded (by id). The
-        caller widens the window and cuts by local date.
+        `clock_late`, `state_changed` and `missing_set` events and the `reward_changed`
+        events of the window; `first_received`: the receipt of the first message recorded
+        (by id). The caller widens the window and cuts by local date.
         """
         window = {"since": iso(since), "until": iso(until)}  # UTC moments, like the rows
 
@@ -144,4 +151,7 @@ def _case_row(r: dict[str, Any]) -> ReportCaseRow:
         reward=r["reward"],
         waiting=bool(r["waiting"]),
         severity=r["severity"],
+        missing=tuple(json.loads(r["missing"])),
+        related=tuple(pair[0] for pair in json.loads(r["related"])),
+        known_finding=r["known_finding"],
     )
