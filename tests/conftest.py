@@ -36,11 +36,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from dovecot import DovecotAccount, DovecotServer, dovecot_binary, make_certificate
 from factories import free_port
+
+# CI runs every property test on the same examples (`HYPOTHESIS_PROFILE=ci`, set by .ci/run),
+# so that a landing is judged on a fixed set; a run on a developer's machine draws anew.
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 class SmtpTestServer:
