@@ -17,6 +17,9 @@ import re
 
 #: Only this much of subject and text is looked at.
 MAX_CHARS = 64 * 1024
+REWARD_DEMAND, THREAT = "reward_demand", "threat"
+CLAIM_FLAGS = frozenset({REWARD_DEMAND, THREAT})
+"""The flags `claim_flags` sets (the monthly report counts cases with either)."""
 
 _MONEY = (
     r"(?:bounty|bounties|reward|rewards|payment|compensation|fee|money|beloning|beloningen"
@@ -125,5 +128,5 @@ def claim_flags(subject: str, text: str) -> tuple[str, ...]:
     """The flags of a report: "reward_demand" and/or "threat" (in that order)."""
     paragraphs = re.split(r"\n\s*\n", f"{subject}\n\n{text[:MAX_CHARS]}")
     whole = "\n".join(" ".join(p.split()) for p in paragraphs)  # wrapped lines joined
-    flags = ("reward_demand",) if demands_reward(whole) else ()
-    return flags + (("threat",) if threatens(whole) else ())
+    flags = (REWARD_DEMAND,) if demands_reward(whole) else ()
+    return flags + ((THREAT,) if threatens(whole) else ())

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mailbot.core.claims import CLAIM_FLAGS
 from mailbot.core.workdays import Calendar
 from mailbot.report.measures import DayCounts, Index, response_days
 from mailbot.report.rows import CaseRow
 
 KINDS = ("incomplete", "related", "known_finding", "claim", "other")
 """The kinds, in the order the report shows them; "other" is a report of none of the rest."""
-CLAIM_FLAGS = frozenset({"reward_demand", "threat"})
 
 
 @dataclass(frozen=True)
